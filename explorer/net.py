@@ -1,0 +1,211 @@
+"""The canonical network: float64 affine layers with a piecewise-linear activation between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ExplorerError
+
+__all__ = ["Network", "ACTIVATIONS", "parse_activation", "interval_bounds", "box_interval_bounds",
+           "local_affine"]
+
+ACTIVATIONS = ("relu", "leaky_relu")
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A feed-forward piecewise-linear network  x -> W_L σ(... σ(W_1 x + b_1) ...) + b_L.
+
+    Hidden layer l computes the pre-activation g^l = W^l h^{l-1} + b^l and h^l = σ(g^l) with
+    σ(g) = g for g > 0 and α·g otherwise (α = 0: ReLU, 0 < α: LeakyReLU(α)).  Unit (l, i) is
+    *active* iff g^l_i(x) > 0; the activation pattern is the concatenation of these bits over the
+    hidden layers, in layer order.  The last layer is affine and creates no regions.
+
+    Parameters
+    ----------
+    weights : tuple of float64 ndarray, W^l of shape (n_l, n_{l-1})
+    biases : tuple of float64 ndarray, b^l of shape (n_l,)
+    activation : "relu" or "leaky_relu"
+    alpha : negative slope α (0 for ReLU)
+
+    Validated once, here: shapes must chain, every entry must be finite.
+    """
+
+    weights: tuple
+    biases: tuple
+    activation: str = "relu"
+    alpha: float = 0.0
+    input_names: tuple = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.weights) == 0:
+            raise ExplorerError("the network is empty: it has no affine layer. Load a network with at "
+                                "least one Linear layer.")
+        if len(self.weights) != len(self.biases):
+            raise ExplorerError(f"got {len(self.weights)} weight matrices but {len(self.biases)} bias vectors.")
+        weights, biases = [], []
+        for l, (W, b) in enumerate(zip(self.weights, self.biases), start=1):
+            W = np.array(W, dtype=np.float64, copy=True)
+            b = np.array(b, dtype=np.float64, copy=True).reshape(-1)
+            if W.ndim != 2:
+                raise ExplorerError(f"layer {l}: the weight must be a matrix; got shape {W.shape}.")
+            if W.shape[0] == 0 or W.shape[1] == 0:
+                raise ExplorerError(f"layer {l}: the weight matrix has shape {W.shape}; every layer needs "
+                                    "at least one input and one output.")
+            if b.shape != (W.shape[0],):
+                raise ExplorerError(f"layer {l}: bias has {b.size} entries but the weight has {W.shape[0]} rows.")
+            if weights and W.shape[1] != weights[-1].shape[0]:
+                raise ExplorerError(f"layer {l} expects {W.shape[1]} inputs but layer {l - 1} gives "
+                                    f"{weights[-1].shape[0]} outputs.")
+            if not (np.isfinite(W).all() and np.isfinite(b).all()):
+                raise ExplorerError(f"layer {l} has NaN or infinite weights; the network cannot be used. "
+                                    "Retrain it or load another file.")
+            W.setflags(write=False)
+            b.setflags(write=False)
+            weights.append(W)
+            biases.append(b)
+        activation, alpha = parse_activation(self.activation, self.alpha)
+        object.__setattr__(self, "weights", tuple(weights))
+        object.__setattr__(self, "biases", tuple(biases))
+        object.__setattr__(self, "activation", activation)
+        object.__setattr__(self, "alpha", alpha)
+
+    # ---- shape -------------------------------------------------------------------------------
+    @property
+    def n_inputs(self) -> int:
+        return self.weights[0].shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.weights[-1].shape[0]
+
+    @property
+    def hidden_widths(self) -> tuple[int, ...]:
+        """Widths n_1..n_L of the hidden layers (the output layer excluded)."""
+        return tuple(W.shape[0] for W in self.weights[:-1])
+
+    @property
+    def n_hidden(self) -> int:
+        """Total number of hidden units N = Σ n_l, the length of an activation pattern."""
+        return int(sum(self.hidden_widths))
+
+    @property
+    def architecture(self) -> str:
+        """Widths joined by dashes, e.g. '2-16-16-1'."""
+        return "-".join(str(n) for n in (self.n_inputs, *self.hidden_widths, self.n_outputs))
+
+    def unit_layers(self) -> np.ndarray:
+        """Hidden-layer index (0-based) of every unit in pattern order; shape (N,)."""
+        return np.repeat(np.arange(len(self.hidden_widths)), self.hidden_widths)
+
+    def equals(self, other: "Network", *, rtol: float = 0.0) -> bool:
+        """True iff both networks have the same activation and (up to rtol) the same parameters."""
+        if (self.activation, self.alpha, self.architecture) != (other.activation, other.alpha, other.architecture):
+            return False
+        return all(np.allclose(a, b, rtol=rtol, atol=0.0) for a, b in
+                   zip(self.weights + self.biases, other.weights + other.biases))
+
+    # ---- evaluation --------------------------------------------------------------------------
+    def act(self, g: np.ndarray) -> np.ndarray:
+        """σ(g): identity on g > 0, slope α elsewhere."""
+        return np.where(g > 0, g, self.alpha * g)
+
+    def preactivations(self, x: np.ndarray) -> list[np.ndarray]:
+        """Pre-activations g^1..g^L of the hidden layers at the points x of shape (B, n0)."""
+        h = self._as_batch(x)
+        out = []
+        for W, b in zip(self.weights[:-1], self.biases[:-1]):
+            g = h @ W.T + b  # (B, n_l)
+            out.append(g)
+            h = self.act(g)
+        return out
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Network output at the points x of shape (B, n0); returns shape (B, n_out)."""
+        h = self._as_batch(x)
+        for W, b in zip(self.weights[:-1], self.biases[:-1]):
+            h = self.act(h @ W.T + b)
+        return h @ self.weights[-1].T + self.biases[-1]
+
+    def patterns(self, x: np.ndarray) -> np.ndarray:
+        """Activation patterns s(x) ∈ {0,1}^N at the points x; bool array of shape (B, N)."""
+        gs = self.preactivations(x)
+        if not gs:
+            return np.zeros((len(self._as_batch(x)), 0), dtype=bool)
+        return np.concatenate([g > 0 for g in gs], axis=1)
+
+    def _as_batch(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+            raise ExplorerError(f"the network takes {self.n_inputs} inputs; got points of shape {x.shape}.")
+        return x
+
+    # ---- transformations ---------------------------------------------------------------------
+    def with_first_layer(self, W: np.ndarray, b: np.ndarray) -> "Network":
+        """The same network with the first affine layer replaced (used for slices and folding)."""
+        return Network((W,) + self.weights[1:], (b,) + self.biases[1:], self.activation, self.alpha)
+
+
+def parse_activation(activation: str, alpha: float | None = None) -> tuple[str, float]:
+    """Normalise 'relu', 'leaky_relu', 'leaky_relu:0.1' (+ optional alpha) to (name, α)."""
+    name, _, value = str(activation).strip().lower().partition(":")
+    name = name.replace("leakyrelu", "leaky_relu")
+    if name not in ACTIVATIONS:
+        raise ExplorerError(f"unknown activation {activation!r}; use 'relu' or 'leaky_relu:ALPHA'.")
+    if name == "relu":
+        return "relu", 0.0
+    try:
+        a = float(value) if value else (0.01 if alpha in (None, 0.0) else float(alpha))
+    except ValueError:
+        raise ExplorerError(f"cannot read the LeakyReLU slope in {activation!r}; write e.g. leaky_relu:0.1.") from None
+    if not np.isfinite(a) or not (0.0 < a < 1.0):
+        raise ExplorerError(f"the LeakyReLU slope must lie in (0, 1); got {a}.")
+    return "leaky_relu", a
+
+
+def interval_bounds(net: Network, lo1: np.ndarray, hi1: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Interval propagation: sound enclosures [lo^l, hi^l] of every hidden pre-activation.
+
+    Starts from an enclosure [lo1, hi1] of g^1 (for a box or a ball it is exact) and propagates
+    ĥ = [σ(lo), σ(hi)] (σ is monotone) with  g ∈ W m + b ± |W| ρ  (m, ρ: midpoint and half-width of ĥ).
+    Returns one (lo, hi) pair per hidden layer.
+    """
+    out = [(np.asarray(lo1, dtype=np.float64), np.asarray(hi1, dtype=np.float64))]
+    for W, b in zip(net.weights[1:-1], net.biases[1:-1]):
+        lo, hi = out[-1]
+        hlo, hhi = net.act(lo), net.act(hi)
+        mid, rad = (hlo + hhi) / 2, (hhi - hlo) / 2
+        centre, spread = W @ mid + b, np.abs(W) @ rad
+        out.append((centre - spread, centre + spread))
+    return out
+
+
+def box_interval_bounds(net: Network, lower: np.ndarray, upper: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Interval bounds of every hidden pre-activation over the box [lower, upper] (exact for layer 1)."""
+    lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    W, b = net.weights[0], net.biases[0]
+    mid, rad = (lower + upper) / 2, (upper - lower) / 2
+    centre, spread = W @ mid + b, np.abs(W) @ rad
+    return interval_bounds(net, centre - spread, centre + spread)
+
+
+def local_affine(net: Network, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pre-activations and their input gradients at one point x, with the pattern of x held fixed.
+
+    Inside the activation region of x every pre-activation is affine, g^l(y) = Γ^l y + c^l; returns
+    [(g^l(x) of shape (n_l,), Γ^l of shape (n_l, n0))] for the hidden layers and the output layer last.
+    """
+    x = net._as_batch(x)[0]
+    h, J = x, np.eye(net.n_inputs)
+    out = []
+    for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+        g, G = W @ h + b, W @ J  # (n_l,), (n_l, n0)
+        out.append((g, G))
+        if l < len(net.weights) - 1:
+            slope = np.where(g > 0, 1.0, net.alpha)
+            h, J = slope * g, slope[:, None] * G
+    return out
