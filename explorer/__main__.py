@@ -1,0 +1,101 @@
+"""Command line: python -m explorer {regions,local,count,figure} MODEL …  (bad input: one line on stderr, exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import ExplorerError
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ExplorerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("regions", help="exact activation and linear regions of a 2-input network")
+    _model_args(p)
+    p.add_argument("--domain", nargs=4, type=float, metavar=("XMIN", "XMAX", "YMIN", "YMAX"), default=None,
+                   help="box to partition (default: the checkpoint's domain, else -3 3 -3 3)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--polygons", action="store_true", help="with --json: add every region's vertices and pattern")
+    p.set_defaults(handler=_cmd_regions)
+
+    p = sub.add_parser("local", help="local upper bounds and exact counts of regions inside a ball")
+    _model_args(p)
+    p.add_argument("--center", nargs="+", type=float, required=True, metavar="X")
+    p.add_argument("--radius", type=float, required=True)
+    p.add_argument("--norm", choices=("2", "inf", "1"), default="2")
+    p.add_argument("--certifier", default="symbolic", help="lipschitz | ibp | symbolic | lp | exact")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_local)
+
+    p = sub.add_parser("count", help="exact counts, MIPBound lower bounds and upper bounds in any dimension")
+    _model_args(p)
+    p.add_argument("--domain", nargs="+", type=float, required=True, metavar="B",
+                   help="LO HI for the box [LO,HI]^n0, or 2·n0 numbers LO1 HI1 LO2 HI2 …")
+    p.add_argument("--exact", action="store_true")
+    p.add_argument("--mipbound", action="store_true")
+    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--xor-length", default="dense", help="'dense' or an integer k")
+    p.add_argument("--time-limit", type=float, default=120.0, help="seconds for the whole request")
+    p.add_argument("--upper", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_count)
+
+    p = sub.add_parser("figure", help="export the region map as PNG, SVG or PDF")
+    _model_args(p)
+    p.add_argument("--domain", nargs=4, type=float, metavar=("XMIN", "XMAX", "YMIN", "YMAX"), default=None)
+    p.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.pdf")
+    p.add_argument("--color-by", default="region")
+    p.add_argument("--disk", nargs=3, type=float, action="append", metavar=("X", "Y", "R"), default=[])
+    p.add_argument("--width-in", type=float, default=3.5)
+    p.add_argument("--height-in", type=float, default=3.5)
+    p.set_defaults(handler=_cmd_figure)
+    return parser
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="state_dict, TorchScript, ONNX or explorer checkpoint file")
+    p.add_argument("--activation", default=None, help="relu | leaky_relu:ALPHA (for state_dict files)")
+
+
+def _emit(payload: dict, as_json: bool, lines: list[str]) -> int:
+    if as_json:
+        print(json.dumps(payload))
+    else:
+        print("\n".join(lines))
+    return 0
+
+
+def _cmd_regions(args: argparse.Namespace) -> int:
+    raise ExplorerError("the regions command is not available yet.")
+
+
+def _cmd_local(args: argparse.Namespace) -> int:
+    raise ExplorerError("the local command is not available yet.")
+
+
+def _cmd_count(args: argparse.Namespace) -> int:
+    raise ExplorerError("the count command is not available yet.")
+
+
+def _cmd_figure(args: argparse.Namespace) -> int:
+    raise ExplorerError("the figure command is not available yet.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
