@@ -81,8 +81,40 @@ def _emit(payload: dict, as_json: bool, lines: list[str]) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace):
+    from .io import load
+
+    return load(args.model, activation=args.activation)
+
+
+def _box(args: argparse.Namespace, checkpoint) -> tuple[float, float, float, float]:
+    """The --domain box, else the checkpoint's own domain, else [-3, 3]^2."""
+    if args.domain is not None:
+        return tuple(args.domain)
+    if checkpoint.domain is not None and checkpoint.domain.shape == (2, 2):
+        return tuple(checkpoint.domain.reshape(-1))
+    return (-3.0, 3.0, -3.0, 3.0)
+
+
 def _cmd_regions(args: argparse.Namespace) -> int:
-    raise ExplorerError("the regions command is not available yet.")
+    from .regions import enumerate_regions, linear_labels
+
+    checkpoint = _load(args)
+    box = _box(args, checkpoint)
+    regions = enumerate_regions(checkpoint.net, box)
+    labels = linear_labels(regions)
+    payload = {"count": regions.n_regions, "linear_count": int(labels.max()) + 1 if len(labels) else 0,
+               "seconds": regions.seconds, "architecture": checkpoint.net.architecture,
+               "activation": checkpoint.net.activation, "domain": list(box)}
+    if args.polygons:
+        patterns = regions.patterns.astype(int).tolist()
+        payload["regions"] = [{"vertices": regions.polygon(i).tolist(), "pattern": patterns[i]}
+                              for i in range(regions.n_regions)]
+    lines = [f"network {payload['architecture']} ({payload['activation']}), domain {box}",
+             f"activation regions: {payload['count']}",
+             f"linear regions:     {payload['linear_count']}",
+             f"enumeration time:   {regions.seconds:.4f} s"]
+    return _emit(payload, args.json, lines)
 
 
 def _cmd_local(args: argparse.Namespace) -> int:

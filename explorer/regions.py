@@ -1,0 +1,668 @@
+"""Exact enumeration of the activation regions of a 2-input network, and 2-D slices of n-D networks.
+
+Tolerance policy (the only one in the engine)
+---------------------------------------------
+A neuron's pre-activation is affine on every cell being split, g(x) = a·x + c.  A vertex v lies *on*
+the neuron's line when |a·v + c| ≤ TOL · s, where s bounds the magnitude of every term summed to
+obtain g on that cell (s = Σ_k |W_jk| (|H_kx| X + |H_ky| Y + |H_kc|) + |b_j|, with H the affine map of the
+previous layer on the cell and X, Y the largest |x|, |y| of the domain), so rounding errors of the
+float64 pipeline (~1e-16·s) can never decide a sign.  A cell is split only if it has vertices strictly
+on both sides; a unit is active on a cell iff some vertex is strictly positive.  Consequences:
+boundaries through vertices, concurrent boundaries, duplicate / opposite / parallel neurons, zero rows
+and dead units produce no slivers; features thinner than TOL·s (relative 1e-9) are not resolved.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+
+from .errors import ExplorerError
+from .net import Network
+
+__all__ = ["TOL", "Regions", "PlaneSlice", "RegionLimitError", "enumerate_regions", "linear_labels",
+           "adjacency", "locate", "plane_slice", "plane_through", "domain_polygon"]
+
+TOL = 1e-9
+CHUNK = 8192  # cells processed together; bounds the memory of the per-cell affine maps
+
+Progress = Callable[[float, str], None]
+
+
+class RegionLimitError(ExplorerError):
+    """The enumeration was stopped by its region or time budget (the message gives how far it got)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Regions:
+    """The exact partition of a convex 2-D domain into activation regions of ``net``.
+
+    region of pattern s = {x in domain : [g^l_i(x) > 0] = s_{l,i} for every hidden unit (l, i)}.
+
+    Attributes
+    ----------
+    net : Network with 2 inputs
+    domain : (K, 2) float64, the convex domain polygon, counter-clockwise
+    vertices : (T, 2) float64, all region polygons concatenated, each counter-clockwise
+    offsets : (R + 1,) int64, polygon i is ``vertices[offsets[i]:offsets[i + 1]]``
+    edge_units : (T,) int32, pattern index of the unit whose zero set carries the edge from vertex k to
+        the next vertex of its polygon; -1 on the domain boundary
+    edge_cuts : (T,) int64, id of the split that created the edge; edges with equal ids lie on one
+        segment (used for adjacency); -1 on the domain boundary
+    packed_patterns : (R, ceil(N / 8)) uint8, ``np.packbits`` of the patterns along axis 1
+    out_grad : (R, n_out, 2) float64, gradient of every output on every region
+    out_bias : (R, n_out) float64; on region r the output is ``out_grad[r] @ x + out_bias[r]``
+    points : (R, 2) float64, an interior point of every region (its vertex mean)
+    seconds : wall time of the enumeration
+    """
+
+    net: Network
+    domain: np.ndarray
+    vertices: np.ndarray
+    offsets: np.ndarray
+    edge_units: np.ndarray
+    edge_cuts: np.ndarray
+    packed_patterns: np.ndarray
+    out_grad: np.ndarray
+    out_bias: np.ndarray
+    points: np.ndarray
+    seconds: float
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.offsets) - 1
+
+    @cached_property
+    def patterns(self) -> np.ndarray:
+        """(R, N) bool activation patterns, 1 = active (g > 0), units in layer order."""
+        return np.unpackbits(self.packed_patterns, axis=1, count=self.net.n_hidden).astype(bool)
+
+    @cached_property
+    def owner(self) -> np.ndarray:
+        """(T,) index of the region each vertex (and the edge leaving it) belongs to."""
+        return np.repeat(np.arange(self.n_regions), np.diff(self.offsets))
+
+    def polygon(self, i: int) -> np.ndarray:
+        """Vertices (k, 2) of region i, counter-clockwise."""
+        return self.vertices[self.offsets[i]:self.offsets[i + 1]]
+
+    def areas(self) -> np.ndarray:
+        """(R,) polygon areas by the shoelace formula."""
+        x, y = self.vertices[:, 0], self.vertices[:, 1]
+        nxt = _next_index(self.offsets)
+        return np.add.reduceat(x * y[nxt] - x[nxt] * y, self.offsets[:-1]) / 2
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end points, each (T, 2), of every polygon edge (edge k leaves vertex k)."""
+        return self.vertices, self.vertices[_next_index(self.offsets)]
+
+
+def enumerate_regions(net: Network, domain, *, tol: float = TOL, max_regions: int | None = None,
+                      time_budget: float | None = None, progress: Progress | None = None) -> Regions:
+    """Every activation region of a 2-input network inside a convex domain, exactly.
+
+    Layer by layer, every cell is split by the lines on which the layer's pre-activations (affine on the
+    cell) vanish; a cell's children inherit its affine map, so after the last hidden layer every cell is
+    one activation region with its own affine output map.
+
+    Parameters
+    ----------
+    net : Network with 2 inputs
+    domain : (xmin, xmax, ymin, ymax) or a (K, 2) convex polygon
+    tol : relative on-line tolerance (see the module docstring)
+    max_regions, time_budget : stop with RegionLimitError beyond this many regions or seconds
+    progress : called as progress(fraction_of_domain_area_done, message)
+
+    Raises
+    ------
+    ExplorerError : the net does not take 2 inputs, or the domain is not a convex polygon
+    RegionLimitError : a budget was exceeded
+
+    Notes
+    -----
+    Cost is linear in the number of (cell, neuron) pairs whose parent cell the neuron cuts; memory is
+    bounded by CHUNK cells per layer plus the result.  Cells are processed depth first.
+
+    Examples
+    --------
+    >>> net = Network(([[1., 0.], [0., 1.], [1., 1.]], [[1., 1., 1.]]), ([0., 0., -1.], [0.]))
+    >>> enumerate_regions(net, (-2, 2, -2, 2)).n_regions
+    7
+    >>> twin = Network(([[1., 0.], [1., 0.], [-1., 0.]], [[1., 1., 1.]]), ([0., 0., 0.], [0.]))
+    >>> enumerate_regions(twin, (-1, 1, -1, 1)).n_regions      # duplicate and opposite neurons
+    2
+    """
+    start = time.perf_counter()
+    if net.n_inputs != 2:
+        raise ExplorerError(f"exact enumeration needs a network with 2 inputs; got {net.n_inputs}. "
+                            "Take a 2-D slice first (plane_through).")
+    poly = domain_polygon(domain)
+    scale_xy = np.abs(poly).max(axis=0)  # (2,) largest |x|, |y| of the domain
+    total_area = _polygon_area(poly)
+    widths = net.hidden_widths
+    unit_offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+    cut_counter = [0]  # every split gets a fresh id for its chord
+
+    # affine map of the input on the one starting cell: H has shape (P, 3, n) with rows (∂/∂x, ∂/∂y, const)
+    H = np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]])
+    if not widths:  # an affine network: one region, carrying the output map
+        H = _affine(H, net.weights[0], net.biases[0])
+    root = _Batch(verts=poly[None].copy(), nv=np.array([len(poly)]), eu=np.full((1, len(poly)), -1, np.int32),
+                  ec=np.full((1, len(poly)), -1, np.int64), pattern=np.zeros((1, 0), bool),
+                  H=H, M=scale_xy[None, :].copy())
+    stack = [(0, root)]
+    done: list[_Batch] = []
+    n_done, area_done, last_report = 0, 0.0, start
+    while stack:
+        layer, batch = stack.pop()
+        if layer == len(widths):
+            done.append(batch)
+            n_done += len(batch.nv)
+            area_done += batch.area()
+            if max_regions is not None and n_done > max_regions:
+                raise RegionLimitError(f"more than {max_regions:,} regions ({100 * area_done / total_area:.0f}% of "
+                                       "the domain done); raise the limit or shrink the domain.")
+            now = time.perf_counter()
+            if time_budget is not None and now - start > time_budget:
+                raise RegionLimitError(f"time budget of {time_budget:g} s spent after {n_done:,} regions on "
+                                       f"{100 * area_done / total_area:.0f}% of the domain; raise it or shrink the domain.")
+            if progress is not None and now - last_report > 0.2:
+                progress(min(area_done / total_area, 1.0), f"{n_done:,} regions")
+                last_report = now
+            continue
+        W, b = net.weights[layer], net.biases[layer]
+        G = _affine(batch.H, W, b)  # (P, 3, n_l) pre-activation map of this layer on every parent cell
+        S = batch.M @ np.abs(W).T + np.abs(b)  # (P, n_l) magnitude of the terms summed in g
+        cells = _split_layer(batch, G, tol * S, unit_offsets[layer], cut_counter)
+        children = _next_batches(cells, G, net, layer, scale_xy, final=layer + 1 == len(widths))
+        stack.extend((layer + 1, child) for child in reversed(children))
+    if progress is not None:
+        progress(1.0, f"{n_done:,} regions")
+    return _assemble(net, poly, done, time.perf_counter() - start)
+
+
+def domain_polygon(domain) -> np.ndarray:
+    """The domain as a (K, 2) counter-clockwise convex polygon; a 4-tuple is a box (xmin, xmax, ymin, ymax)."""
+    arr = np.asarray(domain, dtype=np.float64)
+    if arr.shape == (4,):
+        x0, x1, y0, y1 = arr
+        if not (np.isfinite(arr).all() and x0 < x1 and y0 < y1):
+            raise ExplorerError(f"the domain box needs finite XMIN < XMAX and YMIN < YMAX; got {tuple(arr)}.")
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < 3 or not np.isfinite(arr).all():
+        raise ExplorerError("the domain must be a box (XMIN, XMAX, YMIN, YMAX) or a convex polygon given "
+                            f"as K >= 3 points (K, 2); got shape {arr.shape}.")
+    if _polygon_area(arr) < 0:
+        arr = arr[::-1]
+    d = np.roll(arr, -1, axis=0) - arr
+    turn = d[:, 0] * np.roll(d, -1, axis=0)[:, 1] - d[:, 1] * np.roll(d, -1, axis=0)[:, 0]
+    if _polygon_area(arr) <= 0 or (turn <= 0).any():
+        raise ExplorerError("the domain polygon must be strictly convex with positive area "
+                            "(no repeated or collinear vertices).")
+    return arr.copy()
+
+
+def adjacency(regions: Regions) -> np.ndarray:
+    """Pairs (E, 2) of regions whose boundaries share a segment of positive length (i < j per row).
+
+    Two regions touch along a segment only if they descend from the two halves of one split, whose chord
+    carries one id on both sides; so edges are matched by chord id and overlap along that chord, in one
+    sorted sweep (no geometric snapping).  Overlaps shorter than TOL times the domain diameter are ignored.
+    """
+    start, end = regions.edges()
+    chord = regions.edge_cuts
+    inner = np.flatnonzero(chord >= 0)
+    if inner.size == 0:
+        return np.zeros((0, 2), np.int64)
+    order = inner[np.argsort(chord[inner], kind="stable")]
+    chord, p, q = chord[order], start[order], end[order]
+    first = np.flatnonzero(np.r_[True, chord[1:] != chord[:-1]])  # first edge of each chord group
+    group = np.cumsum(np.r_[True, chord[1:] != chord[:-1]]) - 1
+    length = np.hypot(*(q - p).T)
+    longest = order_of_max(length, first)  # reference direction: the longest edge of each chord
+    ref = (q - p)[longest] / length[longest, None]
+    d = ref[group]
+    tp, tq = np.einsum("ij,ij->i", p, d), np.einsum("ij,ij->i", q, d)
+    side = tq > tp
+    lo, hi = np.minimum(tp, tq), np.maximum(tp, tq)
+    a, b = _overlapping_pairs(group, lo, hi, side)
+    diameter = np.ptp(regions.domain, axis=0).max()
+    overlap = np.minimum(hi[a], hi[b]) - np.maximum(lo[a], lo[b])
+    keep = overlap > TOL * diameter
+    owner = regions.owner[order]
+    pairs = np.sort(np.stack([owner[a[keep]], owner[b[keep]]], axis=1), axis=1)
+    return np.unique(pairs, axis=0)
+
+
+def order_of_max(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Index of the largest value in each group of consecutive entries starting at ``first``."""
+    group = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(values)]))
+    order = np.lexsort((values, group))  # by group, then value: the last of each group is its maximum
+    return order[np.r_[first[1:], len(values)] - 1]
+
+
+def _overlapping_pairs(group, lo, hi, side):
+    """Candidate pairs (a, b) of intervals on opposite sides of one chord that may overlap.
+
+    Intervals of one side are interior-disjoint, so sweeping the endpoints of each group in order
+    (ends before starts at ties) the interval of the other side that is open when one starts is its only
+    possible partner starting earlier; every overlapping pair is found at the later of its two starts.
+    """
+    n = len(lo)
+    ev_t = np.concatenate([lo, hi])
+    ev_kind = np.concatenate([np.ones(n, np.int8), np.zeros(n, np.int8)])  # 1 start, 0 end
+    ev_id = np.concatenate([np.arange(n), np.arange(n)])
+    order = np.lexsort((ev_kind, ev_t, np.concatenate([group, group])))
+    ev_id, ev_kind = ev_id[order], ev_kind[order]
+    pos = np.empty(2 * n, np.int64)
+    pos[order] = np.arange(2 * n)
+    end_pos = pos[n:]  # (n,) sweep position of every interval's end
+    at = np.arange(2 * n)
+    out_a, out_b = [], []
+    for s in (True, False):
+        starts_here = np.where((ev_kind == 1) & (side[ev_id] == s), at, -1)
+        last = np.maximum.accumulate(starts_here)  # latest start of side s at or before each event
+        cand = last >= 0
+        other = np.where(cand, ev_id[np.maximum(last, 0)], 0)
+        still_open = cand & (end_pos[other] > at)
+        mine = still_open & (ev_kind == 1) & (side[ev_id] != s)
+        out_a.append(ev_id[mine])
+        out_b.append(other[mine])
+    return np.concatenate(out_a), np.concatenate(out_b)
+
+
+def linear_labels(regions: Regions, *, rtol: float = 1e-9) -> np.ndarray:
+    """Label (R,) of the linear region of every activation region: adjacent regions whose output maps
+    coincide are merged (connected components).
+
+    Adjacent maps agree on their common edge, so they coincide iff their gradients do; gradients are
+    compared entrywise within rtol times the largest gradient entry of the partition.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    pairs = adjacency(regions)
+    grad = regions.out_grad.reshape(regions.n_regions, -1)
+    scale = max(float(np.abs(grad).max(initial=0.0)), np.finfo(float).tiny)
+    same = np.abs(grad[pairs[:, 0]] - grad[pairs[:, 1]]).max(axis=1, initial=0.0) <= rtol * scale
+    a, b = pairs[same].T
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(regions.n_regions,) * 2)
+    return connected_components(graph, directed=False)[1]
+
+
+def locate(regions: Regions, points: np.ndarray) -> np.ndarray:
+    """Index (B,) of the region whose pattern each point has; -1 if none (outside, or on a boundary
+    whose pattern belongs to no full-dimensional region)."""
+    points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    packed = np.packbits(regions.net.patterns(points), axis=1)
+    both = np.concatenate([regions.packed_patterns, packed]).reshape(len(regions.packed_patterns) + len(packed), -1)
+    _, inverse = np.unique(both, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    lookup = np.full(inverse.max() + 1, -1)
+    lookup[inverse[:regions.n_regions]] = np.arange(regions.n_regions)
+    found = lookup[inverse[regions.n_regions:]]
+    inside = _inside_convex(regions.domain, points)
+    return np.where(inside, found, -1)
+
+
+def _inside_convex(poly: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Whether each point lies in the closed convex CCW polygon (within TOL of its scale)."""
+    d = np.roll(poly, -1, axis=0) - poly  # (K, 2)
+    rel = points[:, None, :] - poly[None]  # (B, K, 2)
+    cross = d[None, :, 0] * rel[..., 1] - d[None, :, 1] * rel[..., 0]
+    return (cross >= -TOL * np.abs(poly).max() * np.hypot(*d.T)).all(axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class PlaneSlice:
+    """The plane x = origin + s·u + t·v of an n-D input space and the 2-input network living on it.
+
+    Attributes
+    ----------
+    net : Network with 2 inputs, (s, t) -> f(origin + s·u + t·v) (the plane composed into layer 1)
+    origin : (n0,) float64
+    basis : (n0, 2) float64, columns u and v
+    anchors : (K, 2) plane coordinates of the points that defined the plane (empty if none)
+    """
+
+    net: Network
+    origin: np.ndarray
+    basis: np.ndarray
+    anchors: np.ndarray
+
+    def to_input(self, st: np.ndarray) -> np.ndarray:
+        """Input-space points (B, n0) of plane coordinates (B, 2)."""
+        return self.origin + np.atleast_2d(st) @ self.basis.T
+
+    def to_plane(self, x: np.ndarray) -> np.ndarray:
+        """Plane coordinates (B, 2) of input points (least squares: exact for points of the plane)."""
+        return np.linalg.lstsq(self.basis, (np.atleast_2d(x) - self.origin).T, rcond=None)[0].T
+
+
+def plane_slice(net: Network, origin, u, v) -> PlaneSlice:
+    """The 2-input network on the plane origin + s·u + t·v: W1 becomes W1 [u v], b1 becomes W1·origin + b1."""
+    origin = _vector(origin, net.n_inputs, "origin")
+    basis = np.stack([_vector(u, net.n_inputs, "u"), _vector(v, net.n_inputs, "v")], axis=1)  # (n0, 2)
+    if np.linalg.matrix_rank(basis) < 2:
+        raise ExplorerError("the two directions of the plane are parallel (or zero); choose independent ones.")
+    W, b = net.weights[0], net.biases[0]
+    return PlaneSlice(net.with_first_layer(W @ basis, W @ origin + b), origin, basis, np.zeros((0, 2)))
+
+
+def plane_through(net: Network, p0, p1, p2) -> PlaneSlice:
+    """The slice through three input points, in orthonormal coordinates centred at p0.
+
+    u = (p1 - p0)/|p1 - p0| and v is the unit part of p2 - p0 orthogonal to u, so distances and disks in
+    the plane are Euclidean in input space; ``anchors`` holds the plane coordinates of p0, p1, p2.
+    """
+    p0, p1, p2 = (_vector(p, net.n_inputs, name) for p, name in ((p0, "p0"), (p1, "p1"), (p2, "p2")))
+    u = p1 - p0
+    if np.linalg.norm(u) == 0:
+        raise ExplorerError("the first two points of the plane coincide; choose three distinct points.")
+    u = u / np.linalg.norm(u)
+    w = (p2 - p0) - u * np.dot(u, p2 - p0)
+    if np.linalg.norm(w) <= 1e-12 * max(1.0, np.linalg.norm(p2 - p0)):
+        raise ExplorerError("the three points are collinear, so they span no plane; move one of them.")
+    plane = plane_slice(net, p0, u, w / np.linalg.norm(w))
+    anchors = plane.to_plane(np.stack([p0, p1, p2]))
+    return PlaneSlice(plane.net, plane.origin, plane.basis, anchors)
+
+
+def _vector(value, n: int, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.shape != (n,) or not np.isfinite(arr).all():
+        raise ExplorerError(f"{name} must be {n} finite numbers (one per network input); got {arr.size}.")
+    return arr
+
+
+# ---- the layer kernel ------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class _Batch:
+    """Cells waiting for the next layer: padded polygons plus the affine map H of the previous layer.
+
+    verts (C, V, 2) padded by repeating vertex 0; nv (C,); eu/ec (C, V) edge unit / cut ids;
+    pattern (C, N_so_far) bool; H (C, 3, n_prev) affine map of h^{l-1}; M (C, n_prev) term magnitudes.
+    """
+
+    verts: np.ndarray
+    nv: np.ndarray
+    eu: np.ndarray
+    ec: np.ndarray
+    pattern: np.ndarray
+    H: np.ndarray
+    M: np.ndarray
+
+    def area(self) -> float:
+        x, y = self.verts[..., 0], self.verts[..., 1]
+        return float(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y) / 2)
+
+
+class _Cells:
+    """Growable padded cell store used while one layer splits its cells (children append at the end)."""
+
+    def __init__(self, batch: _Batch, n_units: int) -> None:
+        cap = max(16, 2 * len(batch.nv))
+        C, V = batch.verts.shape[:2]
+        self.m = C
+        self.verts = np.empty((cap, V, 2))
+        self.verts[:C] = batch.verts
+        self.nv = np.empty(cap, np.int64)
+        self.nv[:C] = batch.nv
+        self.eu = np.empty((cap, V), np.int32)
+        self.eu[:C] = batch.eu
+        self.ec = np.empty((cap, V), np.int64)
+        self.ec[:C] = batch.ec
+        self.src = np.empty(cap, np.int64)
+        self.src[:C] = np.arange(C)
+        self.bits = np.empty((cap, n_units), bool)
+        self.parent_pattern = batch.pattern  # (C, N_so_far), indexed by src
+        self.ptr = np.zeros(cap, np.int64)  # cell i still has to be cut by units[ptr[i]:end[i]]
+        self.end = np.zeros(cap, np.int64)
+        self.units = np.empty(0, np.int64)
+
+    def set_lists(self, rows: np.ndarray, units: np.ndarray, counts: np.ndarray) -> None:
+        """Give rows[i] the next counts[i] entries of units (grouped by row, in order) as its list."""
+        base = len(self.units)
+        self.units = np.concatenate([self.units, units])
+        self.ptr[rows] = base + np.cumsum(counts) - counts
+        self.end[rows] = self.ptr[rows] + counts
+
+    def widen(self, V: int) -> None:
+        """Give every cell room for V vertices (padding repeats vertex 0; padded edges are never read)."""
+        if V > self.verts.shape[1]:
+            self.verts, self.eu, self.ec = _pad(self.verts, self.eu, self.ec, V)
+
+    def append(self, rows: np.ndarray, verts, eu, ec, nv) -> np.ndarray:
+        """Append children that copy the source and bits of ``rows``; returns their indices."""
+        k = len(rows)
+        if self.m + k > len(self.nv):
+            cap = 2 * (self.m + k)
+            for name in ("verts", "nv", "eu", "ec", "src", "bits", "ptr", "end"):
+                old = getattr(self, name)
+                new = np.empty((cap,) + old.shape[1:], old.dtype)
+                new[:self.m] = old[:self.m]
+                setattr(self, name, new)
+        new = np.arange(self.m, self.m + k)
+        self.verts[new], self.nv[new], self.eu[new], self.ec[new] = verts, nv, eu, ec
+        self.src[new], self.bits[new] = self.src[rows], self.bits[rows]
+        self.ptr[new], self.end[new] = self.ptr[rows], self.end[rows]
+        self.m += k
+        return new
+
+
+def _split_layer(batch: _Batch, G: np.ndarray, tau: np.ndarray, unit0: int, cut_counter: list) -> _Cells:
+    """Split every cell by the zero lines of the layer's units.
+
+    Every cell carries the list of units whose line still cuts it (strict vertices on both sides).  Each
+    round splits every cell with a non-empty list by its first unit and recomputes the lists of the two
+    children from what is left of the parent's list, so the number of rounds is the depth of the split
+    tree, not the layer width.
+    Invariant: cells stay convex and counter-clockwise; a vertex with |g| ≤ tau is on the line (sign 0);
+    a cell is split only if it has vertices of both strict signs, so no child is degenerate.
+    G (P, 3, n) and tau (P, n) are indexed by the cell's parent (all descendants share the parent's map).
+    """
+    cells = _Cells(batch, G.shape[2])
+    pos, neg = _signs(batch.verts, G, tau)  # (P, n) some vertex strictly positive / negative
+    cells.bits[:len(pos)] = pos & ~neg
+    cut = pos & neg
+    cells.set_lists(np.arange(len(pos)), np.nonzero(cut)[1], cut.sum(axis=1))
+    while True:
+        act = np.flatnonzero(cells.ptr[:cells.m] < cells.end[:cells.m])
+        if act.size == 0:
+            return cells
+        j = cells.units[cells.ptr[act]]  # (k,) the unit each active cell is split by
+        parent = cells.src[act]
+        val = _values_at(cells.verts[act], G[parent, :, j])  # (k, V)
+        t = tau[parent, j][:, None]
+        sgn = (val > t).view(np.int8) - (val < -t).view(np.int8)
+        has_pos, has_neg = (sgn > 0).any(axis=1), (sgn < 0).any(axis=1)
+        cells.bits[act, j] = has_pos
+        cells.ptr[act] += 1
+        split = np.flatnonzero(has_pos & has_neg)
+        rows, j = act[split], j[split]
+        cid = np.arange(cut_counter[0], cut_counter[0] + len(rows))
+        cut_counter[0] += len(rows)
+        up, down = _split(cells.verts[rows], cells.nv[rows], cells.eu[rows], cells.ec[rows], val[split],
+                          sgn[split], unit0 + j, cid)
+        cells.widen(max(up[0].shape[1], down[0].shape[1]))
+        V = cells.verts.shape[1]
+        cells.verts[rows], cells.eu[rows], cells.ec[rows] = _pad(up[0], up[2], up[3], V)
+        cells.nv[rows] = up[1]
+        new = cells.append(rows, *_pad(down[0], down[2], down[3], V), down[1])
+        cells.bits[new, j] = False
+        _refresh_lists(cells, np.concatenate([rows, new]), G, tau)
+
+
+def _refresh_lists(cells: "_Cells", children: np.ndarray, G: np.ndarray, tau: np.ndarray) -> None:
+    """Keep in each child's list only the units that still cut it; fix the bits of the others."""
+    start, stop = cells.ptr[children], cells.end[children]
+    length = stop - start
+    total = int(length.sum())
+    if total == 0:
+        return
+    which = np.repeat(np.arange(len(children)), length)  # (T,) child of every (child, unit) pair
+    first = np.cumsum(length) - length
+    units = cells.units[np.repeat(start - first, length) + np.arange(total)]
+    cell = children[which]
+    parent = cells.src[cell]
+    val = _values_at(cells.verts[cell], G[parent, :, units])  # (T, V)
+    t = tau[parent, units][:, None]
+    pos, neg = (val > t).any(axis=1), (val < -t).any(axis=1)
+    cells.bits[cell, units] = pos & ~neg
+    keep = pos & neg
+    cells.set_lists(children, units[keep], np.bincount(which[keep], minlength=len(children)))
+
+
+def _values_at(verts: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Pre-activation (k, V) of one unit per polygon; verts (k, V, 2), g (k, 3)."""
+    return verts[..., 0] * g[:, 0:1] + verts[..., 1] * g[:, 1:2] + g[:, 2:3]
+
+
+def _signs(verts: np.ndarray, G: np.ndarray, tau: np.ndarray, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each unit is strictly positive / negative at some vertex of each cell, both (C, n).
+
+    verts (C, V, 2), G (C, 3, n), tau (C, n); evaluated in blocks of cells that stay in cache.
+    """
+    C, n = tau.shape
+    pos, neg = np.empty((C, n), bool), np.empty((C, n), bool)
+    for lo in range(0, C, block):
+        sl = slice(lo, lo + block)
+        v, g = verts[sl], G[sl]
+        val = v[..., 0:1] * g[:, 0:1, :]  # (c, V, n)
+        val += v[..., 1:2] * g[:, 1:2, :]
+        val += g[:, 2:3, :]
+        pos[sl] = val.max(axis=1) > tau[sl]
+        neg[sl] = val.min(axis=1) < -tau[sl]
+    return pos, neg
+
+
+def _split(P, nv, eu, ec, val, sgn, unit, cid):
+    """Both halves {g ≥ 0} and {g ≤ 0} of each polygon, with the ids of their edges.
+
+    P (k, V, 2), nv (k,), eu/ec (k, V), val (k, V), sgn (k, V) in {-1, 0, 1}; cid (k,) new chord ids.
+    A half keeps the vertices on its side (sign 0 included) and the crossing point of every edge that
+    goes strictly from one side to the other.  The edge leaving a kept point runs along the cut when the
+    walk next leaves the half, otherwise along the old edge.  Returns (verts, nv, eu, ec) per half.
+    """
+    k, V = sgn.shape
+    idx = np.arange(V)
+    row = np.arange(k)[:, None]
+    nxt = np.where(idx + 1 < nv[:, None], idx + 1, 0)  # (k, V) cyclic successor
+    s1 = sgn[row, nxt]
+    valid = idx < nv[:, None]
+    crossing = valid & (sgn * s1 < 0)
+    v1 = val[row, nxt]
+    t = val / np.where(crossing, val - v1, 1.0)
+    pts = np.empty((k, V, 2, 2))  # slot 0: the vertex, slot 1: the crossing on the edge leaving it
+    pts[:, :, 0] = P
+    pts[:, :, 1] = P + t[..., None] * (P[row, nxt] - P)
+    pts = pts.reshape(k, 2 * V, 2)
+    halves = []
+    for side, side1 in ((sgn, s1), (-sgn, -s1)):
+        keep = np.empty((k, V, 2), bool)
+        keep[..., 0] = valid & (side >= 0)
+        keep[..., 1] = crossing
+        halves.append(_compact(pts, keep.reshape(k, 2 * V), side, side1, eu, ec, unit, cid))
+    return halves
+
+
+def _compact(pts, keep, side, side1, eu, ec, unit, cid):
+    """Gather the kept points (k, 2V, 2) of each row in order, with the ids of the edges leaving them."""
+    k = len(pts)
+    on_cut = np.empty((k, keep.shape[1] // 2, 2), bool)
+    on_cut[..., 0] = (side == 0) & (side1 < 0)  # on-line vertex whose successor is dropped
+    on_cut[..., 1] = side > 0  # crossing that leaves the half
+    on_cut = on_cut.reshape(k, -1)
+    count = keep.sum(axis=1)
+    width = int(count.max())
+    r, c = np.nonzero(keep)
+    s = (np.cumsum(keep, axis=1) - 1)[r, c]
+    out = np.empty((k, width, 2))
+    out[r, s] = pts[r, c]
+    cut = on_cut[r, c]
+    old = c // 2
+    out_u = np.zeros((k, width), np.int32)
+    out_c = np.zeros((k, width), np.int64)
+    out_u[r, s] = np.where(cut, unit[r], eu[r, old])
+    out_c[r, s] = np.where(cut, cid[r], ec[r, old])
+    if (count < width).any():
+        pr, pc = np.nonzero(np.arange(width) >= count[:, None])
+        out[pr, pc] = out[pr, 0]
+    return out, count, out_u, out_c
+
+
+def _pad(verts, eu, ec, V: int):
+    """Pad (k, w, ·) polygon arrays to V vertices by repeating vertex 0."""
+    extra = V - verts.shape[1]
+    if extra == 0:
+        return verts, eu, ec
+    k = len(verts)
+    verts = np.concatenate([verts, np.broadcast_to(verts[:, :1], (k, extra, 2))], axis=1)
+    eu = np.concatenate([eu, np.zeros((k, extra), eu.dtype)], axis=1)
+    ec = np.concatenate([ec, np.zeros((k, extra), ec.dtype)], axis=1)
+    return verts, eu, ec
+
+
+def _next_batches(cells: _Cells, G: np.ndarray, net: Network, layer: int, scale_xy, *, final: bool) -> list[_Batch]:
+    """Chunks of finished cells with the affine map of h^l = σ(g^l) (or of the output after the last layer)."""
+    out = []
+    for lo in range(0, cells.m, CHUNK):
+        sl = slice(lo, min(lo + CHUNK, cells.m))
+        src, bits = cells.src[sl], cells.bits[sl]
+        slope = np.where(bits, 1.0, net.alpha)  # (c, n_l)
+        H = G[src] * slope[:, None, :]  # (c, 3, n_l)
+        M = np.abs(H[:, 0]) * scale_xy[0] + np.abs(H[:, 1]) * scale_xy[1] + np.abs(H[:, 2])
+        if final:  # the output layer's affine map replaces H
+            H = _affine(H, net.weights[-1], net.biases[-1])
+        nv = cells.nv[sl]
+        V = int(nv.max())
+        pattern = np.concatenate([cells.parent_pattern[src], bits], axis=1)
+        out.append(_Batch(verts=cells.verts[sl, :V], nv=nv, eu=cells.eu[sl, :V], ec=cells.ec[sl, :V],
+                          pattern=pattern, H=H, M=M))
+    return out
+
+
+def _affine(H: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Compose the per-cell affine maps H (C, 3, n) with x -> W x + b: returns (C, 3, m), one GEMM."""
+    C, _, n = H.shape
+    G = (H.reshape(C * 3, n) @ W.T).reshape(C, 3, -1)
+    G[:, 2, :] += b
+    return G
+
+
+def _assemble(net: Network, poly: np.ndarray, done: list[_Batch], seconds: float) -> Regions:
+    """Concatenate finished batches into the ragged Regions arrays."""
+    verts, eu, ec, counts, packed, maps, points = [], [], [], [], [], [], []
+    for batch in done:
+        valid = np.arange(batch.verts.shape[1]) < batch.nv[:, None]  # (c, V)
+        verts.append(batch.verts[valid])
+        eu.append(batch.eu[valid])
+        ec.append(batch.ec[valid])
+        counts.append(batch.nv)
+        packed.append(np.packbits(batch.pattern, axis=1))
+        maps.append(batch.H)
+        points.append((batch.verts * valid[..., None]).sum(axis=1) / batch.nv[:, None])
+    maps = np.concatenate(maps)  # (R, 3, n_out)
+    return Regions(net=net, domain=poly, vertices=np.concatenate(verts), edge_units=np.concatenate(eu),
+                   offsets=np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64),
+                   edge_cuts=np.concatenate(ec), packed_patterns=np.concatenate(packed),
+                   out_grad=np.ascontiguousarray(maps[:, :2, :].transpose(0, 2, 1)),
+                   out_bias=np.ascontiguousarray(maps[:, 2, :]), points=np.concatenate(points), seconds=seconds)
+
+
+def _next_index(offsets: np.ndarray) -> np.ndarray:
+    """(T,) index of the next vertex of the same polygon, for ragged polygons given by offsets."""
+    idx = np.arange(offsets[-1]) + 1
+    ends = offsets[1:] - 1
+    idx[ends] = offsets[:-1]
+    return idx
+
+
+def _polygon_area(poly: np.ndarray) -> float:
+    x, y = poly[:, 0], poly[:, 1]
+    return float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) / 2)
