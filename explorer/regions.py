@@ -4,9 +4,9 @@ Tolerance policy (the only one in the engine)
 ---------------------------------------------
 A neuron's pre-activation is affine on every cell being split, g(x) = a·x + c.  A vertex v lies *on*
 the neuron's line when |a·v + c| ≤ TOL · s, where s bounds the magnitude of every term summed to
-obtain g on that cell (s = Σ_k |W_jk| (|H_kx| X + |H_ky| Y + |H_kc|) + |b_j|, with H the affine map of the
-previous layer on the cell and X, Y the largest |x|, |y| of the domain), so rounding errors of the
-float64 pipeline (~1e-16·s) can never decide a sign.  A cell is split only if it has vertices strictly
+obtain g(v) through all layers (s¹ = |w_x| X + |w_y| Y + |b| with X, Y the largest |x|, |y| of the
+domain; s^l = |W^l| (|σ'| s^{l-1}) + |b^l|), so rounding errors of the float64 pipeline (~1e-16·s),
+cancellations included, can never decide a sign.  A cell is split only if it has vertices strictly
 on both sides; a unit is active on a cell iff some vertex is strictly positive.  Consequences:
 boundaries through vertices, concurrent boundaries, duplicate / opposite / parallel neurons, zero rows
 and dead units produce no slivers; features thinner than TOL·s (relative 1e-9) are not resolved.
@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Callable
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from .errors import ExplorerError
 from .net import Network
@@ -29,6 +30,7 @@ __all__ = ["TOL", "Regions", "PlaneSlice", "RegionLimitError", "enumerate_region
 
 TOL = 1e-9
 CHUNK = 8192  # cells processed together; bounds the memory of the per-cell affine maps
+_BLAS = ThreadpoolController()  # the GEMMs here are small: one BLAS thread is faster and load-proof
 
 Progress = Callable[[float, str], None]
 
@@ -136,6 +138,12 @@ def enumerate_regions(net: Network, domain, *, tol: float = TOL, max_regions: in
     >>> enumerate_regions(twin, (-1, 1, -1, 1)).n_regions      # duplicate and opposite neurons
     2
     """
+    with _BLAS.limit(limits=1, user_api="blas"):
+        return _enumerate(net, domain, tol, max_regions, time_budget, progress)
+
+
+def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_budget: float | None,
+               progress: Progress | None) -> Regions:
     start = time.perf_counter()
     if net.n_inputs != 2:
         raise ExplorerError(f"exact enumeration needs a network with 2 inputs; got {net.n_inputs}. "
@@ -178,7 +186,7 @@ def enumerate_regions(net: Network, domain, *, tol: float = TOL, max_regions: in
         G = _affine(batch.H, W, b)  # (P, 3, n_l) pre-activation map of this layer on every parent cell
         S = batch.M @ np.abs(W).T + np.abs(b)  # (P, n_l) magnitude of the terms summed in g
         cells = _split_layer(batch, G, tol * S, unit_offsets[layer], cut_counter)
-        children = _next_batches(cells, G, net, layer, scale_xy, final=layer + 1 == len(widths))
+        children = _next_batches(cells, G, S, net, final=layer + 1 == len(widths))
         stack.extend((layer + 1, child) for child in reversed(children))
     if progress is not None:
         progress(1.0, f"{n_done:,} regions")
@@ -467,7 +475,7 @@ def _split_layer(batch: _Batch, G: np.ndarray, tau: np.ndarray, unit0: int, cut_
     G (P, 3, n) and tau (P, n) are indexed by the cell's parent (all descendants share the parent's map).
     """
     cells = _Cells(batch, G.shape[2])
-    pos, neg = _signs(batch.verts, G, tau)  # (P, n) some vertex strictly positive / negative
+    pos, neg = _signs(batch.verts, batch.nv, G, tau)  # (P, n) some vertex strictly positive / negative
     cells.bits[:len(pos)] = pos & ~neg
     cut = pos & neg
     cells.set_lists(np.arange(len(pos)), np.nonzero(cut)[1], cut.sum(axis=1))
@@ -523,16 +531,17 @@ def _values_at(verts: np.ndarray, g: np.ndarray) -> np.ndarray:
     return verts[..., 0] * g[:, 0:1] + verts[..., 1] * g[:, 1:2] + g[:, 2:3]
 
 
-def _signs(verts: np.ndarray, G: np.ndarray, tau: np.ndarray, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Whether each unit is strictly positive / negative at some vertex of each cell, both (C, n).
+def _signs(verts: np.ndarray, nv: np.ndarray, G: np.ndarray, tau: np.ndarray, block: int = 256):
+    """Whether each unit is strictly positive / negative at some vertex of each cell, both (C, n) bool.
 
-    verts (C, V, 2), G (C, 3, n), tau (C, n); evaluated in blocks of cells that stay in cache.
+    verts (C, V, 2) padded by repeating vertex 0, nv (C,), G (C, 3, n), tau (C, n); evaluated in blocks
+    of cells that stay in cache, each block reading only as many vertices as its largest polygon has.
     """
     C, n = tau.shape
     pos, neg = np.empty((C, n), bool), np.empty((C, n), bool)
     for lo in range(0, C, block):
         sl = slice(lo, lo + block)
-        v, g = verts[sl], G[sl]
+        v, g = verts[sl, :nv[sl].max()], G[sl]
         val = v[..., 0:1] * g[:, 0:1, :]  # (c, V, n)
         val += v[..., 1:2] * g[:, 1:2, :]
         val += g[:, 2:3, :]
@@ -608,21 +617,24 @@ def _pad(verts, eu, ec, V: int):
     return verts, eu, ec
 
 
-def _next_batches(cells: _Cells, G: np.ndarray, net: Network, layer: int, scale_xy, *, final: bool) -> list[_Batch]:
-    """Chunks of finished cells with the affine map of h^l = σ(g^l) (or of the output after the last layer)."""
+def _next_batches(cells: _Cells, G: np.ndarray, S: np.ndarray, net: Network, *, final: bool) -> list[_Batch]:
+    """Chunks of finished cells with the affine map of h^l = σ(g^l) (of the output after the last layer).
+
+    Cells are sorted by vertex count so that blocks of the next layer pad to few vertices.
+    """
     out = []
     for lo in range(0, cells.m, CHUNK):
-        sl = slice(lo, min(lo + CHUNK, cells.m))
-        src, bits = cells.src[sl], cells.bits[sl]
+        idx = lo + np.argsort(cells.nv[lo:min(lo + CHUNK, cells.m)], kind="stable")
+        src, bits = cells.src[idx], cells.bits[idx]
         slope = np.where(bits, 1.0, net.alpha)  # (c, n_l)
         H = G[src] * slope[:, None, :]  # (c, 3, n_l)
-        M = np.abs(H[:, 0]) * scale_xy[0] + np.abs(H[:, 1]) * scale_xy[1] + np.abs(H[:, 2])
+        M = S[src] * np.abs(slope)  # (c, n_l) magnitude of the terms summed in h^l
         if final:  # the output layer's affine map replaces H
             H = _affine(H, net.weights[-1], net.biases[-1])
-        nv = cells.nv[sl]
-        V = int(nv.max())
+        nv = cells.nv[idx]
+        V = int(nv[-1])
         pattern = np.concatenate([cells.parent_pattern[src], bits], axis=1)
-        out.append(_Batch(verts=cells.verts[sl, :V], nv=nv, eu=cells.eu[sl, :V], ec=cells.ec[sl, :V],
+        out.append(_Batch(verts=cells.verts[idx, :V], nv=nv, eu=cells.eu[idx, :V], ec=cells.ec[idx, :V],
                           pattern=pattern, H=H, M=M))
     return out
 
