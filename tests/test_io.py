@@ -20,6 +20,7 @@ from explorer.errors import ExplorerError
 from explorer.net import Network
 from tests.conftest import ASSETS, random_network
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit / legacy ONNX export notices
 X = np.random.default_rng(7).uniform(-3, 3, (200, 2))
 
 
