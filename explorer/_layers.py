@@ -130,12 +130,11 @@ def specs_from_state_dict(state: dict, *, activation: str | None = None) -> list
     indexed = all(p.isdigit() for p in paths)
     if indexed:
         paths.sort(key=int)
-    elif any(_state_kind(modules[p], p) == "batchnorm" for p in paths):
-        bn = next(p for p in paths if _state_kind(modules[p], p) == "batchnorm")
-        raise ExplorerError(f"the state_dict has BatchNorm '{bn}' among named modules, so it cannot tell "
-                            "whether the activation comes before or after it. Load the module itself or a "
-                            "TorchScript file instead.")
     kinds = [_state_kind(modules[p], p) for p in paths]
+    if not indexed and "batchnorm" in kinds:
+        raise ExplorerError(f"the state_dict has BatchNorm '{paths[kinds.index('batchnorm')]}' among named "
+                            "modules, so it cannot tell whether the activation comes before or after it. Load "
+                            "the module itself or a TorchScript file instead.")
     linear = [k for k, kind in enumerate(kinds) if kind == "linear"]
     act_after = set()  # positions k whose module is followed by the activation
     for a, c in zip(linear, linear[1:]):
@@ -191,9 +190,10 @@ def _state_kind(params: dict, path: str) -> str:
     W = params.get("weight")
     if names <= {"weight", "bias"} and W is not None and W.ndim == 2:
         return "linear"
-    shape = "" if W is None else f" with a weight of shape {tuple(W.shape)}"
-    raise ExplorerError(f"the state_dict entry '{path}' ({', '.join(sorted(names))}{shape}) is neither a "
-                        "Linear nor a BatchNorm1d layer; only those are supported (e.g. no Conv2d).")
+    shape = "" if W is None else f"; weight of shape {tuple(W.shape)}"
+    raise ExplorerError(f"the state_dict module '{path}' (keys {', '.join(sorted(names))}{shape}) is neither a "
+                        "Linear nor a BatchNorm1d layer; only those are supported (a 4-D weight is a Conv2d, "
+                        "for example).")
 
 
 def _linear(W, b, label: str) -> Affine:

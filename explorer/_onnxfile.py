@@ -69,7 +69,12 @@ def specs_from_onnx(data: bytes, label: str) -> list:
             raise ExplorerError(f"{label}: the ONNX graph {'branches' if nodes else 'stops'} at tensor "
                                 f"{current!r}; only a chain of layers is supported.")
         node = nodes[0]
-        step = _node_step(node, current, consts, width, label)
+        try:
+            step = _node_step(node, current, consts, width, label)
+        except ExplorerError:
+            raise
+        except (ValueError, TypeError, IndexError) as exc:
+            raise ExplorerError(f"{label}: the {node.op_type} node {node.name!r} is malformed ({exc}).") from None
         if step is not None:
             steps.append(step)
             width = step.W.shape[0] if isinstance(step, Affine) else width
@@ -97,16 +102,17 @@ def _node_step(node, current: str, consts: dict, width: int | None, label: str):
         raise ExplorerError(f"{label}: {where} must take the layer input first and constants otherwise; "
                             "only a chain of layers with constant weights is supported.")
     c = [np.asarray(consts[name], dtype=np.float64) for name in node.input[1:] if name]
+    if op in ("Gemm", "MatMul") and (not c or c[0].ndim != 2):
+        raise ExplorerError(f"{label}: {where} needs a constant weight matrix as its second input.")
     if op == "Gemm":
         if attrs.get("transA", 0):
             raise ExplorerError(f"{label}: {where} transposes its input (transA=1), which is not supported.")
         B = c[0] if attrs.get("transB", 0) else c[0].T
         W = float(attrs.get("alpha", 1.0)) * B
-        b = np.zeros(W.shape[0]) if len(c) < 2 else float(attrs.get("beta", 1.0)) * _broadcast(c[1], W.shape[0], where, label)
+        beta = float(attrs.get("beta", 1.0))
+        b = np.zeros(W.shape[0]) if len(c) < 2 else beta * _broadcast(c[1], W.shape[0], where, label)
         return Affine(W, b, where)
     if op == "MatMul":
-        if c[0].ndim != 2:
-            raise ExplorerError(f"{label}: {where} multiplies by a tensor of shape {c[0].shape}; expected a matrix.")
         return Affine(c[0].T, np.zeros(c[0].shape[1]), where)
     if op == "Add":
         if width is None:

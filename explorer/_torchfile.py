@@ -36,6 +36,8 @@ class Corrupt(Exception):
     """The archive or its pickle is malformed or truncated; args[0] says what was wrong."""
 
 
+MAX_ELEMENTS = 50_000_000  # larger tensors are refused (stride-0 views could otherwise expand without bound)
+
 # storage class name -> numpy dtype (little-endian); BFloat16 is widened to float32 by hand.
 _STORAGES = {
     "DoubleStorage": "f8", "FloatStorage": "f4", "HalfStorage": "f2", "BFloat16Storage": "u2",
@@ -172,6 +174,8 @@ def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=No
             and isinstance(stride, tuple) and len(size) == len(stride)
             and all(isinstance(v, int) and v >= 0 for v in size + stride) and offset >= 0):
         raise Corrupt("a tensor record has an invalid offset, size or stride")
+    if int(np.prod(size, dtype=np.float64)) > MAX_ELEMENTS:
+        raise Corrupt(f"a tensor of shape {size} has more than {MAX_ELEMENTS:,} elements")
     if 0 not in size:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= storage.size:

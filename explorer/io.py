@@ -184,21 +184,20 @@ def save_torchscript(path, net: Network) -> None:
 # ---- reading ---------------------------------------------------------------------------------
 def _read_bytes(source, filename: str | None) -> tuple[bytes, str]:
     """All bytes of the source (refusing more than MAX_FILE_BYTES) and a label for messages."""
-    limit = f"the limit is {MAX_FILE_BYTES // 2**20} MB"
+    is_path = isinstance(source, (str, os.PathLike))
+    name = filename or (str(source) if is_path else getattr(source, "name", None))
+    label = f"'{name}'" if isinstance(name, str) and name else "the uploaded file"
+    too_big = f"{label} is larger than the limit of {MAX_FILE_BYTES / 2**20:g} MB; use a smaller network file."
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data, label = bytes(source), filename or "the uploaded file"
-    elif isinstance(source, (str, os.PathLike)):
+        data = bytes(source)
+    elif is_path:
         path = Path(source)
-        label = f"'{filename or path}'"
         if not path.is_file():
             raise ExplorerError(f"there is no file {label}; check the path.")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ExplorerError(f"{label} is {size / 2**20:.0f} MB; {limit}.")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ExplorerError(too_big)
         data = path.read_bytes()
     elif hasattr(source, "read"):
-        label = f"'{filename or getattr(source, 'name', '')}'" if (filename or getattr(source, "name", "")) \
-            else "the uploaded file"
         data = source.read(MAX_FILE_BYTES + 1)
         if not isinstance(data, (bytes, bytearray)):
             raise ExplorerError(f"{label} must be opened in binary mode ('rb'); got text.")
@@ -207,7 +206,7 @@ def _read_bytes(source, filename: str | None) -> tuple[bytes, str]:
         raise ExplorerError(f"cannot read a network from a {type(source).__name__}; pass a path, bytes or a "
                             "binary file object.")
     if len(data) > MAX_FILE_BYTES:
-        raise ExplorerError(f"{label} is larger than {MAX_FILE_BYTES // 2**20} MB; {limit}.")
+        raise ExplorerError(too_big)
     if not data:
         raise ExplorerError(f"{label} is empty; choose a saved network file.")
     return data, label
@@ -227,7 +226,11 @@ def _load_zip(data: bytes, label: str, activation: str | None) -> Checkpoint:
             except (_torchfile.Corrupt, UnicodeDecodeError) as exc:
                 raise ExplorerError(f"{label} is a damaged TorchScript file: {exc}.") from None
 
-        return _from_steps(specs_from_script(root, read_code), label, "torchscript")
+        try:
+            steps = specs_from_script(root, read_code)
+        except RecursionError:
+            raise ExplorerError(f"{label} nests its modules too deeply to be a network.") from None
+        return _from_steps(steps, label, "torchscript")
     return _interpret(_read_pickle(archive, data, label, script=False), label, activation, "state_dict")
 
 
@@ -237,7 +240,7 @@ def _read_pickle(archive, data: bytes, label: str, *, script: bool):
     except _torchfile.Refused as exc:
         raise ExplorerError(_refused(label, str(exc))) from None
     except _torchfile.Corrupt as exc:
-        raise ExplorerError(f"{label} is damaged or truncated: {exc}. Save it again.") from None
+        raise ExplorerError(f"{label} is damaged, truncated or too large: {exc}. Save it again.") from None
     except _torchfile.Unsupported as exc:
         if script:
             raise ExplorerError(f"{label} uses {exc}, which TorchScript files here may not contain.") from None
@@ -353,7 +356,8 @@ def _module_steps(module, path: str, steps: list, nn) -> None:
         steps.append(Act("relu", 0.0, label))
     elif isinstance(module, nn.LeakyReLU):
         slope = float(module.negative_slope)
-        steps.append(act_step("relu" if slope == 0 else f"leaky_relu:{slope!r}", label.replace("LeakyReLU", f"LeakyReLU({slope:g})", 1)))
+        label = label.replace("LeakyReLU", f"LeakyReLU({slope:g})", 1)
+        steps.append(act_step("relu" if slope == 0 else f"leaky_relu:{slope!r}", label))
     elif isinstance(module, nn.BatchNorm1d):
         if module.running_mean is None:
             raise ExplorerError(f"{label} keeps no running statistics, so it is not a fixed affine map; train "
