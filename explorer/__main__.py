@@ -97,7 +97,8 @@ def _box(args: argparse.Namespace, checkpoint) -> tuple[float, float, float, flo
 
 
 def _cmd_regions(args: argparse.Namespace) -> int:
-    from .regions import enumerate_regions, linear_labels
+    from .partition import linear_labels
+    from .regions import enumerate_regions
 
     checkpoint = _load(args)
     box = _box(args, checkpoint)
@@ -118,7 +119,41 @@ def _cmd_regions(args: argparse.Namespace) -> int:
 
 
 def _cmd_local(args: argparse.Namespace) -> int:
-    raise ExplorerError("the local command is not available yet.")
+    """Bounds on the regions in a ball; the headline is the least bound over every affordable certifier."""
+    import math
+
+    from .certify import CERTIFIERS
+    from .io import load_network
+    from .local import EXACT_AUTO_UNITS, local_bounds
+
+    net = load_network(args.model, activation=args.activation)
+    if args.certifier not in CERTIFIERS:
+        raise ExplorerError(f"unknown certifier {args.certifier!r}; use one of {', '.join(CERTIFIERS)}.")
+    last = max(CERTIFIERS.index(args.certifier), CERTIFIERS.index(
+        "exact" if net.n_hidden <= EXACT_AUTO_UNITS else "lp"))
+    b = local_bounds(net, args.center, args.radius, norm=args.norm, certifier=CERTIFIERS[last])
+    row = next(c for c in b.per_certifier if c.certifier == args.certifier)
+    finite = lambda v: v if math.isfinite(v) else None  # noqa: E731  (JSON has no infinity)
+    payload = {
+        "exact": b.n_exact, "upper_bound": b.upper_bound, "radius_one_region": finite(b.d_star),
+        "sampled_lower": b.n_sampled, "certifier": row.certifier, "k_certified": list(row.k),
+        "k_sampled": list(b.k_sampled), "k_exact": None if b.k_exact is None else list(b.k_exact),
+        "bounds": {c.certifier: {"A": c.bound_a, "B": c.bound_b, "B_conditional": True, "headline": c.headline,
+                                 "k": list(c.k), "status": c.status, "seconds": c.seconds}
+                   for c in b.per_certifier},
+        "global_bound": b.global_bound, "one_region_unit": None if b.d_star_unit is None else list(b.d_star_unit),
+        "center": b.center.tolist(), "radius": b.radius, "norm": b.norm, "exact_source": b.exact_source,
+        "label": b.label, "architecture": net.architecture, "seconds": b.seconds}
+    layers = lambda ks: " ".join(str(v) for v in ks)  # noqa: E731
+    lines = [f"network {net.architecture} ({net.activation}), ball ‖x − {b.center.tolist()}‖_{b.norm} < {b.radius:g}",
+             f"{b.label}: N_B ≤ {b.upper_bound:,}  (tightest of: {', '.join(c.certifier for c in b.per_certifier)})",
+             f"  {row.certifier}: A = {row.bound_a:,}, B = {row.bound_b:,} (conditional), k per layer = {layers(row.k)}",
+             f"exact N_B:         {'—' if b.n_exact is None else b.n_exact}  ({b.exact_source})",
+             f"sampled N_B ≥      {b.n_sampled}  ({b.n_samples:,} points), k sampled = {layers(b.k_sampled)}",
+             f"one-region radius  d* = {b.d_star:.6g} (unit {b.d_star_unit}): the ball "
+             f"{'holds one region' if b.one_region else 'crosses a boundary'}",
+             f"time:              {b.seconds:.3f} s"]
+    return _emit(payload, args.json, lines)
 
 
 def _cmd_count(args: argparse.Namespace) -> int:

@@ -145,6 +145,18 @@ class Network:
         return x
 
     # ---- transformations ---------------------------------------------------------------------
+    def truncated(self, n_layers: int) -> "Network":
+        """The first ``n_layers`` hidden layers, outputting h^{n_layers} (its regions: the partition after
+        that layer)."""
+        if not 0 <= n_layers <= len(self.hidden_widths):
+            raise ExplorerError(f"the network has {len(self.hidden_widths)} hidden layers; got {n_layers}.")
+        if n_layers == 0:
+            return Network((np.eye(self.n_inputs),), (np.zeros(self.n_inputs),), self.activation, self.alpha)
+        width = self.hidden_widths[n_layers - 1]
+        # an identity output layer after the activation: W = I reads h^{n_layers}
+        return Network(self.weights[:n_layers] + (np.eye(width),), self.biases[:n_layers] + (np.zeros(width),),
+                       self.activation, self.alpha)
+
     def with_first_layer(self, W: np.ndarray, b: np.ndarray) -> "Network":
         """The same network with the first affine layer replaced (used for slices and folding)."""
         return Network((W,) + self.weights[1:], (b,) + self.biases[1:], self.activation, self.alpha)

@@ -20,13 +20,14 @@ from functools import cached_property
 from typing import Callable
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from threadpoolctl import ThreadpoolController
 
 from .errors import ExplorerError
 from .net import Network
 
-__all__ = ["TOL", "Regions", "PlaneSlice", "RegionLimitError", "enumerate_regions", "linear_labels",
-           "adjacency", "locate", "plane_slice", "plane_through", "domain_polygon"]
+__all__ = ["TOL", "Regions", "PlaneSlice", "RegionLimitError", "enumerate_regions", "plane_slice",
+           "plane_through", "domain_polygon"]
 
 TOL = 1e-9
 CHUNK = 8192  # cells processed together; bounds the memory of the per-cell affine maps
@@ -155,22 +156,22 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_b
     unit_offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
     cut_counter = [0]  # every split gets a fresh id for its chord
 
-    # affine map of the input on the one starting cell: H has shape (P, 3, n) with rows (∂/∂x, ∂/∂y, const)
-    H = np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]])
-    if not widths:  # an affine network: one region, carrying the output map
-        H = _affine(H, net.weights[0], net.biases[0])
+    # the starting cell: the domain, on which h^0 = x has the map rows (∂/∂x, ∂/∂y, const) = identity
     root = _Batch(verts=poly[None].copy(), nv=np.array([len(poly)]), eu=np.full((1, len(poly)), -1, np.int32),
-                  ec=np.full((1, len(poly)), -1, np.int64), pattern=np.zeros((1, 0), bool),
-                  H=H, M=scale_xy[None, :].copy())
+                  ec=np.full((1, len(poly)), -1, np.int64), pattern=np.zeros((1, 0), bool), src=np.zeros(1, np.int64),
+                  bits=np.ones((1, 2), bool), G=np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]]),
+                  S=scale_xy[None, :].copy(), base=np.ones((1, 2), bool), shared={})
     stack = [(0, root)]
-    done: list[_Batch] = []
+    done: list[_Finished] = []
     n_done, area_done, last_report = 0, 0.0, start
     while stack:
         layer, batch = stack.pop()
+        # (P, 3, n_l) pre-activation map of layer l on every cell (the output map if l = L), (P, n_l)
+        G, S = batch.compose(net.weights[layer], net.biases[layer], net.alpha)
         if layer == len(widths):
-            done.append(batch)
+            done.append(_Finished.of(batch, G))
             n_done += len(batch.nv)
-            area_done += batch.area()
+            area_done += done[-1].area
             if max_regions is not None and n_done > max_regions:
                 raise RegionLimitError(f"more than {max_regions:,} regions ({100 * area_done / total_area:.0f}% of "
                                        "the domain done); raise the limit or shrink the domain.")
@@ -182,11 +183,8 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_b
                 progress(min(area_done / total_area, 1.0), f"{n_done:,} regions")
                 last_report = now
             continue
-        W, b = net.weights[layer], net.biases[layer]
-        G = _affine(batch.H, W, b)  # (P, 3, n_l) pre-activation map of this layer on every parent cell
-        S = batch.M @ np.abs(W).T + np.abs(b)  # (P, n_l) magnitude of the terms summed in g
         cells = _split_layer(batch, G, tol * S, unit_offsets[layer], cut_counter)
-        children = _next_batches(cells, G, S, net, final=layer + 1 == len(widths))
+        children = _next_batches(cells, G, S)
         stack.extend((layer + 1, child) for child in reversed(children))
     if progress is not None:
         progress(1.0, f"{n_done:,} regions")
@@ -212,117 +210,6 @@ def domain_polygon(domain) -> np.ndarray:
         raise ExplorerError("the domain polygon must be strictly convex with positive area "
                             "(no repeated or collinear vertices).")
     return arr.copy()
-
-
-def adjacency(regions: Regions) -> np.ndarray:
-    """Pairs (E, 2) of regions whose boundaries share a segment of positive length (i < j per row).
-
-    Two regions touch along a segment only if they descend from the two halves of one split, whose chord
-    carries one id on both sides; so edges are matched by chord id and overlap along that chord, in one
-    sorted sweep (no geometric snapping).  Overlaps shorter than TOL times the domain diameter are ignored.
-    """
-    start, end = regions.edges()
-    chord = regions.edge_cuts
-    inner = np.flatnonzero(chord >= 0)
-    if inner.size == 0:
-        return np.zeros((0, 2), np.int64)
-    order = inner[np.argsort(chord[inner], kind="stable")]
-    chord, p, q = chord[order], start[order], end[order]
-    first = np.flatnonzero(np.r_[True, chord[1:] != chord[:-1]])  # first edge of each chord group
-    group = np.cumsum(np.r_[True, chord[1:] != chord[:-1]]) - 1
-    length = np.hypot(*(q - p).T)
-    longest = order_of_max(length, first)  # reference direction: the longest edge of each chord
-    ref = (q - p)[longest] / length[longest, None]
-    d = ref[group]
-    tp, tq = np.einsum("ij,ij->i", p, d), np.einsum("ij,ij->i", q, d)
-    side = tq > tp
-    lo, hi = np.minimum(tp, tq), np.maximum(tp, tq)
-    a, b = _overlapping_pairs(group, lo, hi, side)
-    diameter = np.ptp(regions.domain, axis=0).max()
-    overlap = np.minimum(hi[a], hi[b]) - np.maximum(lo[a], lo[b])
-    keep = overlap > TOL * diameter
-    owner = regions.owner[order]
-    pairs = np.sort(np.stack([owner[a[keep]], owner[b[keep]]], axis=1), axis=1)
-    return np.unique(pairs, axis=0)
-
-
-def order_of_max(values: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Index of the largest value in each group of consecutive entries starting at ``first``."""
-    group = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(values)]))
-    order = np.lexsort((values, group))  # by group, then value: the last of each group is its maximum
-    return order[np.r_[first[1:], len(values)] - 1]
-
-
-def _overlapping_pairs(group, lo, hi, side):
-    """Candidate pairs (a, b) of intervals on opposite sides of one chord that may overlap.
-
-    Intervals of one side are interior-disjoint, so sweeping the endpoints of each group in order
-    (ends before starts at ties) the interval of the other side that is open when one starts is its only
-    possible partner starting earlier; every overlapping pair is found at the later of its two starts.
-    """
-    n = len(lo)
-    ev_t = np.concatenate([lo, hi])
-    ev_kind = np.concatenate([np.ones(n, np.int8), np.zeros(n, np.int8)])  # 1 start, 0 end
-    ev_id = np.concatenate([np.arange(n), np.arange(n)])
-    order = np.lexsort((ev_kind, ev_t, np.concatenate([group, group])))
-    ev_id, ev_kind = ev_id[order], ev_kind[order]
-    pos = np.empty(2 * n, np.int64)
-    pos[order] = np.arange(2 * n)
-    end_pos = pos[n:]  # (n,) sweep position of every interval's end
-    at = np.arange(2 * n)
-    out_a, out_b = [], []
-    for s in (True, False):
-        starts_here = np.where((ev_kind == 1) & (side[ev_id] == s), at, -1)
-        last = np.maximum.accumulate(starts_here)  # latest start of side s at or before each event
-        cand = last >= 0
-        other = np.where(cand, ev_id[np.maximum(last, 0)], 0)
-        still_open = cand & (end_pos[other] > at)
-        mine = still_open & (ev_kind == 1) & (side[ev_id] != s)
-        out_a.append(ev_id[mine])
-        out_b.append(other[mine])
-    return np.concatenate(out_a), np.concatenate(out_b)
-
-
-def linear_labels(regions: Regions, *, rtol: float = 1e-9) -> np.ndarray:
-    """Label (R,) of the linear region of every activation region: adjacent regions whose output maps
-    coincide are merged (connected components).
-
-    Adjacent maps agree on their common edge, so they coincide iff their gradients do; gradients are
-    compared entrywise within rtol times the largest gradient entry of the partition.
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    pairs = adjacency(regions)
-    grad = regions.out_grad.reshape(regions.n_regions, -1)
-    scale = max(float(np.abs(grad).max(initial=0.0)), np.finfo(float).tiny)
-    same = np.abs(grad[pairs[:, 0]] - grad[pairs[:, 1]]).max(axis=1, initial=0.0) <= rtol * scale
-    a, b = pairs[same].T
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(regions.n_regions,) * 2)
-    return connected_components(graph, directed=False)[1]
-
-
-def locate(regions: Regions, points: np.ndarray) -> np.ndarray:
-    """Index (B,) of the region whose pattern each point has; -1 if none (outside, or on a boundary
-    whose pattern belongs to no full-dimensional region)."""
-    points = np.atleast_2d(np.asarray(points, dtype=np.float64))
-    packed = np.packbits(regions.net.patterns(points), axis=1)
-    both = np.concatenate([regions.packed_patterns, packed]).reshape(len(regions.packed_patterns) + len(packed), -1)
-    _, inverse = np.unique(both, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    lookup = np.full(inverse.max() + 1, -1)
-    lookup[inverse[:regions.n_regions]] = np.arange(regions.n_regions)
-    found = lookup[inverse[regions.n_regions:]]
-    inside = _inside_convex(regions.domain, points)
-    return np.where(inside, found, -1)
-
-
-def _inside_convex(poly: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Whether each point lies in the closed convex CCW polygon (within TOL of its scale)."""
-    d = np.roll(poly, -1, axis=0) - poly  # (K, 2)
-    rel = points[:, None, :] - poly[None]  # (B, K, 2)
-    cross = d[None, :, 0] * rel[..., 1] - d[None, :, 1] * rel[..., 0]
-    return (cross >= -TOL * np.abs(poly).max() * np.hypot(*d.T)).all(axis=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -391,10 +278,12 @@ def _vector(value, n: int, name: str) -> np.ndarray:
 
 @dataclass(eq=False)
 class _Batch:
-    """Cells waiting for the next layer: padded polygons plus the affine map H of the previous layer.
+    """Cells waiting for the next layer: padded polygons, and their parents' maps (shared, not copied).
 
     verts (C, V, 2) padded by repeating vertex 0; nv (C,); eu/ec (C, V) edge unit / cut ids;
-    pattern (C, N_so_far) bool; H (C, 3, n_prev) affine map of h^{l-1}; M (C, n_prev) term magnitudes.
+    pattern (C, N_so_far) bool; src (C,) parent index into G (P, 3, n) and S (P, n), the parents'
+    pre-activation maps and term magnitudes; bits (C, n) the cells' activations of that layer; base
+    (P, n) the activations shared by all cells of a parent (units that cut the parent count as off).
     """
 
     verts: np.ndarray
@@ -402,12 +291,66 @@ class _Batch:
     eu: np.ndarray
     ec: np.ndarray
     pattern: np.ndarray
-    H: np.ndarray
-    M: np.ndarray
+    src: np.ndarray
+    bits: np.ndarray
+    G: np.ndarray
+    S: np.ndarray
+    base: np.ndarray
+    shared: dict  # per-parent products, computed once for all chunks of the same parents
 
-    def area(self) -> float:
-        x, y = self.verts[..., 0], self.verts[..., 1]
-        return float(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y) / 2)
+    def compose(self, W: np.ndarray, b: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """Maps (C, 3, m) of g' = W σ(g) + b on every cell and their term magnitudes (C, m).
+
+        A cell's slopes σ' differ from its parent's base slopes only on units that cut the parent, where
+        the cell is active: g' = W (σ'_base ⊙ g) + b + Σ_k (1 - α) g_k W_k.  When such (cell, unit) pairs
+        are few, the first term is one GEMM per parent and the rest a sparse product; the corrections are
+        non-negative in the magnitudes, so those stay an upper bound of the float terms summed.
+        """
+        extra = self.bits & ~self.base[self.src]  # (C, n) units on which the cell differs from its base
+        cell, unit = np.nonzero(extra)
+        C, n = extra.shape
+        if 8 * len(cell) > C * n:  # dense differences (e.g. layer 1): compose cell by cell
+            slope = np.where(self.bits, 1.0, alpha)
+            G = _affine(self.G[self.src] * slope[:, None, :], W, b)
+            return G, (self.S[self.src] * np.abs(slope)) @ np.abs(W).T + np.abs(b)
+        key = (id(W), alpha)
+        if self.shared.get("key") != key:  # one GEMM for all parents, shared by the chunks of a layer
+            base = np.where(self.base, 1.0, alpha)  # (P, n)
+            self.shared.update(key=key, G=_affine(self.G * base[:, None, :], W, b),
+                               S=self.S * np.abs(base) @ np.abs(W).T + np.abs(b))
+        G, S = self.shared["G"][self.src], self.shared["S"][self.src]  # (C, 3, m), (C, m)
+        if len(cell):
+            parent = self.src[cell]
+            g = self.G[parent, :, unit] * (1.0 - alpha)  # (k, 3)
+            rows = (3 * cell[:, None] + np.arange(3)).reshape(-1)
+            corr = csr_matrix((g.reshape(-1), (rows, np.repeat(unit, 3))), shape=(3 * C, n))
+            G += (corr @ W.T).reshape(C, 3, -1)
+            corr = csr_matrix((self.S[parent, unit] * (1.0 - alpha), (cell, unit)), shape=(C, n))
+            S += corr @ np.abs(W).T
+        return G, S
+
+
+@dataclass(eq=False)
+class _Finished:
+    """Finished regions in compact form: ragged polygons, packed patterns, output maps (C, 3, n_out)."""
+
+    verts: np.ndarray
+    nv: np.ndarray
+    eu: np.ndarray
+    ec: np.ndarray
+    packed: np.ndarray
+    maps: np.ndarray
+    points: np.ndarray
+    area: float
+
+    @classmethod
+    def of(cls, batch: _Batch, maps: np.ndarray) -> "_Finished":
+        valid = np.arange(batch.verts.shape[1]) < batch.nv[:, None]  # (C, V)
+        x, y = batch.verts[..., 0], batch.verts[..., 1]
+        area = float(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y) / 2)  # padding adds 0
+        points = (batch.verts * valid[..., None]).sum(axis=1) / batch.nv[:, None]
+        return cls(batch.verts[valid], batch.nv, batch.eu[valid], batch.ec[valid],
+                   np.packbits(batch.pattern, axis=1), maps, points, area)
 
 
 class _Cells:
@@ -476,7 +419,8 @@ def _split_layer(batch: _Batch, G: np.ndarray, tau: np.ndarray, unit0: int, cut_
     """
     cells = _Cells(batch, G.shape[2])
     pos, neg = _signs(batch.verts, batch.nv, G, tau)  # (P, n) some vertex strictly positive / negative
-    cells.bits[:len(pos)] = pos & ~neg
+    cells.base = pos & ~neg  # activations every descendant shares (cut units: off until split)
+    cells.bits[:len(pos)] = cells.base
     cut = pos & neg
     cells.set_lists(np.arange(len(pos)), np.nonzero(cut)[1], cut.sum(axis=1))
     while True:
@@ -617,25 +561,16 @@ def _pad(verts, eu, ec, V: int):
     return verts, eu, ec
 
 
-def _next_batches(cells: _Cells, G: np.ndarray, S: np.ndarray, net: Network, *, final: bool) -> list[_Batch]:
-    """Chunks of finished cells with the affine map of h^l = σ(g^l) (of the output after the last layer).
-
-    Cells are sorted by vertex count so that blocks of the next layer pad to few vertices.
-    """
-    out = []
+def _next_batches(cells: _Cells, G: np.ndarray, S: np.ndarray) -> list[_Batch]:
+    """Chunks of the finished cells of a layer, sorted by vertex count so blocks pad to few vertices."""
+    out, shared = [], {}
     for lo in range(0, cells.m, CHUNK):
         idx = lo + np.argsort(cells.nv[lo:min(lo + CHUNK, cells.m)], kind="stable")
-        src, bits = cells.src[idx], cells.bits[idx]
-        slope = np.where(bits, 1.0, net.alpha)  # (c, n_l)
-        H = G[src] * slope[:, None, :]  # (c, 3, n_l)
-        M = S[src] * np.abs(slope)  # (c, n_l) magnitude of the terms summed in h^l
-        if final:  # the output layer's affine map replaces H
-            H = _affine(H, net.weights[-1], net.biases[-1])
-        nv = cells.nv[idx]
+        src, bits, nv = cells.src[idx], cells.bits[idx], cells.nv[idx]
         V = int(nv[-1])
-        pattern = np.concatenate([cells.parent_pattern[src], bits], axis=1)
         out.append(_Batch(verts=cells.verts[idx, :V], nv=nv, eu=cells.eu[idx, :V], ec=cells.ec[idx, :V],
-                          pattern=pattern, H=H, M=M))
+                          pattern=np.concatenate([cells.parent_pattern[src], bits], axis=1), src=src,
+                          bits=bits, G=G, S=S, base=cells.base, shared=shared))
     return out
 
 
@@ -647,24 +582,17 @@ def _affine(H: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     return G
 
 
-def _assemble(net: Network, poly: np.ndarray, done: list[_Batch], seconds: float) -> Regions:
+def _assemble(net: Network, poly: np.ndarray, done: list[_Finished], seconds: float) -> Regions:
     """Concatenate finished batches into the ragged Regions arrays."""
-    verts, eu, ec, counts, packed, maps, points = [], [], [], [], [], [], []
-    for batch in done:
-        valid = np.arange(batch.verts.shape[1]) < batch.nv[:, None]  # (c, V)
-        verts.append(batch.verts[valid])
-        eu.append(batch.eu[valid])
-        ec.append(batch.ec[valid])
-        counts.append(batch.nv)
-        packed.append(np.packbits(batch.pattern, axis=1))
-        maps.append(batch.H)
-        points.append((batch.verts * valid[..., None]).sum(axis=1) / batch.nv[:, None])
-    maps = np.concatenate(maps)  # (R, 3, n_out)
-    return Regions(net=net, domain=poly, vertices=np.concatenate(verts), edge_units=np.concatenate(eu),
-                   offsets=np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64),
-                   edge_cuts=np.concatenate(ec), packed_patterns=np.concatenate(packed),
+    maps = np.concatenate([d.maps for d in done])  # (R, 3, n_out)
+    counts = np.concatenate([d.nv for d in done])
+    return Regions(net=net, domain=poly, vertices=np.concatenate([d.verts for d in done]),
+                   offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                   edge_units=np.concatenate([d.eu for d in done]), edge_cuts=np.concatenate([d.ec for d in done]),
+                   packed_patterns=np.concatenate([d.packed for d in done]),
                    out_grad=np.ascontiguousarray(maps[:, :2, :].transpose(0, 2, 1)),
-                   out_bias=np.ascontiguousarray(maps[:, 2, :]), points=np.concatenate(points), seconds=seconds)
+                   out_bias=np.ascontiguousarray(maps[:, 2, :]), points=np.concatenate([d.points for d in done]),
+                   seconds=seconds)
 
 
 def _next_index(offsets: np.ndarray) -> np.ndarray:

@@ -11,8 +11,7 @@ from shapely.geometry import Polygon
 import explorer.regions as regions_module
 from explorer.errors import ExplorerError
 from explorer.net import Network
-from explorer.regions import (RegionLimitError, adjacency, enumerate_regions, linear_labels, locate,
-                              plane_slice, plane_through)
+from explorer.regions import RegionLimitError, enumerate_regions, plane_slice, plane_through
 from tests.oracles import contains, exact_regions, polygon_area
 
 # ---- named toy networks with closed-form counts ------------------------------------------------
@@ -210,52 +209,15 @@ def test_convex_polygon_domain():
     assert abs(regions.areas().sum() - 8.0) < 1e-12
 
 
-# ---- adjacency and linear regions ------------------------------------------------------------------
-def shapely_adjacency(regions):
-    """Pairs whose boundaries share more than 1e-7 of length (within 1e-9, so float gaps don't hide it)."""
-    rings = [Polygon(regions.polygon(i)).boundary for i in range(regions.n_regions)]
-    near = [ring.buffer(1e-9) for ring in rings]
-    return {(i, j) for i in range(len(rings)) for j in range(i + 1, len(rings))
-            if rings[j].intersection(near[i]).length > 1e-7}
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_adjacency_matches_shapely(seed):
-    rng = np.random.default_rng(seed)
-    regions = enumerate_regions(random_net(rng, [6, 6, 4]), (-2, 2, -2, 2))
-    assert set(map(tuple, adjacency(regions))) == shapely_adjacency(regions)
-
-
-def test_linear_regions_merge_neighbours_with_equal_maps():
-    assert linear_labels(enumerate_regions(ABS, (-2, 2, -2, 2))).max() + 1 == 2
-    # the output ignores unit 2, so its line separates activation regions but not linear ones
-    net = Network(([[1., 0.], [0., 1.]], [[1., 0.]]), ([0., 0.], [0.]))
-    regions = enumerate_regions(net, (-1, 1, -1, 1))
-    assert regions.n_regions == 4 and linear_labels(regions).max() + 1 == 2
-    # a dead output weight merges only where the maps coincide: compare with a shapely oracle
-    rng = np.random.default_rng(7)
-    net = random_net(rng, [5, 5])
-    W = [w.copy() for w in net.weights]
-    W[-1][0, :3] = 0.0
-    regions = enumerate_regions(Network(tuple(W), net.biases), (-2, 2, -2, 2))
-    grads = regions.out_grad.reshape(regions.n_regions, -1)
-    same = [(i, j) for i, j in shapely_adjacency(regions) if np.allclose(grads[i], grads[j], rtol=0, atol=1e-12)]
-    parent = list(range(regions.n_regions))
-    find = lambda i: i if parent[i] == i else find(parent[i])
-    for i, j in same:
-        parent[find(i)] = find(j)
-    assert linear_labels(regions).max() + 1 == len({find(i) for i in range(regions.n_regions)})
-
-
-def test_locate_finds_the_region_containing_a_point():
-    rng = np.random.default_rng(8)
-    regions = enumerate_regions(random_net(rng, [8, 8]), (-2, 2, -2, 2))
-    pts = rng.uniform(-2, 2, size=(500, 2))
-    idx = locate(regions, pts)
-    assert (idx >= 0).all()
-    for i, p in zip(idx, pts):
-        assert contains(regions.polygon(i), p[None], strict=False)[0]
-    assert locate(regions, [[5.0, 5.0]])[0] == -1
+def test_truncated_network_gives_the_partition_after_each_layer():
+    rng = np.random.default_rng(12)
+    net = random_net(rng, [6, 5, 4])
+    full = enumerate_regions(net, (-2, 2, -2, 2))
+    counts = [enumerate_regions(net.truncated(k), (-2, 2, -2, 2)).n_regions for k in range(4)]
+    assert counts[0] == 1 and counts[-1] == full.n_regions
+    assert counts == sorted(counts)  # later layers only refine
+    after_two = enumerate_regions(net.truncated(2), (-2, 2, -2, 2))
+    assert {bytes(np.packbits(p)) for p in full.patterns[:, :11]} == {bytes(np.packbits(p)) for p in after_two.patterns}
 
 
 # ---- slices ----------------------------------------------------------------------------------------
