@@ -439,13 +439,13 @@ def _split_layer(batch: _Batch, G: np.ndarray, tau: np.ndarray, unit0: int, cut_
         rows, j = act[split], j[split]
         cid = np.arange(cut_counter[0], cut_counter[0] + len(rows))
         cut_counter[0] += len(rows)
-        up, down = _split(cells.verts[rows], cells.nv[rows], cells.eu[rows], cells.ec[rows], val[split],
-                          sgn[split], unit0 + j, cid)
-        cells.widen(max(up[0].shape[1], down[0].shape[1]))
-        V = cells.verts.shape[1]
-        cells.verts[rows], cells.eu[rows], cells.ec[rows] = _pad(up[0], up[2], up[3], V)
-        cells.nv[rows] = up[1]
-        new = cells.append(rows, *_pad(down[0], down[2], down[3], V), down[1])
+        verts, nv, eu, ec = _split(cells.verts[rows], cells.nv[rows], cells.eu[rows], cells.ec[rows], val[split],
+                                   sgn[split], unit0 + j, cid)
+        cells.widen(verts.shape[1])
+        verts, eu, ec = _pad(verts, eu, ec, cells.verts.shape[1])
+        k = len(rows)
+        cells.verts[rows], cells.eu[rows], cells.ec[rows], cells.nv[rows] = verts[:k], eu[:k], ec[:k], nv[:k]
+        new = cells.append(rows, verts[k:], eu[k:], ec[k:], nv[k:])
         cells.bits[new, j] = False
         _refresh_lists(cells, np.concatenate([rows, new]), G, tau)
 
@@ -495,12 +495,13 @@ def _signs(verts: np.ndarray, nv: np.ndarray, G: np.ndarray, tau: np.ndarray, bl
 
 
 def _split(P, nv, eu, ec, val, sgn, unit, cid):
-    """Both halves {g ≥ 0} and {g ≤ 0} of each polygon, with the ids of their edges.
+    """Both halves of each polygon, {g ≥ 0} in rows 0..k-1 and {g ≤ 0} in rows k..2k-1, with edge ids.
 
-    P (k, V, 2), nv (k,), eu/ec (k, V), val (k, V), sgn (k, V) in {-1, 0, 1}; cid (k,) new chord ids.
-    A half keeps the vertices on its side (sign 0 included) and the crossing point of every edge that
-    goes strictly from one side to the other.  The edge leaving a kept point runs along the cut when the
-    walk next leaves the half, otherwise along the old edge.  Returns (verts, nv, eu, ec) per half.
+    P (k, V, 2), nv (k,), eu/ec (k, V), val (k, V), sgn (k, V) in {-1, 0, 1}; unit, cid (k,) the cutting
+    unit and the new chord id.  A half keeps the vertices on its side (sign 0 included) and the crossing
+    point of every edge that goes strictly from one side to the other.  The edge leaving a kept point runs
+    along the cut when the walk next leaves the half, otherwise along the old edge.
+    Returns verts (2k, W, 2) padded by repeating vertex 0, nv (2k,), eu and ec (2k, W).
     """
     k, V = sgn.shape
     idx = np.arange(V)
@@ -509,40 +510,30 @@ def _split(P, nv, eu, ec, val, sgn, unit, cid):
     s1 = sgn[row, nxt]
     valid = idx < nv[:, None]
     crossing = valid & (sgn * s1 < 0)
-    v1 = val[row, nxt]
-    t = val / np.where(crossing, val - v1, 1.0)
+    t = val / np.where(crossing, val - val[row, nxt], 1.0)
     pts = np.empty((k, V, 2, 2))  # slot 0: the vertex, slot 1: the crossing on the edge leaving it
     pts[:, :, 0] = P
     pts[:, :, 1] = P + t[..., None] * (P[row, nxt] - P)
-    pts = pts.reshape(k, 2 * V, 2)
-    halves = []
-    for side, side1 in ((sgn, s1), (-sgn, -s1)):
-        keep = np.empty((k, V, 2), bool)
-        keep[..., 0] = valid & (side >= 0)
-        keep[..., 1] = crossing
-        halves.append(_compact(pts, keep.reshape(k, 2 * V), side, side1, eu, ec, unit, cid))
-    return halves
-
-
-def _compact(pts, keep, side, side1, eu, ec, unit, cid):
-    """Gather the kept points (k, 2V, 2) of each row in order, with the ids of the edges leaving them."""
-    k = len(pts)
-    on_cut = np.empty((k, keep.shape[1] // 2, 2), bool)
+    side, side1 = np.concatenate([sgn, -sgn]), np.concatenate([s1, -s1])  # (2k, V) signs seen by each half
+    keep = np.empty((2 * k, V, 2), bool)
+    keep[..., 0] = np.concatenate([valid, valid]) & (side >= 0)
+    keep[..., 1] = np.concatenate([crossing, crossing])
+    on_cut = np.empty((2 * k, V, 2), bool)
     on_cut[..., 0] = (side == 0) & (side1 < 0)  # on-line vertex whose successor is dropped
     on_cut[..., 1] = side > 0  # crossing that leaves the half
-    on_cut = on_cut.reshape(k, -1)
+    keep, on_cut = keep.reshape(2 * k, 2 * V), on_cut.reshape(2 * k, 2 * V)
     count = keep.sum(axis=1)
     width = int(count.max())
     r, c = np.nonzero(keep)
     s = (np.cumsum(keep, axis=1) - 1)[r, c]
-    out = np.empty((k, width, 2))
-    out[r, s] = pts[r, c]
+    src = r % k
+    out = np.empty((2 * k, width, 2))
+    out[r, s] = pts.reshape(k, 2 * V, 2)[src, c]
     cut = on_cut[r, c]
-    old = c // 2
-    out_u = np.zeros((k, width), np.int32)
-    out_c = np.zeros((k, width), np.int64)
-    out_u[r, s] = np.where(cut, unit[r], eu[r, old])
-    out_c[r, s] = np.where(cut, cid[r], ec[r, old])
+    out_u = np.zeros((2 * k, width), np.int32)
+    out_c = np.zeros((2 * k, width), np.int64)
+    out_u[r, s] = np.where(cut, unit[src], eu[src, c // 2])
+    out_c[r, s] = np.where(cut, cid[src], ec[src, c // 2])
     if (count < width).any():
         pr, pc = np.nonzero(np.arange(width) >= count[:, None])
         out[pr, pc] = out[pr, 0]
