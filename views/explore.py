@@ -1,0 +1,261 @@
+"""The Explore tab: the region map with counts, and the panel of a selected point (click, or type it).
+
+A point is selected by :func:`select_point`, reached from a click on the map (through the click
+component, or the ``"explore_pending_click"`` session-state hook that tests use with the same payload)
+or from the coordinates text box.  The panel shows the point's region, pattern and affine map, d*, the
+exact number of regions meeting the ball, sampled and certified bounds, a profile against the radius,
+and a table of pinned points.  Every number comes from explorer.* and is cached per network and point.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer import figures
+from explorer.certify import CERTIFIERS
+from explorer.errors import ExplorerError
+from explorer.local import LABEL, local_bounds, radius_profile
+from explorer.partition import linear_labels, locate
+
+from .click import plot_click, point_from_payload
+from .context import ViewContext
+
+__all__ = ["render", "select_point", "CLICK_TARGET"]
+
+CLICK_TARGET = "explore-map"
+N_SAMPLES = 4000  # sampled lower bound: distinct patterns among this many points of the ball
+_NORMS = {"2": "ℓ2 (disk)", "inf": "ℓ∞ (square)", "1": "ℓ1 (diamond)"}
+_FAST_CERTIFIERS = ("lipschitz", "ibp", "symbolic")
+
+
+def render(ctx: ViewContext) -> None:
+    """Draw the tab for the network and partition in ``ctx``."""
+    start = time.perf_counter()
+    ss = st.session_state
+    ss.setdefault("point", None)
+    ss.setdefault("pinned", [])
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        payload = plot_click(CLICK_TARGET, key="explore_click") or ss.pop("explore_pending_click", None)
+        if payload is not None:
+            point = point_from_payload(payload)
+            if point is not None:
+                select_point(*point)
+    with right:
+        analysis = _point_panel(ctx)
+    with left:
+        _map(ctx, analysis)
+    ss["perf_explore_ms"] = 1000 * (time.perf_counter() - start)
+
+
+def select_point(x: float, y: float) -> None:
+    """Make (x, y) the selected point (what a click and the text box both do)."""
+    st.session_state["point"] = (float(x), float(y))
+    st.session_state["point_text"] = f"{x:.4g}, {y:.4g}"
+
+
+# ---- map ------------------------------------------------------------------------------------------
+def _map(ctx: ViewContext, analysis: dict | None) -> None:
+    s = st.session_state
+    anchors = ctx.extras.get("anchors")
+    pinned = s["pinned"]
+    selection = None
+    if analysis is not None:
+        selection = figures.Selection(analysis["point"], analysis["radius"], analysis["d_star"],
+                                      analysis["polygon"], analysis["norm"])
+    if ctx.regions is None:
+        st.warning(f"The regions are not drawn: {ctx.regions_note}")
+        limit = int(s["s_max_regions"])
+        st.button(f"Raise the region budget to {4 * limit:,}", on_click=_raise_budget, args=(4 * limit,))
+        fig = figures.empty_map(ctx.domain, dataset=ctx.dataset, show_test=s["s_show_test"], selection=selection,
+                                pinned=pinned, anchors=anchors, click_target=CLICK_TARGET)
+    else:
+        _counts(ctx)
+        base = _base_map(ctx.extras["net_key"], ctx.domain, s["s_color_by"], s["s_palette"], tuple(s["s_show_layers"]),
+                         bool(s["s_show_decision"]), _data_key(ctx), bool(s["s_show_test"]), ctx.regions, ctx.dataset)
+        fig = figures.add_overlays(go.Figure(base), selection=selection, pinned=pinned, anchors=anchors)
+    st.plotly_chart(fig, key="explore_map", theme=None, config={
+        "displaylogo": False, "scrollZoom": True,
+        "toImageButtonOptions": {"format": "svg", "filename": "regions"}})
+    st.caption("Click anywhere on the map to inspect a point; drag to zoom, double-click to reset.")
+
+
+def _counts(ctx: ViewContext) -> None:
+    regions = ctx.regions
+    n_linear = _n_linear(ctx.extras["net_key"], ctx.domain, regions)
+    cols = st.columns(4)
+    cols[0].metric("activation regions", f"{regions.n_regions:,}")
+    cols[1].metric("linear regions", f"{n_linear:,}", help="adjacent regions with the same affine map merged")
+    cols[2].metric("architecture", ctx.net.architecture if ctx.full_net is None else f"slice of {ctx.full_net.architecture}")
+    cols[3].metric("enumerated in", f"{1000 * regions.seconds:.0f} ms")
+    note = figures.simplification(regions)
+    if note:
+        st.info(f"Simplified drawing: {note}")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _n_linear(key: str, domain: tuple, _regions) -> int:
+    return int(len(np.unique(linear_labels(_regions))))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _base_map(key: str, domain: tuple, color_by: str, palette: str, layers: tuple, decision: bool, data_key,
+              show_test: bool, _regions, _dataset) -> go.Figure:
+    return figures.region_map(_regions, color_by=color_by, palette=palette, dataset=_dataset, show_test=show_test,
+                              show_layers=layers, show_decision=decision, click_target=CLICK_TARGET)
+
+
+def _data_key(ctx: ViewContext):
+    return None if ctx.dataset is None else tuple(sorted(ctx.dataset.settings.items()))
+
+
+def _raise_budget(limit: int) -> None:
+    st.session_state["s_max_regions"] = min(limit, 1_000_000)
+
+
+# ---- point panel ----------------------------------------------------------------------------------
+def _point_panel(ctx: ViewContext) -> dict | None:
+    s = st.session_state
+    st.text_input("Point (x₁, x₂)", key="point_text", on_change=_typed_point, placeholder="e.g. 0.5, -1",
+                  help="Or click anywhere on the map.")
+    if "point_error" in s:
+        st.error(s["point_error"])
+    width = min(ctx.domain[1] - ctx.domain[0], ctx.domain[3] - ctx.domain[2])
+    s["s_radius"] = float(min(max(s["s_radius"], width / 500), width / 2))
+    st.slider("Ball radius r", width / 500, width / 2, step=width / 500, key="s_radius", format="%.3f")
+    if not ctx.classroom:
+        cols = st.columns(2)
+        cols[0].selectbox("Norm", tuple(_NORMS), format_func=_NORMS.get, key="s_norm")
+        cols[1].selectbox("Certifier", CERTIFIERS, key="s_certifier",
+                          help="lipschitz < ibp < symbolic < lp < exact: tighter and slower.")
+    if s["point"] is None:
+        st.info("Click a point of the map (or type its coordinates) to see its region, the ball around it and "
+                "how many regions the ball meets.")
+        return None
+    norm, certifier = (s["s_norm"], s["s_certifier"]) if not ctx.classroom else ("2", "symbolic")
+    try:
+        analysis = _analysis(ctx, s["point"], float(s["s_radius"]), norm, certifier)
+    except ExplorerError as exc:
+        st.error(str(exc))
+        return None
+    _show_analysis(ctx, analysis)
+    cols = st.columns(2)
+    cols[0].button("Pin this point", on_click=_pin, args=(s["point"],), width="stretch")
+    cols[1].button("Clear pins", on_click=_clear_pins, disabled=not s["pinned"], width="stretch")
+    if s["pinned"]:
+        _pinned_table(ctx, float(s["s_radius"]), norm, certifier)
+    _profile(ctx, analysis, norm, certifier)
+    return analysis
+
+
+def _typed_point() -> None:
+    st.session_state.pop("point_error", None)
+    text = st.session_state.get("point_text", "")
+    try:
+        x, y = (float(v) for v in text.replace(";", ",").split(","))
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise ValueError
+    except ValueError:
+        st.session_state["point_error"] = f"type two numbers separated by a comma, e.g. 0.5, -1; got {text!r}."
+        return
+    select_point(x, y)
+
+
+def _pin(point) -> None:
+    if point is not None and tuple(point) not in [tuple(p) for p in st.session_state["pinned"]]:
+        st.session_state["pinned"] = [*st.session_state["pinned"], tuple(point)]
+
+
+def _clear_pins() -> None:
+    st.session_state["pinned"] = []
+
+
+def _analysis(ctx: ViewContext, point, radius: float, norm: str, certifier: str) -> dict:
+    return _cached_analysis(ctx.extras["net_key"], ctx.domain, tuple(point), radius, norm, certifier, ctx.net,
+                            ctx.regions)
+
+
+@st.cache_resource(show_spinner=False, max_entries=512)
+def _cached_analysis(key: str, domain: tuple, point: tuple, radius: float, norm: str, certifier: str,
+                     _net, _regions) -> dict:
+    b = local_bounds(_net, np.array(point), radius, norm=norm, certifier=certifier, n_samples=N_SAMPLES,
+                     seed=0, regions=_regions, time_limit=20.0)
+    region = int(locate(_regions, np.array([point]))[0]) if _regions is not None else -1
+    pattern = _net.patterns(np.array([point]))[0]
+    return {"point": point, "radius": radius, "norm": norm, "bounds": b, "d_star": b.d_star, "region": region,
+            "polygon": _regions.polygon(region) if region >= 0 else None, "pattern": pattern,
+            "map": figures.affine_text(_regions.out_grad[region], _regions.out_bias[region]) if region >= 0 else None}
+
+
+def _show_analysis(ctx: ViewContext, a: dict) -> None:
+    b = a["bounds"]
+    x, y = a["point"]
+    st.markdown(f"**Point** ({x:.4g}, {y:.4g}) · **region** {a['region'] if a['region'] >= 0 else '— (on a boundary)'}")
+    cols = st.columns(3)
+    cols[0].metric("exact regions in ball", "—" if b.n_exact is None else f"{b.n_exact:,}",
+                   help=f"Regions meeting the open ball (exact; partition: {b.exact_source}).")
+    cols[1].metric("distance to boundary d*", f"{b.d_star:.4g}",
+                   help="Radius up to which the ball stays in one region"
+                        + (f"; attained by neuron {b.d_star_unit[1]} of layer {b.d_star_unit[0]}." if b.d_star_unit else "."))
+    cols[2].metric("sampled lower bound", f"≥ {b.n_sampled:,}", help=f"distinct patterns among {b.n_samples:,} random points")
+    cols = st.columns(2)
+    cols[0].metric(f"local upper bound ({b.certifier})", _big(b.headline), help=LABEL)
+    cols[1].metric("bound B (conditional)", _big(b.bound_b), help="recursion bound; not yet a proven theorem")
+    st.caption(f"{LABEL}: cutting neurons per layer k = {b.k_certified}; exact k = {b.k_exact}; "
+               f"global bound {_big(b.global_bound)}; density {_density(b, a):s}.")
+    bits = "".join("1" if v else "0" for v in a["pattern"])
+    cuts = np.cumsum((0, *ctx.net.hidden_widths))
+    layers = " | ".join(bits[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1))
+    st.markdown(f"Activation pattern (1 = active, layers separated by |): `{layers}`")
+    if a["map"]:
+        st.markdown("Affine map on this region: " + a["map"].replace("<br>", "; "))
+
+
+def _pinned_table(ctx: ViewContext, radius: float, norm: str, certifier: str) -> None:
+    rows = []
+    for i, p in enumerate(st.session_state["pinned"]):
+        try:
+            a = _analysis(ctx, p, radius, norm, certifier)
+        except ExplorerError as exc:
+            rows.append({"point": f"P{i + 1} ({p[0]:.3g}, {p[1]:.3g})", "region": None, "note": str(exc)})
+            continue
+        b = a["bounds"]
+        rows.append({"point": f"P{i + 1} ({p[0]:.3g}, {p[1]:.3g})", "region": a["region"],
+                     "d*": round(b.d_star, 4), "exact count": b.n_exact, "sampled lower": b.n_sampled,
+                     f"local upper ({b.certifier})": _big(b.headline), "B (conditional)": _big(b.bound_b)})
+    st.markdown(f"**Pinned points** at r = {radius:.3g}")
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def _profile(ctx: ViewContext, a: dict, norm: str, certifier: str) -> None:
+    use = certifier if certifier in _FAST_CERTIFIERS else "symbolic"
+    radii = tuple(np.round(np.linspace(a["radius"] / 15, 2 * a["radius"], 30), 12))
+    try:
+        profile = _cached_profile(ctx.extras["net_key"], ctx.domain, a["point"], radii, norm, use, ctx.net, ctx.regions)
+    except ExplorerError as exc:
+        st.error(str(exc))
+        return
+    st.plotly_chart(figures.radius_profile_figure(profile, radius=a["radius"], label="local upper bound"),
+                    key="explore_profile", theme=None, config={"displaylogo": False})
+    if use != certifier:
+        st.caption(f"The profile uses the symbolic certifier; {certifier} is computed for the chosen radius only.")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _cached_profile(key: str, domain: tuple, point: tuple, radii: tuple, norm: str, certifier: str, _net, _regions):
+    return radius_profile(_net, np.array(point), np.array(radii), norm=norm, certifier=certifier, regions=_regions)
+
+
+def _big(v: int) -> str:
+    return f"{v:,}" if v < 10**12 else f"≈ 10^{len(str(v)) - 1}"
+
+
+def _density(b, a: dict) -> str:
+    if b.n_exact is None:
+        return "—"
+    area = {"2": np.pi, "inf": 4.0, "1": 2.0}[a["norm"]] * a["radius"] ** 2
+    return f"{b.n_exact / area:.3g} regions per unit area"

@@ -1,0 +1,83 @@
+"""Long work off the script thread: a Job runs one function in a background thread, with progress and Stop.
+
+Streamlit reruns the whole script on every click, so work that must survive a Stop click (training,
+exact counts, findings) runs in a thread owned by the session; the page polls it from a fragment.
+The thread never calls Streamlit; errors become a message (``Job.error``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from explorer.errors import ExplorerError
+
+__all__ = ["Job"]
+
+
+class Job:
+    """``fn(job, **kwargs)`` running in a daemon thread; ``fn`` reports through ``job.progress``/``job.report``
+    and checks ``job.stop_requested``.
+
+    Attributes (read from the script thread)
+    ----------------------------------------
+    fraction : float in [0, 1];  message : str;  points : list of metric dicts passed to ``report``
+    result : the return value once ``done`` (None if it failed);  error : message of a failure ("" if none)
+    stop_requested : True after :meth:`stop`;  seconds : run time so far (final once done)
+    """
+
+    def __init__(self, name: str, fn: Callable[..., Any], **kwargs) -> None:
+        self.name, self._fn, self._kwargs = name, fn, kwargs
+        self.fraction, self.message, self.points = 0.0, "starting…", []
+        self.result, self.error = None, ""
+        self._stop, self._done = threading.Event(), threading.Event()
+        self._start = time.perf_counter()
+        self._end: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"explorer-{name}", daemon=True)
+
+    def start(self) -> "Job":
+        self._start = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the function to stop at its next check (it keeps what it has)."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ends (or ``timeout`` seconds); True if it has ended."""
+        return self._done.wait(timeout)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def seconds(self) -> float:
+        return (self._end if self._end is not None else time.perf_counter()) - self._start
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Progress callback for the function: fraction done and a short message."""
+        self.fraction = min(max(float(fraction), 0.0), 1.0)
+        self.message = message
+
+    def report(self, metrics: dict) -> None:
+        """Append one metrics record (e.g. loss and accuracy of an epoch) for live plots."""
+        self.points.append(dict(metrics))
+
+    def _run(self) -> None:
+        try:
+            self.result = self._fn(self, **self._kwargs)
+        except ExplorerError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # a bug must not kill the page: say what happened, keep the session alive
+            self.error = f"{self.name} failed unexpectedly ({type(exc).__name__}: {exc})."
+        finally:
+            self._end = time.perf_counter()
+            self._done.set()

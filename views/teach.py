@@ -1,0 +1,214 @@
+"""The Teach tab: layer-by-layer reveal, training timeline, classic constructions, figure downloads."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import streamlit as st
+
+from explorer.errors import ExplorerError
+from explorer.export import export_bytes, exporter_available, publication_style
+from explorer.figures import region_map
+from explorer.partition import linear_labels
+from explorer.presets import PRESETS, build, init_vs_trained, zaslavsky
+from explorer.regions import RegionLimitError
+from explorer.teach_figures import depth_figure, layer_reveal, timeline_figure
+from explorer.timeline import snapshot_timeline
+from explorer.train import TrainConfig
+from views.context import ViewContext, get_regions, net_key
+
+__all__ = ["render", "SECTIONS"]
+
+SECTIONS = ("Layer by layer", "Training timeline", "Classic constructions")
+_PLAY_SECONDS = 0.8  # one snapshot per tick while playing
+_FONTS = ("serif", "sans-serif", "Times New Roman", "Arial", "Helvetica")
+
+
+def render(ctx: ViewContext) -> None:
+    """Draw the tab for the network of ``ctx``; every control is namespaced 'teach_'."""
+    section = st.radio("Teach", SECTIONS, horizontal=True, key="teach_section", label_visibility="collapsed")
+    try:
+        if section == SECTIONS[0]:
+            _layers(ctx)
+        elif section == SECTIONS[1]:
+            _timeline(ctx)
+        else:
+            _presets(ctx)
+    except RegionLimitError as exc:
+        st.warning(f"{exc}")
+    except ExplorerError as exc:
+        st.error(f"{exc}")
+
+
+# ---- 1. layer-by-layer reveal -------------------------------------------------------------------
+def _layers(ctx: ViewContext) -> None:
+    net = ctx.net
+    widths = net.hidden_widths
+    depth = len(widths)
+    k = st.slider("Partition after hidden layer", 1, depth, depth, key="teach_layer") if depth > 1 else 1
+    options = [None] + list(range(sum(widths[:k - 1]), sum(widths[:k])))
+    unit = st.selectbox(f"Show one neuron of layer {k} alone", options, key=f"teach_unit_{k}",
+                        format_func=lambda u: "all new boundaries of this layer" if u is None else
+                        f"neuron {u - sum(widths[:k - 1]) + 1} of layer {k}")
+    regions = get_regions(net.truncated(k), ctx.domain)
+    before = get_regions(net.truncated(k - 1), ctx.domain).n_regions if k > 1 else 1
+    fig = layer_reveal(regions, unit=unit, dataset=ctx.dataset)
+    st.plotly_chart(fig, key="teach_layer_map", config={"displaylogo": False})
+    new = regions.n_regions - before
+    st.markdown(f"After layer **{k}** of {depth}: **{regions.n_regions:,}** regions "
+                f"({'+' if new >= 0 else ''}{new:,} from the {widths[k - 1]} neurons of layer {k}; "
+                f"{before:,} before it).")
+    if unit is not None:
+        st.caption("The neuron's zero set is a line in the input space only in layer 1; later neurons bend "
+                   "where earlier neurons switch, because their pre-activation is affine on each region.")
+    _downloads(ctx, fig, f"layer{k}" + ("" if unit is None else f"_unit{unit}"))
+
+
+# ---- 2. training timeline -------------------------------------------------------------------------
+def _timeline(ctx: ViewContext) -> None:
+    result = ctx.train_result
+    if result is None or len(result.snapshots) < 2 or ctx.dataset is None:
+        st.info("Train a network with snapshots (keep a snapshot every k epochs) to step through its training "
+                "here.")
+        return
+    snapshots = result.snapshots
+    timeline = _cached_timeline(snapshots, ctx.dataset, ctx.domain)
+    playing = st.session_state.get("teach_playing", False)
+    label = "⏸ Pause" if playing else "▶ Play"
+    if st.button(label, key="teach_play"):
+        playing = not playing
+        st.session_state["teach_playing"] = playing
+        if playing and st.session_state.get("teach_snapshot", 0) >= len(snapshots) - 1:
+            st.session_state["teach_snapshot"] = 0
+    st.fragment(run_every=_PLAY_SECONDS if playing else None)(_timeline_step)(ctx, timeline)
+
+
+def _timeline_step(ctx: ViewContext, timeline) -> None:
+    snapshots = ctx.train_result.snapshots
+    last = len(snapshots) - 1
+    if st.session_state.get("teach_playing", False):
+        step = min(st.session_state.get("teach_snapshot", 0) + 1, last)
+        st.session_state["teach_snapshot"] = step
+        if step == last:  # stop at the end and redraw the whole tab so the button reads Play again
+            st.session_state["teach_playing"] = False
+            st.rerun()
+    s = st.select_slider("Snapshot (epoch)", options=list(range(len(snapshots))), key="teach_snapshot",
+                         format_func=lambda i: f"epoch {snapshots[i][0]}")
+    epoch, net = snapshots[s]
+    left, right = st.columns([3, 2])
+    with left:
+        fig = region_map(get_regions(net, ctx.domain), dataset=ctx.dataset, height=520)
+        st.plotly_chart(fig, key="teach_timeline_map", config={"displaylogo": False})
+    with right:
+        count = int(timeline.n_regions[s])
+        a, b = st.columns(2)
+        a.metric("regions", f"{count:,}" if count >= 0 else "over budget")
+        b.metric("mean d* (train)", f"{timeline.mean_d_star[s]:.4g}")
+        a.metric("loss (train)", f"{timeline.loss[s]:.4f}")
+        b.metric("accuracy (train)", f"{timeline.accuracy[s]:.1%}")
+        chart = timeline_figure(timeline, current=s)
+        chart.update_layout(height=420)
+        st.plotly_chart(chart, key="teach_timeline_chart", config={"displaylogo": False})
+    _downloads(ctx, fig, f"epoch{epoch}")
+
+
+def _cached_timeline(snapshots, dataset, domain):
+    """snapshot_timeline, computed once per (snapshot networks, dataset settings, domain) and session."""
+    key = (tuple((e, net_key(n)) for e, n in snapshots), repr(sorted(dataset.settings.items())), tuple(domain))
+    store = st.session_state.setdefault("teach_timelines", {})
+    if key not in store:
+        with st.spinner(f"Measuring {len(snapshots)} snapshots (regions, d*, loss, accuracy)…"):
+            store.clear()  # one timeline per session is enough
+            store[key] = snapshot_timeline(snapshots, dataset, domain)
+    return store[key]
+
+
+# ---- 3. classic constructions --------------------------------------------------------------------------
+def _presets(ctx: ViewContext) -> None:
+    names = list(PRESETS) + ["init_vs_trained"]
+    titles = {name: PRESETS[name][0] for name in PRESETS} | {"init_vs_trained": "initialisation vs trained"}
+    name = st.selectbox("Construction", names, key="teach_preset", format_func=titles.get)
+    if name == "init_vs_trained":
+        _init_vs_trained(ctx)
+        return
+    _, default, (lo, hi) = PRESETS[name]
+    label = "depth k" if name in ("sawtooth", "folded") else "number of lines n"
+    n = st.slider(label, lo, min(hi, 24), default, key=f"teach_preset_{name}")
+    preset = build(f"{name}:{n}", domain=ctx.domain)
+    regions = get_regions(preset.net, preset.domain)
+    linear = int(linear_labels(regions).max()) + 1
+    fig = region_map(regions, height=560)
+    st.plotly_chart(fig, key="teach_preset_map", config={"displaylogo": False})
+    a, b, c = st.columns(3)
+    a.metric("exact (enumerated)", f"{regions.n_regions:,}")
+    b.metric("closed form", f"{preset.closed_form:,}", help=preset.formula)
+    c.metric("linear regions", f"{linear:,}", help=f"closed form {preset.linear_closed_form:,}")
+    agree = regions.n_regions == preset.closed_form and linear == preset.linear_closed_form
+    (st.success if agree else st.error)(f"{preset.title}: {preset.formula} — "
+                                        f"{'matches' if agree else 'does NOT match'} the exact count.")
+    st.caption(preset.explanation)
+    if name in ("sawtooth", "folded") and not ctx.classroom:
+        axes = 2 if name == "folded" else 1
+        depths = list(range(1, n + 1))
+        exact = [get_regions(build(f"{name}:{k}", domain=ctx.domain).net, ctx.domain).n_regions for k in depths]
+        chart = depth_figure(depths, exact, [(2 ** k) ** axes for k in depths],
+                             shallow=[zaslavsky(2 * axes * k) for k in depths])
+        st.plotly_chart(chart, key="teach_depth_chart", config={"displaylogo": False})
+        st.caption("Dashed: the most regions one hidden layer with the same number of units can make in the "
+                   "plane, 1 + n + C(n, 2).")
+        _downloads(ctx, chart, f"{name}_depth")
+    _downloads(ctx, fig, preset.spec.replace(":", "_"))
+
+
+def _init_vs_trained(ctx: ViewContext) -> None:
+    training = ctx.provenance.get("training") if isinstance(ctx.provenance, dict) else None
+    if ctx.dataset is None or not training:
+        st.info("This comparison needs a network trained here or a checkpoint that records its dataset and "
+                "training settings (the shipped examples do).")
+        return
+    known = {f.name for f in fields(TrainConfig)}
+    config = TrainConfig(**{k: tuple(v) if k == "hidden" else v for k, v in training.items() if k in known})
+    init, trained = init_vs_trained(ctx.dataset, config, trained=ctx.net, domain=ctx.domain)
+    cols = st.columns(2)
+    for col, preset, key in ((cols[0], init, "init"), (cols[1], trained, "trained")):
+        with col:
+            regions = get_regions(preset.net, preset.domain)
+            st.markdown(f"**{preset.title}**: {regions.n_regions:,} regions")
+            fig = region_map(regions, dataset=ctx.dataset, height=420)
+            st.plotly_chart(fig, key=f"teach_cmp_{key}", config={"displaylogo": False})
+            st.caption(preset.explanation)
+            _downloads(ctx, fig, key)
+
+
+# ---- figure downloads -----------------------------------------------------------------------------------
+def _downloads(ctx: ViewContext, fig, name: str) -> None:
+    """PNG / SVG / PDF buttons for ``fig`` with publication styling (hidden in classroom mode)."""
+    if ctx.classroom:
+        return
+    ok, reason = exporter_available()
+    with st.expander(f"Download this figure ({name})"):
+        if not ok:
+            st.info(f"{reason} Meanwhile: HTML below, or the camera button of the chart (PNG).")
+            st.download_button("HTML", fig.to_html(include_plotlyjs="cdn"), file_name=f"{name}.html",
+                               key=f"teach_dl_{name}_html")
+            return
+        a, b, c, d = st.columns(4)
+        width = a.number_input("width (in)", 1.0, 20.0, 3.5, 0.25, key=f"teach_w_{name}")
+        height = b.number_input("height (in)", 1.0, 20.0, 3.5, 0.25, key=f"teach_h_{name}")
+        font = c.selectbox("font", _FONTS, key=f"teach_font_{name}")
+        size = d.number_input("font size (pt)", 5.0, 24.0, 9.0, 0.5, key=f"teach_fs_{name}")
+        styled = publication_style(fig, width_in=width, height_in=height, font_family=font, font_size=size)
+        cols = st.columns(3)
+        for col, fmt in zip(cols, ("png", "svg", "pdf")):
+            col.download_button(fmt.upper(), data=_deferred(styled, fmt), file_name=f"{name}.{fmt}",
+                                mime=_MIME[fmt], key=f"teach_dl_{name}_{fmt}")
+        st.caption("No title, legend or hover markers; PNG at 300 dpi; SVG and PDF keep polygons as vector "
+                   "paths. Files are made when you click.")
+
+
+_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+
+
+def _deferred(fig, fmt: str):
+    """The export as a zero-argument callable: Streamlit runs it only when the button is clicked."""
+    return lambda: export_bytes(fig, fmt)
