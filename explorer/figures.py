@@ -38,8 +38,8 @@ WEBGL_REGIONS = 20_000  # from here on: WebGL hover markers, no per-region outli
 _SCALES = {"output": "RdBu", "gradient norm": "Cividis", "gradient direction": "Twilight",
            "active units": "Viridis"}
 _BINS = 24  # continuous colourings are drawn with this many colour levels
-_CLASS_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000",
-                 "#999999", "#882255")
+_CLASS_COLORS = ("#000000", "#882255", "#117733", "#332288", "#AA4499", "#44AA99", "#999933", "#661100",
+                 "#6699CC", "#888888")  # dark markers (Tol muted family) that stand out on the light fills
 _LAYER_COLORS = ("#222222", "#AA3377", "#228833", "#4477AA", "#CCBB44", "#EE6677")
 _FONT = dict(family="Inter, Arial, sans-serif", size=13)
 
@@ -281,9 +281,9 @@ def radius_profile_figure(profile, *, radius: float | None = None, label: str = 
         fig.add_vline(x=profile.d_star, line=dict(dash="dash", color="#555555"), annotation_text="d*")
     if radius is not None:
         fig.add_vline(x=radius, line=dict(color="#000000", width=1), annotation_text="r")
-    fig.update_layout(template="none", height=320, margin=dict(l=50, r=10, t=30, b=40), font=_FONT,
+    fig.update_layout(template="none", height=360, margin=dict(l=50, r=10, t=20, b=40), font=_FONT,
                       xaxis_title="radius r", yaxis=dict(type="log", title="regions in the ball"),
-                      legend=dict(orientation="h", y=1.15, x=0))
+                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     return fig
 
 
@@ -402,6 +402,7 @@ def _segments_trace(segments: np.ndarray, name: str, color: str, width: float):
 
 
 def _data_traces(dataset: Dataset, show_test: bool) -> list:
+    """Data points by class: dark or white markers with contrasting rims, so they stand out on any fill."""
     traces = []
     parts = [("train", dataset.x_train, dataset.y_train, "circle")]
     if show_test and len(dataset.x_test):
@@ -410,11 +411,18 @@ def _data_traces(dataset: Dataset, show_test: bool) -> list:
         kind = go.Scattergl if len(x) > 2000 else go.Scatter
         for c in range(dataset.n_classes):
             pts = x[y == c]
+            fill, rim = _class_marker(c, dataset.n_classes)
             traces.append(kind(x=pts[:, 0], y=pts[:, 1], mode="markers", name=f"class {c} ({split})",
-                               hoverinfo="skip", marker=dict(symbol=symbol, size=6,
-                                                             color=_CLASS_COLORS[c % len(_CLASS_COLORS)],
-                                                             line=dict(width=0.8, color="#FFFFFF"))))
+                               hoverinfo="skip", marker=dict(symbol=symbol, size=6, color=fill,
+                                                             line=dict(width=1, color=rim))))
     return traces
+
+
+def _class_marker(c: int, n_classes: int) -> tuple[str, str]:
+    """(fill, rim) of class c: white/black for two classes, dark class colours with white rims otherwise."""
+    if n_classes == 2:
+        return ("#FFFFFF", "#000000") if c == 0 else ("#000000", "#FFFFFF")
+    return _CLASS_COLORS[c % len(_CLASS_COLORS)], "#FFFFFF"
 
 
 def _selection_traces(sel: Selection) -> list:
@@ -443,12 +451,12 @@ def _map_figure(traces: list, box: tuple, dataset: Dataset | None, show_test: bo
         traces = traces + _data_traces(dataset, show_test)
     fig = go.Figure(traces)
     fig.update_layout(
-        template="none", height=height, margin=dict(l=50, r=20, t=30, b=40), font=_FONT,
-        xaxis=dict(range=[box[0], box[1]], title="x₁", constrain="domain", showgrid=False, zeroline=False),
+        template="none", height=height, margin=dict(l=45, r=10, t=10, b=10), font=_FONT,
+        xaxis=dict(range=[box[0], box[1]], title=dict(text="x₁", standoff=2), constrain="domain", showgrid=False, zeroline=False),
         yaxis=dict(range=[box[2], box[3]], title="x₂", scaleanchor="x", scaleratio=1, constrain="domain",
                    showgrid=False, zeroline=False),
         hovermode="closest", uirevision="region-map", plot_bgcolor="#FFFFFF",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0, bgcolor="rgba(255,255,255,0.7)"),
+        legend=dict(orientation="h", yanchor="top", y=-0.1, x=0.0, bgcolor="rgba(255,255,255,0.7)"),
         meta=dict(click_target=click_target) if click_target else None)
     return fig
 
