@@ -27,6 +27,7 @@ from .context import ViewContext
 __all__ = ["render", "select_point", "CLICK_TARGET"]
 
 CLICK_TARGET = "explore-map"
+MAP_HEIGHT = 700
 N_SAMPLES = 4000  # sampled lower bound: distinct patterns among this many points of the ball
 _NORMS = {"2": "ℓ2 (disk)", "inf": "ℓ∞ (square)", "1": "ℓ1 (diamond)"}
 _FAST_CERTIFIERS = ("lipschitz", "ibp", "symbolic")
@@ -72,12 +73,14 @@ def _map(ctx: ViewContext, analysis: dict | None) -> None:
         limit = int(s["s_max_regions"])
         st.button(f"Raise the region budget to {4 * limit:,}", on_click=_raise_budget, args=(4 * limit,))
         fig = figures.empty_map(ctx.domain, dataset=ctx.dataset, show_test=s["s_show_test"], selection=selection,
-                                pinned=pinned, anchors=anchors, click_target=CLICK_TARGET)
+                                pinned=pinned, anchors=anchors, click_target=CLICK_TARGET, height=MAP_HEIGHT)
     else:
         _counts(ctx)
         base = _base_map(ctx.extras["net_key"], ctx.domain, s["s_color_by"], s["s_palette"], tuple(s["s_show_layers"]),
                          bool(s["s_show_decision"]), _data_key(ctx), bool(s["s_show_test"]), ctx.regions, ctx.dataset)
         fig = figures.add_overlays(go.Figure(base), selection=selection, pinned=pinned, anchors=anchors)
+    net = ctx.net.architecture if ctx.full_net is None else f"2-D slice of {ctx.full_net.architecture}"
+    st.caption(f"{net} · {ctx.source}")
     st.plotly_chart(fig, key="explore_map", theme=None, config={
         "displaylogo": False, "scrollZoom": True,
         "toImageButtonOptions": {"format": "svg", "filename": "regions"}})
@@ -87,11 +90,10 @@ def _map(ctx: ViewContext, analysis: dict | None) -> None:
 def _counts(ctx: ViewContext) -> None:
     regions = ctx.regions
     n_linear = _n_linear(ctx.extras["net_key"], ctx.domain, regions)
-    cols = st.columns(4)
+    cols = st.columns(3)
     cols[0].metric("activation regions", f"{regions.n_regions:,}")
     cols[1].metric("linear regions", f"{n_linear:,}", help="adjacent regions with the same affine map merged")
-    cols[2].metric("architecture", ctx.net.architecture if ctx.full_net is None else f"slice of {ctx.full_net.architecture}")
-    cols[3].metric("enumerated in", f"{1000 * regions.seconds:.0f} ms")
+    cols[2].metric("enumerated in", f"{1000 * regions.seconds:.0f} ms")
     note = figures.simplification(regions)
     if note:
         st.info(f"Simplified drawing: {note}")
@@ -106,7 +108,8 @@ def _n_linear(key: str, domain: tuple, _regions) -> int:
 def _base_map(key: str, domain: tuple, color_by: str, palette: str, layers: tuple, decision: bool, data_key,
               show_test: bool, _regions, _dataset) -> go.Figure:
     return figures.region_map(_regions, color_by=color_by, palette=palette, dataset=_dataset, show_test=show_test,
-                              show_layers=layers, show_decision=decision, click_target=CLICK_TARGET)
+                              show_layers=layers, show_decision=decision, click_target=CLICK_TARGET,
+                              height=MAP_HEIGHT)
 
 
 def _data_key(ctx: ViewContext):
@@ -195,18 +198,17 @@ def _show_analysis(ctx: ViewContext, a: dict) -> None:
     b = a["bounds"]
     x, y = a["point"]
     st.markdown(f"**Point** ({x:.4g}, {y:.4g}) · **region** {a['region'] if a['region'] >= 0 else '— (on a boundary)'}")
-    cols = st.columns(3)
+    cols = st.columns(2)
     cols[0].metric("exact regions in ball", "—" if b.n_exact is None else f"{b.n_exact:,}",
                    help=f"Regions meeting the open ball (exact; partition: {b.exact_source}).")
     cols[1].metric("distance to boundary d*", f"{b.d_star:.4g}",
                    help="Radius up to which the ball stays in one region"
                         + (f"; attained by neuron {b.d_star_unit[1]} of layer {b.d_star_unit[0]}." if b.d_star_unit else "."))
-    cols[2].metric("sampled lower bound", f"≥ {b.n_sampled:,}", help=f"distinct patterns among {b.n_samples:,} random points")
-    cols = st.columns(2)
-    cols[0].metric(f"local upper bound ({b.certifier})", _big(b.headline), help=LABEL)
-    cols[1].metric("bound B (conditional)", _big(b.bound_b), help="recursion bound; not yet a proven theorem")
-    st.caption(f"{LABEL}: cutting neurons per layer k = {b.k_certified}; exact k = {b.k_exact}; "
-               f"global bound {_big(b.global_bound)}; density {_density(b, a):s}.")
+    cols[0].metric("sampled lower bound", f"≥ {b.n_sampled:,}", help=f"distinct patterns among {b.n_samples:,} random points")
+    cols[1].metric(f"local upper bound ({b.certifier})", _big(b.headline), help=LABEL)
+    st.caption(f"{LABEL}. Bound B = {_big(b.bound_b)} (conditional: rests on an argument not yet reviewed). "
+               f"Cutting neurons per layer: certified k = {b.k_certified}, exact k = {b.k_exact}. "
+               f"Global bound {_big(b.global_bound)}. Density {_density(b, a):s}.")
     bits = "".join("1" if v else "0" for v in a["pattern"])
     cuts = np.cumsum((0, *ctx.net.hidden_widths))
     layers = " | ".join(bits[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1))
