@@ -58,12 +58,22 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("figure", help="export the region map as PNG, SVG or PDF")
     _model_args(p)
-    p.add_argument("--domain", nargs=4, type=float, metavar=("XMIN", "XMAX", "YMIN", "YMAX"), default=None)
-    p.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.pdf")
-    p.add_argument("--color-by", default="region")
-    p.add_argument("--disk", nargs=3, type=float, action="append", metavar=("X", "Y", "R"), default=[])
+    p.add_argument("--domain", nargs=4, type=float, metavar=("XMIN", "XMAX", "YMIN", "YMAX"), default=None,
+                   help="box to draw (default: the checkpoint's domain, else -3 3 -3 3)")
+    p.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.pdf (the suffix picks the format)")
+    p.add_argument("--color-by", default="region", help="region | class | output | gradient-norm | "
+                   "gradient-direction | active-units")
+    p.add_argument("--palette", default="okabe-ito", help="okabe-ito | tol-light (colour-blind safe) | pastel")
+    p.add_argument("--disk", nargs=3, type=float, action="append", metavar=("X", "Y", "R"), default=[],
+                   help="outline the disk and label it with its exact region count (repeatable)")
+    p.add_argument("--decision-boundary", action="store_true", help="draw the exact decision boundary")
     p.add_argument("--width-in", type=float, default=3.5)
     p.add_argument("--height-in", type=float, default=3.5)
+    p.add_argument("--width-pt", type=float, default=None, help="width in points (overrides --width-in)")
+    p.add_argument("--height-pt", type=float, default=None, help="height in points (overrides --height-in)")
+    p.add_argument("--font", default="serif", help="font family (default serif)")
+    p.add_argument("--font-size", type=float, default=9.0, help="font size in points (default 9)")
+    p.add_argument("--dpi", type=float, default=300.0, help="PNG resolution (default 300)")
     p.set_defaults(handler=_cmd_figure)
     return parser
 
@@ -161,7 +171,30 @@ def _cmd_count(args: argparse.Namespace) -> int:
 
 
 def _cmd_figure(args: argparse.Namespace) -> int:
-    raise ExplorerError("the figure command is not available yet.")
+    """Region map with publication styling, written as PNG, SVG (polygons as paths) or PDF."""
+    from pathlib import Path
+
+    from .export import FORMATS, publication_style, write_figure
+    from .figures import region_map
+    from .regions import enumerate_regions
+    from .teach_figures import add_disks
+
+    out = Path(args.out)
+    if out.suffix.lower().lstrip(".") not in FORMATS:
+        raise ExplorerError(f"cannot tell the format of {args.out!r}; end the file name in .png, .svg or .pdf.")
+    checkpoint = _load(args)
+    box = _box(args, checkpoint)
+    regions = enumerate_regions(checkpoint.net, box)
+    color_by = args.color_by.replace("-", " ").replace("_", " ")
+    fig = region_map(regions, color_by=color_by, palette=args.palette, show_decision=args.decision_boundary)
+    fig = add_disks(fig, args.disk, regions=regions)
+    fig = publication_style(fig, width_in=args.width_in, height_in=args.height_in, width_pt=args.width_pt,
+                            height_pt=args.height_pt, font_family=args.font, font_size=args.font_size)
+    path = write_figure(fig, out, dpi=args.dpi)
+    width, height = fig.layout.width / 96, fig.layout.height / 96
+    print(f"wrote {path} ({path.suffix[1:].upper()}, {width:g} x {height:g} in, {regions.n_regions} regions, "
+          f"{path.stat().st_size / 1024:.1f} KB)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import streamlit as st
 from explorer.errors import ExplorerError
 from explorer.export import export_bytes, exporter_available, publication_style
 from explorer.figures import region_map
-from explorer.partition import linear_labels
+from explorer.partition import linear_labels, unit_boundary
 from explorer.presets import PRESETS, build, init_vs_trained, zaslavsky
 from explorer.regions import RegionLimitError
 from explorer.teach_figures import depth_figure, layer_reveal, timeline_figure
@@ -58,9 +58,11 @@ def _layers(ctx: ViewContext) -> None:
     st.markdown(f"After layer **{k}** of {depth}: **{regions.n_regions:,}** regions "
                 f"({'+' if new >= 0 else ''}{new:,} from the {widths[k - 1]} neurons of layer {k}; "
                 f"{before:,} before it).")
-    if unit is not None:
-        st.caption("The neuron's zero set is a line in the input space only in layer 1; later neurons bend "
-                   "where earlier neurons switch, because their pre-activation is affine on each region.")
+    if unit is not None and not len(unit_boundary(regions, unit)):
+        st.caption("This neuron never switches inside the box: it is always active or always inactive here.")
+    elif unit is not None:
+        st.caption("A neuron of layer 1 switches along a straight line; a later neuron's pre-activation is "
+                   "affine on each region of the layers before it, so its boundary bends where they switch.")
     _downloads(ctx, fig, f"layer{k}" + ("" if unit is None else f"_unit{unit}"))
 
 
