@@ -14,7 +14,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from .certify import relaxation
+from .certify import dual_norm, relaxation
 from .net import Network
 
 __all__ = ["BallModel", "solver_bounds"]
@@ -79,7 +79,8 @@ def solver_bounds(net: Network, x0, r, p, prev: list, states: list, g0: list, wi
 
 class BallModel:
     """A HiGHS model in z = (x, aux…): x in a polytope ⊇ the closed ball, then per hidden layer g = W h + b
-    with σ as LP triangle rows (h ≥ g, h ≥ αg, h ≤ chord) or exact big-M rows (g = p − q, p ≤ Hz, q ≤ H̄(1−z)).
+    with σ as LP triangle rows (h ≥ g, h ≥ αg, h ≤ chord) or exact big-M rows
+    (g = P − Q, 0 ≤ P ≤ H z, 0 ≤ Q ≤ H̄ (1 − z), h = P − αQ).
 
     ``expr`` (n_l, ncols) writes the last layer's outputs h as linear forms in z; ``start`` is the point x0
     with its exact forward pass (feasible: a MILP start).
@@ -156,14 +157,15 @@ class BallModel:
         a gap < 1 then never lets the dual bound take the wrong sign.
 
         For p = 2 a solution outside the ball adds the tangent cut through it and the solve repeats (at most
-        10 cuts in 2-D, 25 above); every bound found on the way is valid, so the best is kept.
+        10 cuts in 2-D, 5 above, 3 for a MILP) while the bound improves; every bound found on the way is
+        valid, so the best is kept.
         """
         c = np.zeros(self.ncols)
         c[:cost.size] = cost
         self.highs.changeColsCost(self.ncols, np.arange(self.ncols, dtype=np.int32), c)
         self.highs.changeObjectiveOffset(float(offset))
         best, mip = None, self.n_binaries > 0
-        for _ in range((3 if mip else 10 if self.x0.size == 2 else 25) + 1):
+        for _ in range((3 if mip else 10 if self.x0.size == 2 else 5) + 1):
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 break
@@ -182,9 +184,11 @@ class BallModel:
                 v = self._dual_bound(c, np.asarray(solution.row_dual)) + offset
             else:
                 v = None
+            gain = np.inf if best is None or v is None else v - best
             if v is not None:
                 best = v if best is None else max(best, v)
-            if self.p != "2" or not solution.value_valid or status != highspy.HighsModelStatus.kOptimal:
+            if (self.p != "2" or not solution.value_valid or status != highspy.HighsModelStatus.kOptimal
+                    or gain <= 1e-9 * (1 + abs(best))):
                 break
             d = np.asarray(solution.col_value[:self.x0.size]) - self.x0
             if np.linalg.norm(d) <= self.r * (1 + 1e-7):  # closer than this: the cut gains nothing
@@ -218,7 +222,8 @@ class BallModel:
                    self.r + u @ self.x0)
 
     def _dual_bound(self, c: np.ndarray, y: np.ndarray) -> float:
-        """min c·z ≥ Σ_r y_r·(bound of row r) + Σ_k min over [l_k, u_k] of (c − Aᵀy)_k z_k, for any y."""
+        """min c·z ≥ Σ_r y_r·(bound of row r) + min over the ball of d_x·x + Σ_{k ∉ x} min over [l_k, u_k]
+        of d_k z_k, with d = c − Aᵀy, for any y (the ball term d_x·x0 − r‖d_x‖_q is exact, not the box's)."""
         if self._csr is None:
             rows, cols, vals = (np.concatenate(a) for a in zip(*self.triplets))
             self._csr = sp.csr_matrix((vals, (rows, cols)), shape=(sum(len(x) for x in self.row_lo), self.ncols))
@@ -228,6 +233,9 @@ class BallModel:
         row_terms = np.where(y > 0, y * np.where(np.isfinite(lo), lo, 0.0), y * np.where(np.isfinite(hi), hi, 0.0))
         d = c - self._csr.T @ y
         col_terms = np.where(d > 0, d * self.col_lo, d * self.col_hi)
+        n0 = self.x0.size
+        col_terms[:n0] = 0.0
+        col_terms[0] = d[:n0] @ self.x0 - self.r * dual_norm(d[:n0], self.p)
         err = 8 * np.finfo(float).eps * (np.abs(row_terms).sum() + np.abs(col_terms).sum()
                                          + abs(self._csr.T).dot(np.abs(y)) @ np.maximum(np.abs(self.col_lo),
                                                                                            np.abs(self.col_hi)))

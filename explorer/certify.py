@@ -218,7 +218,8 @@ def _intersect(new: list, old: list) -> list:
 
 
 def _lipschitz(net: Network, x0: np.ndarray, r: float, p: str, g0: list) -> list:
-    """Layer 1 exact (c ± r‖w‖_q); layer l ≥ 2: g(x0) ± r‖W^l_j‖₂ · ∏_{2≤i<l} σ_max(W^i) · ‖W^1‖_{p→2}."""
+    """Layer 1 exact (c ± r‖w‖_q); layer l ≥ 2: g(x0) ± r ‖W^l_j‖₂ ∏_{2≤i<l} σ_max(W^i) ‖W^1‖_{p→2}
+    (σ is 1-Lipschitz, and ‖W^1‖_{p→2} is exact for p = 2, 1 and bounded for p = inf)."""
     W1 = net.weights[0]
     if p == "2":
         K = np.linalg.norm(W1, 2)
@@ -236,7 +237,8 @@ def _lipschitz(net: Network, x0: np.ndarray, r: float, p: str, g0: list) -> list
 
 
 def _symbolic(net: Network, x0: np.ndarray, r: float, p: str, prev: list) -> list:
-    """Forward linear bounds L(y) ≤ g^l(x0 + y) ≤ U(y), concretised as c ∓ r‖a‖_q and intersected with prev."""
+    """Forward linear bounds L(y) ≤ g^l(x0 + y) ≤ U(y) through the relaxation lines, concretised over the
+    ball as c ∓ r‖a‖_q and intersected with ``prev`` layer by layer."""
     A_lo = A_up = net.weights[0]  # (n_1, n0): coefficients in y = x − x0
     c_lo = c_up = net.weights[0] @ x0 + net.biases[0]
     out = []

@@ -46,15 +46,18 @@ class DiskCount:
     seconds: float
 
 
-def disk_count(net: Network, center, radius: float, *, norm: str = "2", regions: Regions | None = None) -> DiskCount:
+def disk_count(net: Network, center, radius: float, *, norm: str = "2", regions: Regions | None = None,
+               time_limit: float | None = None) -> DiskCount:
     """N_B and the exact k_l for B_p(center, radius), p ∈ {2, inf, 1}, of a 2-input network.
 
     The partition is ``regions`` when its domain contains the closed ball, else an enumeration on the ball's
-    bounding square (p = 2, inf) or on the diamond itself (p = 1); ``source`` says which.
+    bounding square (p = 2, inf) or on the diamond itself (p = 1); ``source`` says which.  ``time_limit``
+    bounds that enumeration (seconds).
 
     Raises
     ------
     ExplorerError : the network does not take 2 inputs, ``regions`` belongs to another network, bad ball.
+    RegionLimitError : the enumeration ran out of time.
 
     Examples
     --------
@@ -67,7 +70,7 @@ def disk_count(net: Network, center, radius: float, *, norm: str = "2", regions:
     """
     start = time.perf_counter()
     x0, r, p = check_ball(net, center, radius, norm)
-    regions, source = _partition(net, x0[None, :], r, p, regions)
+    regions, source = _partition(net, x0[None, :], r, p, regions, time_limit)
     meet = polygon_distances(x0, regions.vertices, regions.offsets, norm=p) < r
     n = len(np.unique(regions.packed_patterns[meet], axis=0))
     return DiskCount(n, _exact_k(net, x0, r, p, regions, np.flatnonzero(meet)), source, time.perf_counter() - start)
@@ -81,7 +84,7 @@ def disk_counts(net: Network, centers, radius: float, *, norm: str = "2", region
     p = check_ball(net, centers[0], radius, norm)[2]
     if not np.isfinite(centers).all():
         raise ExplorerError("the centres have NaN or infinite coordinates; give finite numbers.")
-    regions, _ = _partition(net, centers, float(radius), p, regions)
+    regions, _ = _partition(net, centers, float(radius), p, regions, None)
     ids = np.unique(regions.packed_patterns, axis=0, return_inverse=True)[1].reshape(-1)
     return np.array([len(np.unique(ids[polygon_distances(c, regions.vertices, regions.offsets, norm=p) < radius]))
                      for c in centers], dtype=np.int64)
@@ -92,7 +95,7 @@ def pattern_distances(net: Network, center, radius: float, *, norm: str = "2",
     """ℓp distance (P,) from the centre to every pattern's polygon, over the patterns that come within
     ``radius`` (the farther ones are not listed); N_B(r) = #{d < r} for every r ≤ radius."""
     x0, r, p = check_ball(net, center, radius, norm)
-    regions, _ = _partition(net, x0[None, :], r, p, regions)
+    regions, _ = _partition(net, x0[None, :], r, p, regions, None)
     dist = polygon_distances(x0, regions.vertices, regions.offsets, norm=p)
     ids = np.unique(regions.packed_patterns, axis=0, return_inverse=True)[1].reshape(-1)
     best = np.full(ids.max() + 1, np.inf)
@@ -125,7 +128,8 @@ def polygon_distances(center, vertices: np.ndarray, offsets: np.ndarray, *, norm
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-def _partition(net: Network, centers: np.ndarray, r: float, p: str, regions: Regions | None):
+def _partition(net: Network, centers: np.ndarray, r: float, p: str, regions: Regions | None,
+               time_limit: float | None):
     """A partition whose domain contains every closed ball, and a sentence saying where it came from."""
     if net.n_inputs != 2:
         raise ExplorerError(f"exact counts in a ball need a network with 2 inputs; this one has {net.n_inputs}. "
@@ -146,7 +150,7 @@ def _partition(net: Network, centers: np.ndarray, r: float, p: str, regions: Reg
         domain, where = (lo[0], hi[0], lo[1], hi[1]), "enumerated on the bounding square of the ball"
     if regions is not None:
         where += " (the given partition does not contain it)"
-    return enumerate_regions(net, domain), where
+    return enumerate_regions(net, domain, time_budget=time_limit), where
 
 
 def _exact_k(net: Network, x0: np.ndarray, r: float, p: str, regions: Regions, sel: np.ndarray) -> tuple:

@@ -20,9 +20,9 @@ from .certify import TAU, Enclosure, certify_chain, check_ball, dual_norm, sampl
 from .errors import ExplorerError
 from .net import Network
 
-__all__ = ["LABEL", "RANK_CAP_UNITS", "EXACT_AUTO_UNITS", "CertifierBound", "LocalBounds", "RadiusProfile", "local_bounds",
-           "radius_profile", "one_region_radius", "one_region_radii", "bound_a", "bound_b", "global_bound",
-           "jacobians"]
+__all__ = ["LABEL", "RANK_CAP_UNITS", "EXACT_AUTO_UNITS", "CertifierBound", "LocalBounds", "RadiusProfile",
+           "local_bounds", "radius_profile", "one_region_radius", "one_region_radii", "bound_a", "bound_b",
+           "global_bound", "jacobians"]
 
 LABEL = "local upper bound (after Zhu, Lin & Tang 2020)"
 RANK_CAP_UNITS = 2000  # rank caps (κ_l, ρ_l by SVD) only when Σ n_l is at most this
@@ -146,7 +146,9 @@ def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certif
     certifier : one of CERTIFIERS; every looser certifier is computed on the way (``per_certifier``)
     n_samples : uniform points drawn in the ball (seeded by ``seed``) for the lower side
     regions : optional Regions of ``net`` to reuse for the exact count when its domain covers the ball
-    time_limit, progress : passed to the solver certifiers ("lp", "exact")
+    time_limit : seconds for each solver certifier ("lp", "exact") and for the exact count's enumeration
+        (past it ``n_exact`` is None and ``exact_source`` says why)
+    progress : passed to the solver certifiers
 
     Raises
     ------
@@ -173,8 +175,13 @@ def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certif
     k_exact, n_exact, source = None, None, "exact counts need a 2-input network"
     if net.n_inputs == 2:
         from .disk import disk_count  # here, not at the top: disk imports this module
-        exact = disk_count(net, x0, r, norm=p, regions=regions)
-        k_exact, n_exact, source = exact.k, exact.n_regions, exact.source
+        from .regions import RegionLimitError
+
+        try:
+            exact = disk_count(net, x0, r, norm=p, regions=regions, time_limit=time_limit)
+            k_exact, n_exact, source = exact.k, exact.n_regions, exact.source
+        except RegionLimitError as exc:
+            source = f"not computed: {exc}"
     row = rows[-1]
     return LocalBounds(x0, r, p, row.certifier, LABEL, chain[-1], row.k, k_sampled, k_exact, row.bound_a,
                        row.bound_b, True, glob, row.headline, min(b.headline for b in rows), n_exact, source,

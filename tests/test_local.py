@@ -318,6 +318,8 @@ def test_time_limit_keeps_looser_sound_bounds_and_reports_progress():
     seen = []
     full = certify(net, np.zeros(3), 1.0, certifier="lp", progress=lambda f, msg: seen.append(f))
     assert full.status == "complete" and seen and seen[-1] == pytest.approx(1.0)
+    wide = local_bounds(random_net(0, 2, [64, 64, 64]), (0, 0), 3.0, time_limit=0.01, n_samples=100)
+    assert wide.n_exact is None and wide.exact_source.startswith("not computed") and wide.headline >= wide.n_sampled
 
 
 @pytest.mark.parametrize("kwargs, match", [
