@@ -1,7 +1,7 @@
 """Linear-region explorer: `streamlit run app.py`.
 
-A thin entry: page set-up, the sidebar (which returns the shared ViewContext), one tab per view, and the
-single place where an ExplorerError becomes a message on the page.
+A thin entry: page set-up, the sidebar (which returns the shared ViewContext), one tab per view, the URL
+write-back, and the single place where an ExplorerError becomes a message on the page.
 """
 
 from __future__ import annotations
@@ -15,31 +15,38 @@ from explorer.errors import ExplorerError
 
 st.set_page_config(page_title="Linear-region explorer", page_icon="◇", layout="wide")
 
-from views import explore, findings, higher, sidebar  # noqa: E402  (after set_page_config)
+from views import explore, findings, higher, session, sidebar  # noqa: E402  (after set_page_config)
+from views.session import TAB_LABELS  # noqa: E402
 
-TABS = {"Explore": explore.render, "Higher dimensions": higher.render, "Local findings": findings.render}
+TABS = {TAB_LABELS["explore"]: explore.render, TAB_LABELS["higher"]: higher.render,
+        TAB_LABELS["findings"]: findings.render}
 if importlib.util.find_spec("views.teach") is not None:
     from views import teach  # noqa: E402
 
-    TABS["Teach"] = teach.render
+    TABS[TAB_LABELS["teach"]] = teach.render
+
+
+def shown(fn, *args):
+    """Run ``fn(*args)``; an ExplorerError becomes one message on the page and the result None."""
+    try:
+        return fn(*args)
+    except ExplorerError as exc:
+        st.error(str(exc))
+        return None
 
 
 def main() -> None:
     start = time.perf_counter()
-    try:
-        ctx = sidebar.render()
-    except ExplorerError as exc:
-        st.error(str(exc))
+    ctx = shown(sidebar.render)
+    if ctx is None:
         return
-    tabs = st.tabs(list(TABS), key="app_tab", on_change="rerun")
-    for tab, render in zip(tabs, TABS.values()):
-        if tab.open is False:
-            continue
-        with tab:
-            try:
-                render(ctx)
-            except ExplorerError as exc:
-                st.error(str(exc))
+    if st.session_state.get("app_tab") not in TABS:
+        st.session_state.pop("app_tab", None)
+    for tab, render in zip(st.tabs(list(TABS), key="app_tab", on_change="rerun"), TABS.values()):
+        if tab.open is not False:
+            with tab:
+                shown(render, ctx)
+    session.publish_url()
     st.session_state["perf_run_ms"] = 1000 * (time.perf_counter() - start)
 
 

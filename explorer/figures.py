@@ -314,7 +314,8 @@ def count_chart(rows: Sequence[dict], *, title: str = "") -> go.Figure:
     """
     colors = {"upper": "#D55E00", "lower": "#0072B2", "exact": "#000000", "estimate": "#999999"}
     labels = [str(r["label"]) for r in rows]
-    values = [float(r["value"]) if r.get("value") not in (None, 0) else np.nan for r in rows]
+    values = [min(float(min(r["value"], 10**300)), 1e300) if r.get("value") not in (None, 0) else np.nan
+              for r in rows]  # beyond float range: drawn at 1e300, labelled exactly
     text = [(f"{_count(r['value'])}" if r.get("value") is not None else "—") +
             f"  ({r.get('status', '')}, {r.get('seconds', 0.0):.2g} s)" for r in rows]
     fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", text=text, textposition="outside",
@@ -477,5 +478,7 @@ def _signed(v: float, digits: int) -> str:
 
 
 def _count(v) -> str:
-    v = int(v) if float(v).is_integer() else float(v)
-    return f"{v:,}" if isinstance(v, int) and v < 10**9 else f"{float(v):.3g}"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}" if v < 10**9 else f"10^{np.log10(float(min(v, 10**300))):.1f}" if v < 10**300 \
+            else f"≈ 2^{int(v).bit_length() - 1}"
+    return f"{float(v):.3g}"

@@ -284,3 +284,41 @@ def test_every_colouring_renders(color_by):
 def test_other_tabs_render_without_errors(tab):
     at = _start(app_tab=tab)
     assert not at.error
+
+
+def _start_with_url(query: dict) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query)
+    return _run(at)
+
+
+def test_a_link_restores_the_view_and_the_url_follows_changes():
+    query = {"color_by": "class", "show_layers": "2", "radius": "0.8", "pinned": "0.5,0.5;-1,1", "tab": "explore"}
+    at = _start_with_url(query)
+    assert at.session_state["s_color_by"] == "class" and at.session_state["s_show_layers"] == [1]
+    assert at.session_state["pinned"] == [(0.5, 0.5), (-1.0, 1.0)] and len(at.dataframe[0].value) == 2
+    assert "layer 2 neurons" in [t.get("name") for t in _figure(at)["data"]]
+    assert {k: at.query_params[k] for k in query if k != "tab"} == {k: v for k, v in query.items() if k != "tab"}
+    at.selectbox(key="s_color_by").set_value("output")
+    _run(at)
+    assert at.query_params["color_by"] == "output"
+    assert "hidden" not in at.query_params  # still the example network: its settings are the defaults
+
+
+def test_a_link_with_other_training_settings_retrains_deterministically():
+    at = _start_with_url({"hidden": "5", "epochs": "15", "n_points": "100", "seed": "3"})
+    assert "train_job" in at.session_state
+    _finish_training(at)
+    model = at.session_state["model"]
+    direct = train(make_dataset("moons", n_points=100, noise=0.1, test_fraction=0.2, seed=3),
+                   TrainConfig(hidden=(5,), epochs=15, seed=3))
+    assert model.net.equals(direct.net)
+    assert {k: at.query_params[k] for k in ("hidden", "epochs", "n_points", "seed")} == \
+        {"hidden": "5", "epochs": "15", "n_points": "100", "seed": "3"}
+
+
+def test_a_bad_link_gives_warnings_and_a_working_page():
+    at = _start_with_url({"radius": "-4", "hidden": "x", "colour": "red", "tab": "nowhere"})
+    warnings = [w.value for w in at.sidebar.warning]
+    assert len(warnings) == 4 and all(w.startswith("Link: ") for w in warnings)
+    assert _metrics(at)["activation regions"] == "271" and "train_job" not in at.session_state

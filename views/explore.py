@@ -135,23 +135,25 @@ def _point_panel(ctx: ViewContext) -> dict | None:
         cols[0].selectbox("Norm", tuple(_NORMS), format_func=_NORMS.get, key="s_norm")
         cols[1].selectbox("Certifier", CERTIFIERS, key="s_certifier",
                           help="lipschitz < ibp < symbolic < lp < exact: tighter and slower.")
+    norm, certifier = (s["s_norm"], s["s_certifier"]) if not ctx.classroom else ("2", "symbolic")
+    analysis = None
     if s["point"] is None:
         st.info("Click a point of the map (or type its coordinates) to see its region, the ball around it and "
                 "how many regions the ball meets.")
-        return None
-    norm, certifier = (s["s_norm"], s["s_certifier"]) if not ctx.classroom else ("2", "symbolic")
-    try:
-        analysis = _analysis(ctx, s["point"], float(s["s_radius"]), norm, certifier)
-    except ExplorerError as exc:
-        st.error(str(exc))
-        return None
-    _show_analysis(ctx, analysis)
+    else:
+        try:
+            analysis = _analysis(ctx, s["point"], float(s["s_radius"]), norm, certifier)
+        except ExplorerError as exc:
+            st.error(str(exc))
+        if analysis is not None:
+            _show_analysis(ctx, analysis)
     cols = st.columns(2)
-    cols[0].button("Pin this point", on_click=_pin, args=(s["point"],), width="stretch")
+    cols[0].button("Pin this point", on_click=_pin, args=(s["point"],), width="stretch", disabled=s["point"] is None)
     cols[1].button("Clear pins", on_click=_clear_pins, disabled=not s["pinned"], width="stretch")
     if s["pinned"]:
         _pinned_table(ctx, float(s["s_radius"]), norm, certifier)
-    _profile(ctx, analysis, norm, certifier)
+    if analysis is not None:
+        _profile(ctx, analysis, norm, certifier)
     return analysis
 
 

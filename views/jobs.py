@@ -14,7 +14,7 @@ from typing import Any
 
 from explorer.errors import ExplorerError
 
-__all__ = ["Job"]
+__all__ = ["Job", "show_job"]
 
 
 class Job:
@@ -81,3 +81,27 @@ class Job:
         finally:
             self._end = time.perf_counter()
             self._done.set()
+
+
+def show_job(key: str, *, extra: Callable[[Job], None] | None = None) -> None:
+    """While the job in ``st.session_state[key]`` runs, poll it twice a second (progress bar, ``extra``
+    and a Stop button); rerun the whole page once it has ended so the caller can show its result."""
+    import streamlit as st
+
+    job: Job | None = st.session_state.get(key)
+    if job is None or job.done:
+        return
+
+    def panel() -> None:
+        current: Job | None = st.session_state.get(key)
+        if current is None:
+            return
+        if current.done:
+            st.rerun()
+        st.progress(current.fraction, text=f"{current.message} ({current.seconds:.0f} s)")
+        if extra is not None:
+            extra(current)
+        st.button("Stop", key=f"{key}_stop", on_click=current.stop, disabled=current.stop_requested,
+                  width="stretch")
+
+    st.fragment(panel, run_every=0.5)()
