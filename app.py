@@ -37,16 +37,17 @@ def shown(fn, *args):
 
 def main() -> None:
     start = time.perf_counter()
-    ctx = shown(sidebar.render)
-    if ctx is None:
-        return
-    if st.session_state.get("app_tab") not in TABS:
-        st.session_state.pop("app_tab", None)
-    for tab, render in zip(st.tabs(list(TABS), key="app_tab", on_change="rerun"), TABS.values()):
-        if tab.open is not False:
-            with tab:
-                shown(render, ctx)
-    session.publish_url()
+    ctx = shown(sidebar.context)
+    if ctx is not None:
+        if st.session_state.get("app_tab") not in TABS:
+            st.session_state.pop("app_tab", None)
+        for tab, render in zip(st.tabs(list(TABS), key="app_tab", on_change="rerun"), TABS.values()):
+            if tab.open is not False:
+                with tab:
+                    shown(render, ctx)
+    shown(sidebar.render)
+    if ctx is not None:
+        session.publish_url()
     st.session_state["perf_run_ms"] = 1000 * (time.perf_counter() - start)
 
 

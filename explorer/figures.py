@@ -22,7 +22,7 @@ from .errors import ExplorerError
 from .partition import adjacency, decision_boundary, layer_boundaries
 from .regions import Regions
 
-__all__ = ["COLOR_BY", "PALETTES", "NORMS", "WEBGL_REGIONS", "Selection", "PlotFrame", "pixel_to_data",
+__all__ = ["COLOR_BY", "PALETTES", "NORMS", "RASTER_REGIONS", "Selection", "PlotFrame", "pixel_to_data",
            "region_map", "empty_map", "add_overlays", "region_colors", "greedy_coloring", "pattern_strings",
            "affine_strings", "affine_text", "simplification", "ball_outline", "radius_profile_figure",
            "training_figure", "count_chart", "findings_figure"]
@@ -34,7 +34,8 @@ PALETTES = {  # light categorical fills; the first two are colour-blind safe (Ok
     "pastel": tuple(pc.qualitative.Pastel),
 }
 NORMS = ("2", "inf", "1")
-WEBGL_REGIONS = 20_000  # from here on: WebGL hover markers, no per-region outlines in the fill traces
+RASTER_REGIONS = 20_000  # from here on: fills and outlines as one image, hover markers in WebGL
+RASTER_PIXELS = 1400  # longer side of that image
 _SCALES = {"output": "RdBu", "gradient norm": "Cividis", "gradient direction": "Twilight",
            "active units": "Viridis"}
 _BINS = 24  # continuous colourings are drawn with this many colour levels
@@ -108,7 +109,8 @@ def region_map(regions: Regions, *, color_by: str = "region", palette: str = "ok
     click_target : name stored in ``layout.meta`` so that a click listener can find this figure
     """
     fills, colorbar = region_colors(regions, color_by=color_by, palette=palette)
-    traces = _fill_traces(regions, fills)
+    raster = regions.n_regions >= RASTER_REGIONS
+    traces = [] if raster else _fill_traces(regions, fills)
     traces.append(_hover_trace(regions))
     if colorbar is not None:
         traces.append(colorbar)
@@ -121,7 +123,11 @@ def region_map(regions: Regions, *, color_by: str = "region", palette: str = "ok
     if show_decision:
         traces.append(_segments_trace(decision_boundary(regions), "decision boundary", "#000000", 3.0))
     lo, hi = regions.domain.min(axis=0), regions.domain.max(axis=0)
-    fig = _map_figure(traces, (lo[0], hi[0], lo[1], hi[1]), dataset, show_test, click_target, height)
+    box = (lo[0], hi[0], lo[1], hi[1])
+    fig = _map_figure(traces, box, dataset, show_test, click_target, height)
+    if raster:
+        fig.add_layout_image(source=_raster(regions, fills, box), xref="x", yref="y", x=box[0], y=box[3],
+                             sizex=box[1] - box[0], sizey=box[3] - box[2], sizing="stretch", layer="below")
     return add_overlays(fig, selection=selection, pinned=pinned, anchors=anchors)
 
 
@@ -246,9 +252,10 @@ def affine_text(grad: np.ndarray, bias: np.ndarray, *, digits: int = 3) -> str:
 
 def simplification(regions: Regions) -> str:
     """What the region map leaves out for this partition ('' when nothing)."""
-    if regions.n_regions >= WEBGL_REGIONS:
-        return (f"{regions.n_regions:,} regions: polygons are grouped by colour without outlines and hover "
-                "labels are WebGL markers at region centres.")
+    if regions.n_regions >= RASTER_REGIONS:
+        return (f"{regions.n_regions:,} regions: fills and outlines are one image of at most {RASTER_PIXELS} px "
+                "(zooming in shows its pixels; shrink the domain to redraw in detail); hover labels sit at region "
+                "centres and give id and active-unit count only (click a point for the rest).")
     return ""
 
 
@@ -356,16 +363,32 @@ def findings_figure(findings) -> go.Figure:
 # ---- helpers ----------------------------------------------------------------------------------------
 def _fill_traces(regions: Regions, colors: np.ndarray) -> list:
     """One filled trace per distinct colour: the polygons of that colour, closed and NaN-separated."""
-    big = regions.n_regions >= WEBGL_REGIONS
     counts = np.diff(regions.offsets)
     traces = []
     for color in sorted(set(colors.tolist())):
         idx = np.flatnonzero(colors == color)
-        xy = _closed_paths(regions, idx, counts).astype(np.float32 if big else np.float64)
+        xy = _closed_paths(regions, idx, counts)
         traces.append(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", fill="toself", fillcolor=color,
-                                 line=dict(width=0 if big else 0.7, color="rgba(40,40,40,0.55)"),
+                                 line=dict(width=0.7, color="rgba(40,40,40,0.55)"),
                                  hoverinfo="skip", showlegend=False, name="regions"))
     return traces
+
+
+def _raster(regions: Regions, colors: np.ndarray, box: tuple):
+    """The filled and outlined polygons as a PIL image covering ``box`` (y up), longer side RASTER_PIXELS."""
+    from PIL import Image, ImageDraw
+
+    w, h = box[1] - box[0], box[3] - box[2]
+    W, H = (RASTER_PIXELS, max(1, round(RASTER_PIXELS * h / w))) if w >= h else \
+        (max(1, round(RASTER_PIXELS * w / h)), RASTER_PIXELS)
+    pix = np.empty_like(regions.vertices)  # (T, 2) pixel coordinates, rows from the top
+    pix[:, 0] = (regions.vertices[:, 0] - box[0]) / w * W
+    pix[:, 1] = (box[3] - regions.vertices[:, 1]) / h * H
+    img = Image.new("RGB", (W, H), "white")
+    draw = ImageDraw.Draw(img)
+    for i, (a, b) in enumerate(zip(regions.offsets[:-1].tolist(), regions.offsets[1:].tolist())):
+        draw.polygon([tuple(p) for p in pix[a:b].tolist()], fill=colors[i], outline="#7a7a7a")
+    return img
 
 
 def _closed_paths(regions: Regions, idx: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -382,17 +405,18 @@ def _closed_paths(regions: Regions, idx: np.ndarray, counts: np.ndarray) -> np.n
 
 
 def _hover_trace(regions: Regions):
-    """Invisible markers at region interior points carrying id, pattern and affine map."""
-    if regions.n_regions >= WEBGL_REGIONS:  # patterns and maps would dominate the page size
-        active = regions.patterns.sum(axis=1)
-        text = [f"region {i} ({a} active units)" for i, a in enumerate(active.tolist())]
-        kind = go.Scattergl
-    else:
-        text = [f"region {i}<br>pattern {_wrap(p)}<br>{m}" for i, (p, m) in
-                enumerate(zip(pattern_strings(regions), affine_strings(regions)))]
-        kind = go.Scatter
-    return kind(x=regions.points[:, 0], y=regions.points[:, 1], mode="markers", hovertext=text,
-                hoverinfo="text", marker=dict(size=7, opacity=0.0), showlegend=False, name="region info")
+    """Invisible markers at region interior points carrying id, pattern and affine map (id and number of
+    active units only for large partitions, as compact integer data)."""
+    if regions.n_regions >= RASTER_REGIONS:
+        data = np.stack([np.arange(regions.n_regions), regions.patterns.sum(axis=1)], axis=1).astype(np.int32)
+        return go.Scattergl(x=regions.points[:, 0].astype(np.float32), y=regions.points[:, 1].astype(np.float32),
+                            mode="markers", customdata=data, marker=dict(size=7, opacity=0.0), showlegend=False,
+                            hovertemplate="region %{customdata[0]} (%{customdata[1]} active units)<extra></extra>",
+                            name="region info")
+    text = [f"region {i}<br>pattern {_wrap(p)}<br>{m}" for i, (p, m) in
+            enumerate(zip(pattern_strings(regions), affine_strings(regions)))]
+    return go.Scatter(x=regions.points[:, 0], y=regions.points[:, 1], mode="markers", hovertext=text,
+                      hoverinfo="text", marker=dict(size=7, opacity=0.0), showlegend=False, name="region info")
 
 
 def _segments_trace(segments: np.ndarray, name: str, color: str, width: float):
@@ -433,6 +457,8 @@ def _selection_traces(sel: Selection) -> list:
         traces.append(go.Scatter(x=poly[:, 0], y=poly[:, 1], mode="lines", name="selected region",
                                  line=dict(color="#000000", width=3), hoverinfo="skip"))
     ring = ball_outline(sel.point, sel.radius, sel.norm)
+    traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", showlegend=False, hoverinfo="skip",
+                             line=dict(color="rgba(255,255,255,0.9)", width=6)))  # halo: visible on any fill
     traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name=f"ball r = {sel.radius:.3g}",
                              line=dict(color="#D55E00", width=2.5), fill="toself",
                              fillcolor="rgba(213,94,0,0.08)", hoverinfo="skip"))

@@ -322,3 +322,59 @@ def test_a_bad_link_gives_warnings_and_a_working_page():
     warnings = [w.value for w in at.sidebar.warning]
     assert len(warnings) == 4 and all(w.startswith("Link: ") for w in warnings)
     assert _metrics(at)["activation regions"] == "271" and "train_job" not in at.session_state
+
+
+def _wait_job(at: AppTest, key: str, timeout: float = 60.0) -> None:
+    assert at.session_state[key].wait(timeout), f"{key} did not finish"
+    _run(at)
+
+
+def test_higher_dimensions_compares_bounds_with_the_exact_counts_of_the_example():
+    at = _start(app_tab="Higher dimensions")
+    at.slider(key="higher_budget").set_value(5)
+    at.slider(key="higher_trials").set_value(3)
+    next(b for b in at.button if b.label == "Compare counts").click()
+    _run(at)
+    _wait_job(at, "higher_job")
+    rows = {r["label"]: r for r in at.session_state["higher_job"].points}
+    assert rows["exact enumeration of the 2-D polygons"]["value"] == 271
+    assert rows["exact count (LP subdivision)"]["value"] == 271 and rows["exact count (LP subdivision)"]["status"] == "exact"
+    uppers = [r["value"] for r in rows.values() if r["kind"] == "upper" and r["value"] is not None]
+    lowers = [r["value"] for r in rows.values() if r["kind"] == "lower"]
+    assert len(uppers) >= 3 and min(uppers) >= 271 and lowers and max(lowers) <= 271
+    assert any("MIPBound" in label for label in rows) and all(r["seconds"] >= 0 for r in rows.values())
+    chart = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if '"type":"log"' in c.proto.spec)
+    assert chart["layout"]["xaxis"]["type"] == "log"
+
+
+def test_higher_dimensions_trains_on_clusters_in_eight_dimensions():
+    at = _start(app_tab="Higher dimensions", higher_source="train on Gaussian clusters")
+    at.slider(key="higher_dim").set_value(8)
+    at.text_input(key="higher_hidden").set_value("6")
+    at.number_input(key="higher_epochs").set_value(10)
+    next(b for b in at.button if b.label == "Train on clusters").click()
+    _run(at)
+    _wait_job(at, "higher_train_job")
+    net, box, _ = at.session_state["higher_trained"]
+    assert net.architecture == "8-6-3" and box.shape == (8, 2)  # 3 clusters: 3 logits
+    assert any("8-6-3" in c.value for c in at.caption)
+
+
+def test_local_findings_run_on_the_training_snapshots():
+    at = _start()
+    at.slider(key="s_layers").set_value(1)
+    at.number_input(key="s_units_0").set_value(5)
+    at.number_input(key="s_epochs").set_value(20)
+    _run(at)
+    next(b for b in at.button if b.label == "Train").click()
+    _finish_training(at)
+    at.session_state["app_tab"] = "Local findings"
+    _run(at)
+    at.slider(key="findings_points").set_value(10)
+    next(b for b in at.button if b.label == "Run the findings").click()
+    _run(at)
+    _wait_job(at, "findings_job")
+    findings, status = at.session_state["findings_job"].result
+    assert status == "complete" and list(findings.epochs) == [e for e, _ in at.session_state["model"].train_result.snapshots]
+    assert len(at.dataframe[-1].value) == len(findings.epochs)
+    assert (findings.n_exact_train >= 1).all() and findings.d_star_train.shape == (len(findings.epochs), 10)

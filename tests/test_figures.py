@@ -111,14 +111,26 @@ def test_hover_labels_give_id_pattern_and_affine_map():
     assert figures.pattern_strings(enumerate_regions(random_network((2, 3)), (-1, 1, -1, 1)))[0].count("|") == 1
 
 
-def test_large_partitions_are_simplified_and_say_so(regions, monkeypatch):
+def test_large_partitions_are_drawn_as_an_image_and_say_so(regions, monkeypatch):
     assert figures.simplification(regions) == ""
-    monkeypatch.setattr(figures, "WEBGL_REGIONS", 10)
-    fig = figures.region_map(regions)
+    monkeypatch.setattr(figures, "RASTER_REGIONS", 10)
+    monkeypatch.setattr(figures, "RASTER_PIXELS", 300)
+    fig = figures.region_map(regions, show_decision=True)
     hover = next(t for t in fig.data if t.name == "region info")
-    assert isinstance(hover, go.Scattergl) and "pattern" not in hover.hovertext[0]
-    assert all(t.line.width == 0 for t in _fills(fig))
-    assert len(fig.data) < 20 and "grouped by colour" in figures.simplification(regions)
+    assert isinstance(hover, go.Scattergl) and hover.hovertext is None and "pattern" not in hover.hovertemplate
+    assert (np.asarray(hover.customdata)[:, 1] == regions.patterns.sum(axis=1)).all()
+    assert not _fills(fig) and "decision boundary" in [t.name for t in fig.data]
+    image = fig.layout.images[0]
+    assert (image.x, image.y, image.sizex, image.sizey) == (-3, 3, 6, 6) and image.source.startswith("data:image/png")
+    img = figures._raster(regions, figures.region_colors(regions)[0], (-3.0, 3.0, -3.0, 3.0))
+    colors, _ = figures.region_colors(regions)
+    px = np.clip(((regions.points + 3) / 6 * 300).astype(int), 0, 299)  # interior points → their fill colour
+    rgb = np.array(img)[299 - px[:, 1], px[:, 0]]
+    expected = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colors])
+    match = (np.abs(rgb.astype(int) - expected) <= 1).all(axis=1)
+    roomy = regions.areas() > 0.05  # ≥ 125 px²: thinner regions may be all outline at the centre
+    assert roomy.sum() > 20 and match[roomy].mean() > 0.95
+    assert "one image" in figures.simplification(regions)
 
 
 def test_data_points_and_overlays():

@@ -46,10 +46,10 @@ def render(ctx: ViewContext) -> None:
             point = point_from_payload(payload)
             if point is not None:
                 select_point(*point)
-    with right:
-        analysis = _point_panel(ctx)
-    with left:
+        analysis, problem = _selected(ctx)
         _map(ctx, analysis)
+    with right:
+        _point_panel(ctx, analysis, problem)
     ss["perf_explore_ms"] = 1000 * (time.perf_counter() - start)
 
 
@@ -121,40 +121,54 @@ def _raise_budget(limit: int) -> None:
 
 
 # ---- point panel ----------------------------------------------------------------------------------
-def _point_panel(ctx: ViewContext) -> dict | None:
+def _settings(ctx: ViewContext) -> tuple[float, str, str]:
+    """Radius (kept inside the slider's range for this domain), norm and certifier of the point panel."""
+    s = st.session_state
+    width = min(ctx.domain[1] - ctx.domain[0], ctx.domain[3] - ctx.domain[2])
+    s["s_radius"] = float(min(max(s["s_radius"], width / 500), width / 2))
+    norm, certifier = (s["s_norm"], s["s_certifier"]) if not ctx.classroom else ("2", "symbolic")
+    return s["s_radius"], norm, certifier
+
+
+def _selected(ctx: ViewContext) -> tuple[dict | None, str]:
+    """The analysis of the selected point (None if none is selected or it failed) and the failure message."""
+    if st.session_state["point"] is None:
+        return None, ""
+    radius, norm, certifier = _settings(ctx)
+    try:
+        return _analysis(ctx, st.session_state["point"], radius, norm, certifier), ""
+    except ExplorerError as exc:
+        return None, str(exc)
+
+
+def _point_panel(ctx: ViewContext, analysis: dict | None, problem: str) -> None:
     s = st.session_state
     st.text_input("Point (x₁, x₂)", key="point_text", on_change=_typed_point, placeholder="e.g. 0.5, -1",
                   help="Or click anywhere on the map.")
     if "point_error" in s:
         st.error(s["point_error"])
+    radius, norm, certifier = _settings(ctx)
     width = min(ctx.domain[1] - ctx.domain[0], ctx.domain[3] - ctx.domain[2])
-    s["s_radius"] = float(min(max(s["s_radius"], width / 500), width / 2))
     st.slider("Ball radius r", width / 500, width / 2, step=width / 500, key="s_radius", format="%.3f")
     if not ctx.classroom:
         cols = st.columns(2)
         cols[0].selectbox("Norm", tuple(_NORMS), format_func=_NORMS.get, key="s_norm")
         cols[1].selectbox("Certifier", CERTIFIERS, key="s_certifier",
                           help="lipschitz < ibp < symbolic < lp < exact: tighter and slower.")
-    norm, certifier = (s["s_norm"], s["s_certifier"]) if not ctx.classroom else ("2", "symbolic")
-    analysis = None
-    if s["point"] is None:
+    if problem:
+        st.error(problem)
+    elif analysis is None:
         st.info("Click a point of the map (or type its coordinates) to see its region, the ball around it and "
                 "how many regions the ball meets.")
     else:
-        try:
-            analysis = _analysis(ctx, s["point"], float(s["s_radius"]), norm, certifier)
-        except ExplorerError as exc:
-            st.error(str(exc))
-        if analysis is not None:
-            _show_analysis(ctx, analysis)
+        _show_analysis(ctx, analysis)
     cols = st.columns(2)
     cols[0].button("Pin this point", on_click=_pin, args=(s["point"],), width="stretch", disabled=s["point"] is None)
     cols[1].button("Clear pins", on_click=_clear_pins, disabled=not s["pinned"], width="stretch")
     if s["pinned"]:
-        _pinned_table(ctx, float(s["s_radius"]), norm, certifier)
+        _pinned_table(ctx, radius, norm, certifier)
     if analysis is not None:
         _profile(ctx, analysis, norm, certifier)
-    return analysis
 
 
 def _typed_point() -> None:

@@ -20,14 +20,14 @@ from .context import ViewContext, get_regions, net_key
 from .jobs import Job, show_job
 from .session import LEARNING_RATES, Model, apply_settings, settings
 
-__all__ = ["render"]
+__all__ = ["context", "render"]
 
 _ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU"}
 
 
-
-def render() -> ViewContext:
-    """Draw the sidebar and return the context every tab receives."""
+def context() -> ViewContext:
+    """Start or continue the session (example, link, upload, finished training) and build the context every
+    tab receives, from the settings in session state; call :func:`render` afterwards to draw the controls."""
     session.init()
     if st.session_state.pop("url_train", False):
         _start_training()
@@ -35,6 +35,13 @@ def render() -> ViewContext:
     if pending is not None:
         files.load_upload(pending[1], pending[0])
     _adopt_training()
+    n_layers = len(st.session_state["model"].net.hidden_widths)
+    st.session_state["s_show_layers"] = [l for l in st.session_state["s_show_layers"] if l < n_layers]
+    return _context()
+
+
+def render() -> None:
+    """Draw the sidebar's controls (after the tabs, so that the map reaches the browser first)."""
     classroom = bool(st.session_state["s_classroom"])
     with st.sidebar:
         for warning in st.session_state.pop("url_warnings", []):
@@ -49,9 +56,8 @@ def render() -> ViewContext:
         with st.expander("Load and save", expanded=False):
             files.controls()
         with st.expander("View", expanded=not classroom):
-            _view_controls(st.session_state["model"], classroom)
+            _view_controls(model, classroom)
         st.toggle("Classroom mode", key="s_classroom", help="Hide the controls a demonstration does not need.")
-    return _context()
 
 
 # ---- context --------------------------------------------------------------------------------------
@@ -167,7 +173,6 @@ def _adopt_training() -> None:
 def _view_controls(model: Model, classroom: bool) -> None:
     st.selectbox("Colour regions by", figures.COLOR_BY, key="s_color_by")
     n_layers = len(model.net.hidden_widths)
-    st.session_state["s_show_layers"] = [l for l in st.session_state["s_show_layers"] if l < n_layers]
     st.multiselect("Neuron boundaries of layer", list(range(n_layers)), format_func=lambda l: f"layer {l + 1}",
                    key="s_show_layers")
     st.checkbox("Decision boundary", key="s_show_decision")
