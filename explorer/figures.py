@@ -457,8 +457,8 @@ def _selection_traces(sel: Selection) -> list:
         traces.append(go.Scatter(x=poly[:, 0], y=poly[:, 1], mode="lines", name="selected region",
                                  line=dict(color="#000000", width=3), hoverinfo="skip"))
     ring = ball_outline(sel.point, sel.radius, sel.norm)
-    traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", showlegend=False, hoverinfo="skip",
-                             line=dict(color="rgba(255,255,255,0.9)", width=6)))  # halo: visible on any fill
+    traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name="ball halo", showlegend=False,
+                             hoverinfo="skip", line=dict(color="rgba(255,255,255,0.9)", width=6)))  # visible on any fill
     traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name=f"ball r = {sel.radius:.3g}",
                              line=dict(color="#D55E00", width=2.5), fill="toself",
                              fillcolor="rgba(213,94,0,0.08)", hoverinfo="skip"))
