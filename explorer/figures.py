@@ -455,7 +455,7 @@ def _selection_traces(sel: Selection) -> list:
     if sel.polygon is not None and len(sel.polygon):
         poly = np.vstack([sel.polygon, sel.polygon[:1]])
         traces.append(go.Scatter(x=poly[:, 0], y=poly[:, 1], mode="lines", name="selected region",
-                                 line=dict(color="#000000", width=3), hoverinfo="skip"))
+                                 line=dict(color="#332288", width=3.5), hoverinfo="skip"))
     ring = ball_outline(sel.point, sel.radius, sel.norm)
     traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name="ball halo", showlegend=False,
                              hoverinfo="skip", line=dict(color="rgba(255,255,255,0.9)", width=6)))  # visible on any fill

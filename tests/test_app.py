@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import pickle
@@ -280,10 +281,25 @@ def test_every_colouring_renders(color_by):
     assert _n_polygons(_figure(at)) == 271
 
 
-@pytest.mark.parametrize("tab", ["Higher dimensions", "Local findings"])
+@pytest.mark.parametrize("tab", ["Higher dimensions", "Local findings", "Teach"])
 def test_other_tabs_render_without_errors(tab):
+    if tab == "Teach" and importlib.util.find_spec("views.teach") is None:
+        pytest.skip("views/teach.py is not there yet")
     at = _start(app_tab=tab)
     assert not at.error
+
+
+def test_classroom_mode_hides_advanced_controls_and_keeps_their_values():
+    at = _start(s_optimizer="sgd")
+    assert at.selectbox(key="s_optimizer").value == "sgd"
+    at.toggle(key="s_classroom").set_value(True)
+    _run(at)
+    keys = {w.key for w in at.selectbox} | {w.key for w in at.number_input}
+    assert not {"s_optimizer", "s_certifier", "s_batch_size", "s_max_regions"} & keys
+    assert at.session_state["s_optimizer"] == "sgd" and _metrics(at)["activation regions"] == "271"
+    at.toggle(key="s_classroom").set_value(False)
+    _run(at)
+    assert at.selectbox(key="s_optimizer").value == "sgd"
 
 
 def _start_with_url(query: dict) -> AppTest:

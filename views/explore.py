@@ -84,7 +84,8 @@ def _map(ctx: ViewContext, analysis: dict | None) -> None:
     st.plotly_chart(fig, key="explore_map", theme=None, config={
         "displaylogo": False, "scrollZoom": True,
         "toImageButtonOptions": {"format": "svg", "filename": "regions"}})
-    st.caption("Click anywhere on the map to inspect a point; drag to zoom, double-click to reset.")
+    st.caption("Click anywhere on the map to inspect a point; hover near a region's centre for its id, pattern "
+               "and affine map; drag to zoom, double-click to reset.")
 
 
 def _counts(ctx: ViewContext) -> None:
