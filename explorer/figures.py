@@ -317,14 +317,14 @@ def count_chart(rows: Sequence[dict], *, title: str = "") -> go.Figure:
     """Region counts on a log axis, one bar per method, labelled with value, status and seconds.
 
     rows : dicts with "label", "value" (number or None), "kind" ("upper", "lower", "exact" or "estimate"),
-        "status" and "seconds".  Rows without a value are listed with their status only.
+        "status" and "seconds" (or None).  Rows without a value are listed with their status only.
     """
     colors = {"upper": "#D55E00", "lower": "#0072B2", "exact": "#000000", "estimate": "#999999"}
     labels = [str(r["label"]) for r in rows]
     values = [min(float(min(r["value"], 10**300)), 1e300) if r.get("value") not in (None, 0) else np.nan
               for r in rows]  # beyond float range: drawn at 1e300, labelled exactly
-    text = [(f"{_count(r['value'])}" if r.get("value") is not None else "—") +
-            f"  ({r.get('status', '')}, {r.get('seconds', 0.0):.2g} s)" for r in rows]
+    text = [(f"{_count(r['value'])}" if r.get("value") is not None else "—") + f"  ({r.get('status', '')}"
+            + (f", {r['seconds']:.2g} s)" if r.get("seconds") is not None else ")") for r in rows]
     fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", text=text, textposition="outside",
                            marker_color=[colors.get(r.get("kind"), "#999999") for r in rows],
                            cliponaxis=False, hovertext=text, hoverinfo="text"))

@@ -2,23 +2,20 @@
 
 The network is the one on screen (2-D, compared with its exact polygon count too), the n-input network
 behind a 2-D slice, or one trained here on Gaussian clusters in 2–64 dimensions.  The comparison runs as a
-background job with a time budget; rows appear as they are computed, and Stop keeps the finished ones.
+background job (explorer.counting.compare_counts) within a time budget; the exact count reports what it
+found, with its status, when the budget ends first.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import streamlit as st
 
 from explorer import figures
-from explorer.bounds import format_count, layer_stats, upper_bounds
+from explorer.bounds import format_count
 from explorer.data import make_dataset
 from explorer.errors import ExplorerError
-from explorer.exact import count_exact, sample_patterns
-from explorer.mipbound import LABEL as MIPBOUND_LABEL
-from explorer.mipbound import mipbound
+from explorer.counting import compare_counts
 from explorer.net import Network
 from explorer.train import TrainConfig, train
 
@@ -28,7 +25,7 @@ from .jobs import Job, show_job
 __all__ = ["render", "SOURCES"]
 
 SOURCES = ("network on screen", "n-input network behind the slice", "train on Gaussian clusters")
-N_SAMPLES = 20_000
+N_SAMPLES = 20_000  # points of the sampled lower bound
 
 
 def render(ctx: ViewContext) -> None:
@@ -58,7 +55,7 @@ def render(ctx: ViewContext) -> None:
         rows = [] if ctx.regions is None or source != SOURCES[0] else [_enumeration_row(ctx)]
         st.session_state["higher_job"] = Job("count comparison", _compare, net=net, box=box, confidence=confidence,
                                              trials=trials, budget=float(budget), exact=exact, rows=rows).start()
-    show_job("higher_job", extra=_rows_so_far)
+    show_job("higher_job", stoppable=False)
     job = st.session_state.get("higher_job")
     if job is not None and job.done:
         _results(job)
@@ -69,8 +66,11 @@ def _picked(ctx: ViewContext, source: str) -> tuple[Network, np.ndarray, str] | 
     if source == SOURCES[0]:
         return ctx.net, np.array(ctx.domain, dtype=float).reshape(2, 2), "network on screen"
     if source == SOURCES[1] and ctx.full_net is not None:
-        n0 = ctx.full_net.n_inputs
-        return ctx.full_net, np.tile([-3.0, 3.0], (n0, 1)), "full network of the slice (box [-3, 3] per input)"
+        box = ctx.extras.get("file_domain")
+        if box is not None:
+            return ctx.full_net, np.asarray(box, dtype=float), "full network of the slice (box from its file)"
+        return ctx.full_net, np.tile([-3.0, 3.0], (ctx.full_net.n_inputs, 1)), \
+            "full network of the slice (box [-3, 3] per input: its file has none)"
     trained = st.session_state.get("higher_trained")
     return None if trained is None else (trained[0], trained[1], trained[2])
 
@@ -124,41 +124,27 @@ def _adopt_training() -> None:
 # ---- the comparison job ----------------------------------------------------------------------------
 def _compare(job: Job, net: Network, box: np.ndarray, confidence: float, trials: int, budget: float,
              exact: bool, rows: list) -> list:
-    """Rows of the comparison, reported one by one; every stage respects the deadline and Stop."""
-    deadline = time.perf_counter() + budget
-    for row in rows:
-        job.report(row)
-    job.progress(0.02, "sampling patterns")
-    t = time.perf_counter()
-    _, G = sample_patterns(net, box, n_samples=N_SAMPLES, seed=0)
-    job.report(_row(f"sampled lower bound ({N_SAMPLES:,} points)", len(np.unique(G > 0, axis=0)), "lower",
-                    "complete", time.perf_counter() - t))
-    job.progress(0.1, "upper bounds (stable units and ranks by MILP)")
-    stats = layer_stats(net, box, time_limit=max(1.0, min(5.0, budget / 10)))
-    for b in upper_bounds(net, stats=stats):
-        job.report(_row(b.label, b.value, "upper", b.note or "complete", b.seconds + (0 if b.name != "activation_aware"
-                                                                                    else stats.seconds)))
-    if not job.stop_requested and time.perf_counter() < deadline:
-        share = (deadline - time.perf_counter()) / (2 if exact else 1)
-        job.progress(0.3, "MIPBound trials")
-        mb = mipbound(net, box, trials=trials, confidence=confidence, time_limit=share, workers=1,
-                      progress=lambda f, m: job.progress(0.3 + 0.3 * f, f"MIPBound: {m}"))
-        job.report(_row(f"{MIPBOUND_LABEL}, confidence {confidence:.0%}", mb.lower_bound, "lower", mb.status,
+    """Rows of :func:`explorer.counting.compare_counts` (within the budget), after the given ``rows``."""
+    cmp = compare_counts(net, box, exact=exact, trials=trials, confidence=confidence, time_limit=budget,
+                         n_samples=N_SAMPLES, workers=1, progress=job.progress)
+    out = list(rows)
+    out.append(_row(f"sampled lower bound ({cmp.sampled_points:,} points)", cmp.sampled_lower, "lower",
+                    "complete", None))
+    out += [_row(u.label, u.value, "upper", u.note or "complete", u.seconds) for u in cmp.upper]
+    if cmp.mipbound is not None:
+        mb = cmp.mipbound
+        out.append(_row(f"{mb.label}, confidence {mb.confidence:.0%}", mb.lower_bound, "lower", mb.status,
                         mb.seconds))
-    if exact and not job.stop_requested and time.perf_counter() < deadline:
-        job.progress(0.6, "exact count (LP subdivision)")
-        ex = count_exact(net, box, time_limit=max(0.5, deadline - time.perf_counter()),
-                         progress=lambda f, m: job.progress(0.6 + 0.4 * f, f"exact count: {m}"))
-        job.report(_row("exact count (LP subdivision)" if ex.is_exact else "regions found so far (exact count "
-                        "stopped)", ex.n_regions, "exact" if ex.is_exact else "lower", ex.status, ex.seconds))
-    if job.stop_requested:
-        job.report(_row("stopped by the user", None, "estimate", "stopped", 0.0))
-    job.progress(1.0, "done")
-    return list(job.points)
+    if cmp.exact is not None:
+        ex = cmp.exact
+        out.append(_row(f"exact count ({ex.method})" if ex.is_exact else f"regions found by the exact count "
+                        f"({ex.method}, stopped)", ex.n_regions, "exact" if ex.is_exact else "lower", ex.status,
+                        ex.seconds))
+    return out
 
 
-def _row(label: str, value, kind: str, status: str, seconds: float) -> dict:
-    return {"label": label, "value": value, "kind": kind, "status": status, "seconds": float(seconds)}
+def _row(label: str, value, kind: str, status: str, seconds: float | None) -> dict:
+    return {"label": label, "value": value, "kind": kind, "status": status, "seconds": seconds}
 
 
 def _enumeration_row(ctx: ViewContext) -> dict:
@@ -167,19 +153,12 @@ def _enumeration_row(ctx: ViewContext) -> dict:
 
 
 # ---- display ---------------------------------------------------------------------------------------
-def _rows_so_far(job: Job) -> None:
-    if job.points:
-        st.dataframe(_table(job.points), hide_index=True, width="stretch")
-
-
 def _results(job: Job) -> None:
     if job.error:
         st.error(job.error)
-    rows = list(job.points)
-    if not rows:
         return
-    st.plotly_chart(figures.count_chart([r for r in rows if r["status"] != "stopped"]), key="higher_chart",
-                    theme=None, config={"displaylogo": False})
+    rows = job.result
+    st.plotly_chart(figures.count_chart(rows), key="higher_chart", theme=None, config={"displaylogo": False})
     st.dataframe(_table(rows), hide_index=True, width="stretch")
     st.caption(f"Finished in {job.seconds:.1f} s. Upper bounds hold for every network of this architecture "
                "(the activation-aware one for this network on this box); lower bounds are certain except "
@@ -188,5 +167,5 @@ def _results(job: Job) -> None:
 
 def _table(rows: list) -> list[dict]:
     return [{"method": r["label"], "regions": format_count(r["value"]) if r["value"] is not None else "—",
-             "kind": r["kind"], "status": r["status"], "seconds": round(r["seconds"], 3)} for r in rows]
-
+             "kind": r["kind"], "status": r["status"],
+             "seconds": None if r["seconds"] is None else round(r["seconds"], 3)} for r in rows]

@@ -83,9 +83,9 @@ class Job:
             self._done.set()
 
 
-def show_job(key: str, *, extra: Callable[[Job], None] | None = None) -> None:
+def show_job(key: str, *, extra: Callable[[Job], None] | None = None, stoppable: bool = True) -> None:
     """While the job in ``st.session_state[key]`` runs, poll it twice a second (progress bar, ``extra``
-    and a Stop button); rerun the whole page once it has ended so the caller can show its result."""
+    and, if ``stoppable``, a Stop button); rerun the whole page once it has ended to show its result."""
     import streamlit as st
 
     job: Job | None = st.session_state.get(key)
@@ -101,7 +101,8 @@ def show_job(key: str, *, extra: Callable[[Job], None] | None = None) -> None:
         st.progress(current.fraction, text=f"{current.message} ({current.seconds:.0f} s)")
         if extra is not None:
             extra(current)
-        st.button("Stop", key=f"{key}_stop", on_click=current.stop, disabled=current.stop_requested,
-                  width="stretch")
+        if stoppable:
+            st.button("Stop", key=f"{key}_stop", on_click=current.stop, disabled=current.stop_requested,
+                      width="stretch")
 
     st.fragment(panel, run_every=0.5)()

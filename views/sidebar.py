@@ -73,7 +73,8 @@ def _context() -> ViewContext:
     return ViewContext(net=model.net, domain=domain, regions=regions, dataset=dataset,
                        train_result=model.train_result, provenance=model.provenance, source=model.source,
                        classroom=bool(st.session_state["s_classroom"]), full_net=model.full_net,
-                       regions_note=note, extras={"anchors": model.anchors, "net_key": net_key(model.net)})
+                       regions_note=note, extras={"anchors": model.anchors, "net_key": net_key(model.net),
+                                                  "file_domain": model.file_domain})
 
 
 # ---- data and training ----------------------------------------------------------------------------
