@@ -39,6 +39,7 @@ def main() -> None:
     start = time.perf_counter()
     ctx = shown(sidebar.context)
     if ctx is not None:
+        sidebar.progress()
         if st.session_state.get("app_tab") not in TABS:
             st.session_state.pop("app_tab", None)
         for tab, render in zip(st.tabs(list(TABS), key="app_tab", on_change="rerun"), TABS.values()):

@@ -313,7 +313,8 @@ def training_figure(history: dict) -> go.Figure:
     return fig
 
 
-def count_chart(rows: Sequence[dict], *, title: str = "") -> go.Figure:
+def count_chart(rows: Sequence[dict], *, title: str = "exact (black) · lower bounds (blue) · upper bounds (orange)"
+                ) -> go.Figure:
     """Region counts on a log axis, one bar per method, labelled with value, status and seconds.
 
     rows : dicts with "label", "value" (number or None), "kind" ("upper", "lower", "exact" or "estimate"),
@@ -323,8 +324,7 @@ def count_chart(rows: Sequence[dict], *, title: str = "") -> go.Figure:
     labels = [str(r["label"]) for r in rows]
     values = [min(float(min(r["value"], 10**300)), 1e300) if r.get("value") not in (None, 0) else np.nan
               for r in rows]  # beyond float range: drawn at 1e300, labelled exactly
-    text = [(f"{_count(r['value'])}" if r.get("value") is not None else "—") + f"  ({r.get('status', '')}"
-            + (f", {r['seconds']:.2g} s)" if r.get("seconds") is not None else ")") for r in rows]
+    text = [(f"{_count(r['value'])}" if r.get("value") is not None else "—") + _note(r) for r in rows]
     fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", text=text, textposition="outside",
                            marker_color=[colors.get(r.get("kind"), "#999999") for r in rows],
                            cliponaxis=False, hovertext=text, hoverinfo="text"))
@@ -501,6 +501,14 @@ def _wrap(bits: str, width: int = 48) -> str:
 
 def _signed(v: float, digits: int) -> str:
     return f"− {abs(v):.{digits}g}" if v < 0 else f"+ {v:.{digits}g}"
+
+
+def _note(row: dict) -> str:
+    """'  (status, 0.12 s)' for a chart label; long statuses are left to the table."""
+    parts = [str(row.get("status", ""))] if 0 < len(str(row.get("status", ""))) <= 16 else []
+    if row.get("seconds") is not None:
+        parts.append(f"{row['seconds']:.2g} s")
+    return f"  ({', '.join(parts)})" if parts else ""
 
 
 def _count(v) -> str:

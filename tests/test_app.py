@@ -183,16 +183,26 @@ def test_training_from_the_sidebar_is_deterministic_and_replaces_the_network():
 
 def test_stop_keeps_the_partially_trained_network():
     at = _start()
-    at.number_input(key="s_epochs").set_value(5000)
+    at.number_input(key="s_epochs").set_value(2000)
     _run(at)
     next(b for b in at.button if b.label == "Train").click()
+    _run(at)
+    job = at.session_state["train_job"]
+    end = time.monotonic() + 60
+    while not job.points:  # let a few epochs finish (progress is reported every 40 epochs)
+        assert time.monotonic() < end
+        time.sleep(0.05)
     _run(at)
     stop = next(b for b in at.button if b.label == "Stop")
     stop.click()
     _finish_training(at)
     model = at.session_state["model"]
     assert model.train_result.stopped and model.source.startswith("trained on moons (stopped after epoch")
-    assert len(model.train_result.history["epoch"]) < 5000
+    done = model.train_result.history["epoch"][-1]
+    assert done < 2000 and at.query_params["epochs"] == str(done)  # the link reproduces the partial network
+    again = _start_with_url(dict(at.query_params))
+    _finish_training(again)
+    assert again.session_state["model"].net.equals(model.net)
 
 
 def test_good_uploads_replace_the_network(moons):

@@ -180,10 +180,13 @@ def test_training_figure_skips_missing_test_values():
 
 def test_count_chart_is_logarithmic_and_labels_status_and_time():
     rows = [{"label": "exact", "value": 271, "kind": "exact", "status": "complete", "seconds": 0.01},
-            {"label": "upper", "value": 10**30, "kind": "upper", "status": "complete", "seconds": 0.0},
-            {"label": "MIPBound", "value": None, "kind": "lower", "status": "time limit", "seconds": 5.0}]
+            {"label": "upper", "value": 10**30, "kind": "upper", "status": "measured on the box: ranks", "seconds": 0.0},
+            {"label": "MIPBound", "value": None, "kind": "lower", "status": "time limit", "seconds": 5.0},
+            {"label": "sampled", "value": 209, "kind": "lower", "status": "complete", "seconds": None},
+            {"label": "huge", "value": 2**2000, "kind": "upper", "status": "complete", "seconds": None}]
     fig = figures.count_chart(rows)
     bar = fig.data[0]
-    assert fig.layout.xaxis.type == "log" and list(bar.y) == ["exact", "upper", "MIPBound"]
-    assert bar.text[0] == "271  (complete, 0.01 s)" and bar.text[2].startswith("—  (time limit, 5 s)")
-    assert np.isnan(bar.x[2])
+    assert fig.layout.xaxis.type == "log" and list(bar.y) == ["exact", "upper", "MIPBound", "sampled", "huge"]
+    assert list(bar.text) == ["271  (complete, 0.01 s)", "10^30.0  (0 s)", "—  (time limit, 5 s)",
+                              "209  (complete)", "≈ 2^2000  (complete)"]
+    assert np.isnan(bar.x[2]) and bar.x[4] == 1e300 and list(bar.marker.color)[:3] == ["#000000", "#D55E00", "#0072B2"]

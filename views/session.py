@@ -180,6 +180,9 @@ def _made_with(model: Model) -> dict:
     if training.get("activation") == "leaky_relu":
         out["alpha"] = training.get("alpha", 0.01)
     out["hidden"] = tuple(training.get("hidden", ()))
+    done = (prov.get("history") or {}).get("epoch") or []
+    if prov.get("stopped") and done:  # the first k epochs of a run are a run of k epochs: same weights
+        out["epochs"] = int(done[-1])
     return out
 
 

@@ -20,7 +20,7 @@ from .context import ViewContext, get_regions, net_key
 from .jobs import Job, show_job
 from .session import LEARNING_RATES, Model, apply_settings, settings
 
-__all__ = ["context", "render"]
+__all__ = ["context", "progress", "render"]
 
 _ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU"}
 
@@ -38,6 +38,11 @@ def context() -> ViewContext:
     n_layers = len(st.session_state["model"].net.hidden_widths)
     st.session_state["s_show_layers"] = [l for l in st.session_state["s_show_layers"] if l < n_layers]
     return _context()
+
+
+def progress() -> None:
+    """While training runs: progress bar, live loss and accuracy, and Stop (drawn where it is called)."""
+    show_job("train_job", extra=_live_curves)
 
 
 def render() -> None:
@@ -109,7 +114,8 @@ def _training_controls(classroom: bool) -> None:
     message = st.session_state.get("train_message")
     if message:
         (st.error if message[0] == "error" else st.success)(message[1])
-    show_job("train_job", extra=_live_curves)
+    if job is not None and not job.done:
+        st.caption("Training… progress, live loss and accuracy, and Stop are shown above the tabs.")
 
 
 def _config() -> TrainConfig:
