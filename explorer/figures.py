@@ -458,7 +458,7 @@ def _selection_traces(sel: Selection) -> list:
                                  line=dict(color="#332288", width=3.5), hoverinfo="skip"))
     ring = ball_outline(sel.point, sel.radius, sel.norm)
     traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name="ball halo", showlegend=False,
-                             hoverinfo="skip", line=dict(color="rgba(255,255,255,0.9)", width=6)))  # visible on any fill
+                             hoverinfo="skip", line=dict(color="rgba(255,255,255,0.9)", width=6)))  # shows on any fill
     traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name=f"ball r = {sel.radius:.3g}",
                              line=dict(color="#D55E00", width=2.5), fill="toself",
                              fillcolor="rgba(213,94,0,0.08)", hoverinfo="skip"))
@@ -479,7 +479,8 @@ def _map_figure(traces: list, box: tuple, dataset: Dataset | None, show_test: bo
     fig = go.Figure(traces)
     fig.update_layout(
         template="none", height=height, margin=dict(l=45, r=10, t=10, b=10), font=_FONT,
-        xaxis=dict(range=[box[0], box[1]], title=dict(text="x₁", standoff=2), constrain="domain", showgrid=False, zeroline=False),
+        xaxis=dict(range=[box[0], box[1]], title=dict(text="x₁", standoff=2), constrain="domain", showgrid=False,
+                   zeroline=False),
         yaxis=dict(range=[box[2], box[3]], title="x₂", scaleanchor="x", scaleratio=1, constrain="domain",
                    showgrid=False, zeroline=False),
         hovermode="closest", uirevision="region-map", plot_bgcolor="#FFFFFF",

@@ -177,7 +177,8 @@ def test_training_from_the_sidebar_is_deterministic_and_replaces_the_network():
     direct = train(make_dataset("moons", n_points=100, noise=0.1, test_fraction=0.2, seed=0),
                    TrainConfig(hidden=(4,), epochs=20, snapshot_every=2))
     assert model.net.equals(direct.net)
-    assert int(_metrics(at)["activation regions"].replace(",", "")) == enumerate_regions(direct.net, (-3, 3, -3, 3)).n_regions
+    expected = enumerate_regions(direct.net, (-3, 3, -3, 3)).n_regions
+    assert _metrics(at)["activation regions"] == f"{expected:,}"
     assert any("trained 20 epochs" in s.value for s in at.success)
 
 
@@ -403,7 +404,8 @@ def test_local_findings_run_on_the_training_snapshots():
     _run(at)
     _wait_job(at, "findings_job")
     findings, status = at.session_state["findings_job"].result
-    assert status == "complete" and list(findings.epochs) == [e for e, _ in at.session_state["model"].train_result.snapshots]
+    snapshots = at.session_state["model"].train_result.snapshots
+    assert status == "complete" and list(findings.epochs) == [e for e, _ in snapshots]
     assert len(at.dataframe[-1].value) == len(findings.epochs)
     assert (findings.n_exact_train >= 1).all() and findings.d_star_train.shape == (len(findings.epochs), 10)
 

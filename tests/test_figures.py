@@ -180,7 +180,8 @@ def test_training_figure_skips_missing_test_values():
 
 def test_count_chart_is_logarithmic_and_labels_status_and_time():
     rows = [{"label": "exact", "value": 271, "kind": "exact", "status": "complete", "seconds": 0.01},
-            {"label": "upper", "value": 10**30, "kind": "upper", "status": "measured on the box: ranks", "seconds": 0.0},
+            {"label": "upper", "value": 10**30, "kind": "upper", "status": "measured on the box: ranks",
+             "seconds": 0.0},
             {"label": "MIPBound", "value": None, "kind": "lower", "status": "time limit", "seconds": 5.0},
             {"label": "sampled", "value": 209, "kind": "lower", "status": "complete", "seconds": None},
             {"label": "huge", "value": 2**2000, "kind": "upper", "status": "complete", "seconds": None}]

@@ -36,6 +36,8 @@ class ViewContext:
     classroom : hide controls not needed for a demo
     full_net : the n-D network when ``net`` is a 2-D slice of it (None otherwise)
     regions_note : why ``regions`` is None ("" otherwise)
+    extras : "net_key" (content hash of ``net``), "anchors" ((3, 2) slice points or None), "file_domain"
+        ((n0, 2) box of an uploaded file or None), "train_dataset" (the data ``train_result`` was trained on)
     """
 
     net: Network

@@ -214,14 +214,16 @@ def _cached_analysis(key: str, domain: tuple, point: tuple, radius: float, norm:
 def _show_analysis(ctx: ViewContext, a: dict) -> None:
     b = a["bounds"]
     x, y = a["point"]
-    st.markdown(f"**Point** ({x:.4g}, {y:.4g}) · **region** {a['region'] if a['region'] >= 0 else '— (on a boundary)'}")
+    region = a["region"] if a["region"] >= 0 else "— (on a boundary)"
+    st.markdown(f"**Point** ({x:.4g}, {y:.4g}) · **region** {region}")
     cols = st.columns(2)
     cols[0].metric("exact regions in ball", "—" if b.n_exact is None else f"{b.n_exact:,}",
                    help=f"Regions meeting the open ball (exact; partition: {b.exact_source}).")
+    unit = f"; attained by neuron {b.d_star_unit[1]} of layer {b.d_star_unit[0]}." if b.d_star_unit else "."
     cols[1].metric("distance to boundary d*", f"{b.d_star:.4g}",
-                   help="Radius up to which the ball stays in one region"
-                        + (f"; attained by neuron {b.d_star_unit[1]} of layer {b.d_star_unit[0]}." if b.d_star_unit else "."))
-    cols[0].metric("sampled lower bound", f"≥ {b.n_sampled:,}", help=f"distinct patterns among {b.n_samples:,} random points")
+                   help="Radius up to which the ball stays in one region" + unit)
+    cols[0].metric("sampled lower bound", f"≥ {b.n_sampled:,}",
+                   help=f"distinct patterns among {b.n_samples:,} random points")
     cols[1].metric(f"local upper bound ({b.certifier})", _big(b.headline), help=LABEL)
     st.caption(f"{LABEL}. Bound B = {_big(b.bound_b)} (conditional: rests on an argument not yet reviewed). "
                f"Cutting neurons per layer: certified k = {b.k_certified}, exact k = {b.k_exact}. "

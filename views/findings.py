@@ -30,8 +30,8 @@ def render(ctx: ViewContext) -> None:
     st.markdown("Two local findings after Zhu, Lin & Tang (2020), measured, not assumed: **(a)** does the "
                 "distance d* from training points to the nearest region boundary grow during training? "
                 "**(b)** do balls around training points meet more regions than balls around random points?")
-    result = ctx.train_result
-    if result is None or len(result.snapshots) < 2 or ctx.dataset is None:
+    result, data = ctx.train_result, ctx.extras.get("train_dataset")
+    if result is None or len(result.snapshots) < 2 or data is None:
         st.info("Train a network in the sidebar first: training keeps about ten snapshots, which this view "
                 "compares.")
         return
@@ -44,9 +44,8 @@ def render(ctx: ViewContext) -> None:
     job: Job | None = st.session_state.get("findings_job")
     if st.button("Run the findings", type="primary", disabled=job is not None and not job.done):
         st.session_state["findings_job"] = Job(
-            "local findings", _run, snapshots=result.snapshots, points=ctx.dataset.x_train,
-            domain=ctx.dataset.domain, radius=float(radius), n_points=int(n_points), certifier=certifier,
-            budget=float(budget)).start()
+            "local findings", _run, snapshots=result.snapshots, points=data.x_train, domain=data.domain,
+            radius=float(radius), n_points=int(n_points), certifier=certifier, budget=float(budget)).start()
     show_job("findings_job")
     job = st.session_state.get("findings_job")
     if job is not None and job.done:

@@ -79,7 +79,8 @@ def _context() -> ViewContext:
                        train_result=model.train_result, provenance=model.provenance, source=model.source,
                        classroom=bool(st.session_state["s_classroom"]), full_net=model.full_net,
                        regions_note=note, extras={"anchors": model.anchors, "net_key": net_key(model.net),
-                                                  "file_domain": model.file_domain})
+                                                  "file_domain": model.file_domain,
+                                                  "train_dataset": model.dataset})
 
 
 # ---- data and training ----------------------------------------------------------------------------
