@@ -19,9 +19,9 @@ from .errors import ExplorerError
 from .figures import COLOR_BY, NORMS, PALETTES
 from .net import ACTIVATIONS
 from .presets import parse_spec
-from .train import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, OPTIMIZERS
+from .train import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, OPTIMIZERS, TrainConfig
 
-__all__ = ["AppState", "to_query", "from_query", "LIMITS", "LEARNING_RATES", "TABS", "COMPARISON", "ALIASES",
+__all__ = ["AppState", "to_query", "from_query", "dataset_kwargs", "train_config", "LIMITS", "LEARNING_RATES", "TABS", "COMPARISON", "ALIASES",
            "MAX_PINNED"]
 
 LIMITS = {  # inclusive ranges of the app's widgets (a URL asking for more is clamped)
@@ -110,9 +110,11 @@ def from_query(params: Mapping) -> tuple[AppState, list[str]]:
     """The state a URL's query parameters describe, and one warning per value not used as given.
 
     ``params`` maps names to text (or lists of text, as ``urllib.parse.parse_qs`` gives: the last one
-    counts).  Unknown names, unreadable values and unknown choices fall back to the default; numbers out
-    of range are clamped to LIMITS.  Never raises on user input.  TF Playground's networkShape,
-    learningRate and batchSize are read as hidden, lr and batch_size.
+    counts), or to native values as widgets hold them (numbers, booleans, tuples such as hidden=(8, 8)),
+    which are read through their text form; so the app can build its state leniently from its widgets.
+    Unknown names, unreadable values and unknown choices fall back to the default; numbers out of range
+    are clamped to LIMITS.  Never raises on user input.  TF Playground's networkShape, learningRate and
+    batchSize are read as hidden, lr and batch_size.
     """
     warnings: list[str] = []
     values: dict = {}
@@ -122,14 +124,28 @@ def from_query(params: Mapping) -> tuple[AppState, list[str]]:
         if key not in names:
             warnings.append(f"ignored unknown parameter {str(raw_key)[:40]!r}.")
             continue
-        text = raw[-1] if isinstance(raw, (list, tuple)) and raw else raw
-        value, problem = _PARSERS[key](str(text) if text is not None else "")
+        value, problem = _PARSERS[key](_as_text(key, raw))
         if value is not _DEFAULT:
             values[key] = value
         if problem:
             shown = _to_text(key, values.get(key, _default(key)))
             warnings.append(f"{problem}; using {key}={shown or '(none)'}.")
     return replace(AppState(), **values), warnings
+
+
+def dataset_kwargs(state: AppState) -> dict:
+    """Keyword arguments of ``make_dataset`` for the state (n_classes only where the dataset has a choice)."""
+    return {"name": state.dataset, "n_points": state.n_points, "noise": state.noise,
+            "test_fraction": state.test_fraction, "seed": state.seed,
+            "n_classes": state.n_classes if state.dataset in ("spiral", "blobs") else 2}
+
+
+def train_config(state: AppState, *, snapshot_every: int = 0) -> TrainConfig:
+    """The TrainConfig the state describes (alpha only matters for LeakyReLU; the data seed seeds training)."""
+    return TrainConfig(hidden=state.hidden, activation=state.activation,
+                       alpha=state.alpha if state.activation == "leaky_relu" else 0.0, optimizer=state.optimizer,
+                       lr=state.lr, epochs=state.epochs, batch_size=state.batch_size,
+                       weight_decay=state.weight_decay, seed=state.seed, snapshot_every=snapshot_every)
 
 
 # ---- text forms ---------------------------------------------------------------------------------
@@ -150,6 +166,20 @@ def _to_text(name: str, value) -> str:
     if isinstance(value, (int, float)):
         return _num(value)
     return str(value)
+
+
+def _as_text(key: str, raw) -> str:
+    """A query value as text: the last of a list of strings, a string as is, a native value via _to_text."""
+    if isinstance(raw, (list, tuple)) and all(isinstance(v, str) for v in raw):
+        return raw[-1] if raw else ""
+    if isinstance(raw, str):
+        return raw
+    if raw is None:
+        return ""
+    try:
+        return _to_text(key, raw)
+    except (TypeError, ValueError):
+        return repr(raw)
 
 
 def _num(v) -> str:

@@ -76,6 +76,13 @@ def test_construction_keeps_every_digit(noise, radius, point, box):
 
 @settings(max_examples=100, deadline=None)
 @given(states)
+def test_native_widget_values_read_back_exactly(state):
+    widgets = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(state).items()}  # lists, as widgets hold
+    assert from_query(widgets) == (state, [])
+
+
+@settings(max_examples=100, deadline=None)
+@given(states)
 def test_round_trip_through_an_encoded_url(state):
     url = "http://localhost:8501/?" + urlencode(to_query(state))
     assert from_query(parse_qs(urlparse(url).query, keep_blank_values=True)) == (state, [])
@@ -176,3 +183,27 @@ def test_construction_normalises():
                      color_by="Gradient_Norm")
     assert (state.hidden, state.domain, state.pinned, state.preset, state.show_layers, state.color_by) == (
         (8, 4), (-1.0, 1.0, -2.0, 2.0), ((0.0, 1.0),), "folded:3", (1, 2), "gradient norm")
+
+
+# ---- what the state means ------------------------------------------------------------------------------
+def test_the_default_state_trains_the_shipped_example_network():
+    from pathlib import Path
+
+    from explorer.data import make_dataset
+    from explorer.io import load
+    from explorer.share import dataset_kwargs, train_config
+    from explorer.train import train
+
+    state = AppState()
+    net = train(make_dataset(**dataset_kwargs(state)), train_config(state)).net
+    assert net.equals(load(Path(__file__).resolve().parent.parent / "assets" / "moons_2x16.pt").net)
+
+
+def test_config_mapping():
+    from explorer.share import dataset_kwargs, train_config
+
+    state = AppState(dataset="spiral", n_classes=4, activation="leaky_relu", alpha=0.2, seed=9)
+    assert dataset_kwargs(state)["n_classes"] == 4 and dataset_kwargs(replace(state, dataset="xor"))["n_classes"] == 2
+    config = train_config(state, snapshot_every=5)
+    assert (config.alpha, config.seed, config.snapshot_every) == (0.2, 9, 5)
+    assert train_config(replace(state, activation="relu")).alpha == 0.0

@@ -135,7 +135,7 @@ def _presets(ctx: ViewContext) -> None:
         return
     _, default, (lo, hi) = PRESETS[name]
     label = "depth k" if name in ("sawtooth", "folded") else "number of lines n"
-    n = st.slider(label, lo, min(hi, 24), default, key=f"teach_preset_{name}")
+    n = st.slider(label, lo, hi, default, key=f"teach_preset_{name}")
     preset = build(f"{name}:{n}", domain=ctx.domain)
     regions = get_regions(preset.net, preset.domain)
     linear = int(linear_labels(regions).max()) + 1
