@@ -167,7 +167,30 @@ def _cmd_local(args: argparse.Namespace) -> int:
 
 
 def _cmd_count(args: argparse.Namespace) -> int:
-    raise ExplorerError("the count command is not available yet.")
+    """Exact count, MIPBound lower bound, sampled lower bound and upper bounds inside a box (all if none chosen)."""
+    from .bounds import format_count
+    from .counting import compare_counts
+    from .io import load_network
+
+    net = load_network(args.model, activation=args.activation)
+    everything = not (args.exact or args.mipbound or args.upper)
+    result = compare_counts(net, args.domain, exact=args.exact or everything,
+                            mipbound=args.mipbound or everything, upper=args.upper or everything,
+                            trials=args.trials, confidence=args.confidence, xor_length=args.xor_length,
+                            time_limit=args.time_limit)
+    payload = result.to_json()
+    lines = [f"network {result.architecture} ({result.activation}), box {result.box.tolist()}"]
+    if result.exact is not None:
+        ex = result.exact
+        lines.append(f"exact count:       {format_count(ex.n_regions)} ({ex.status}, {ex.seconds:.1f} s)")
+    if result.mipbound is not None:
+        mb = result.mipbound
+        lines.append(f"MIPBound lower:    {format_count(mb.lower_bound)} at confidence {mb.confidence:g} "
+                     f"(certain {format_count(mb.certain_lower_bound)}, {mb.timeouts} timeouts, {mb.seconds:.1f} s)")
+    lines.append(f"sampled lower:     {format_count(result.sampled_lower)} ({result.sampled_points} points)")
+    lines += [f"{u.label}: {format_count(u.value)}" + (f" ({u.note})" if u.value is None else "")
+              for u in result.upper]
+    return _emit(payload, args.json, lines)
 
 
 def _cmd_figure(args: argparse.Namespace) -> int:
