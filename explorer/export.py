@@ -2,16 +2,19 @@
 
 Sizes: a figure is laid out in CSS pixels at 96 per inch, so a width of w inches is ``96 w`` layout pixels,
 a PDF page of ``72 w`` points and a PNG of ``w · dpi`` pixels (Kaleido's scale = dpi / 96); font sizes are
-given in points (1 pt = 96/72 px).  SVG and PDF stay vector: every trace becomes paths, one ``<path>`` per
-trace, so region maps should group same-colour polygons into one trace.
+given in points (1 pt = 96/72 px).  SVG and PDF stay vector: polygons are paths, and publication_style
+draws each colour's polygons as one path.
 
 Kaleido 1.x drives a Chromium found on the machine (Debian: ``apt install chromium``); starting it costs
-seconds, so the first export starts one server per process (``kaleido.start_sync_server``) that later
-exports reuse, serialised by a lock because the server answers one request at a time.
+seconds, so the first export starts one Kaleido per process on its own event-loop thread (what
+``kaleido.start_sync_server`` does, but owned here so that a browser that fails to start raises instead of
+blocking forever, and every request has a deadline); later exports, from any thread, reuse it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import os
 import shutil
 import threading
@@ -23,16 +26,17 @@ import plotly.graph_objects as go
 from .errors import ExplorerError
 from .figures import PALETTES
 
-__all__ = ["FORMATS", "CSS_PX_PER_INCH", "POINTS_PER_INCH", "publication_style", "write_figure", "export_bytes",
-           "exporter_available", "server_running"]
+__all__ = ["FORMATS", "CSS_PX_PER_INCH", "POINTS_PER_INCH", "TIMEOUT", "publication_style", "write_figure",
+           "export_bytes", "exporter_available", "server_running"]
 
 FORMATS = ("png", "svg", "pdf")
 CSS_PX_PER_INCH = 96.0
 POINTS_PER_INCH = 72.0
+TIMEOUT = 60.0  # seconds for the browser to start, and for one image
 _NO_CHROMIUM = ("static export needs a Chromium browser and none was found; install one "
                 "(Debian/Ubuntu: apt install chromium) or set BROWSER_PATH to its executable.")
 _LOCK = threading.Lock()
-_STATE: dict = {}  # "available": (bool, reason) once detected; "server": True once started
+_STATE: dict = {}  # "available": (bool, reason) once detected; "server": the running _Server
 
 
 def exporter_available() -> tuple[bool, str]:
@@ -44,8 +48,8 @@ def exporter_available() -> tuple[bool, str]:
 
 
 def server_running() -> bool:
-    """True once this process has started its Kaleido server (it lives until the process exits)."""
-    return bool(_STATE.get("server"))
+    """True while this process has a Kaleido server (started by the first export, kept until exit)."""
+    return _STATE.get("server") is not None
 
 
 def export_bytes(fig: go.Figure, fmt: str, *, dpi: float = 300.0) -> bytes:
@@ -63,20 +67,19 @@ def export_bytes(fig: go.Figure, fmt: str, *, dpi: float = 300.0) -> bytes:
     ok, reason = exporter_available()
     if not ok:
         raise ExplorerError(reason)
-    import kaleido
-
     width = fig.layout.width or 700
     height = fig.layout.height or 500
     opts = {"format": fmt, "width": width, "height": height, "scale": dpi / CSS_PX_PER_INCH if fmt == "png" else 1}
-    with _LOCK:
-        if not _STATE.get("server"):
-            kaleido.start_sync_server(silence_warnings=True)
-            _STATE["server"] = True
-        try:
-            return kaleido.calc_fig_sync(fig, opts=opts)
-        except Exception as exc:  # noqa: BLE001  (the browser's failures arrive as assorted types)
-            raise ExplorerError(f"the {fmt.upper()} export failed in the browser ({type(exc).__name__}: "
-                                f"{str(exc)[:200]}); check that {_STATE['available'][1]} starts.") from exc
+    server = _server()
+    try:
+        return server.render(fig, opts)
+    except Exception as exc:  # noqa: BLE001  (the browser's failures arrive as assorted types)
+        with _LOCK:  # a server that failed once is not trusted again: the next export starts a new one
+            if _STATE.get("server") is server:
+                _STATE["server"] = None
+        server.close()
+        raise ExplorerError(f"the {fmt.upper()} export failed in the browser ({_why(exc)}); check that "
+                            f"{reason} starts.") from exc
 
 
 def write_figure(fig: go.Figure, path, *, dpi: float = 300.0) -> Path:
@@ -109,9 +112,9 @@ def publication_style(fig: go.Figure, *, width_in: float | None = 3.5, height_in
     sliders or menus, no invisible hover markers (each would be one more SVG element), tight margins (axes
     grow them to fit their labels).  Filled polygon traces (``fill="toself"``, NaN-separated) become one
     layout path shape each, filled *and* outlined: Plotly strokes a trace's line as one SVG path per
-    polygon, a shape as a single path, so a region map exports as one path per colour.  ``palette`` (a key of figures.PALETTES; 'okabe-ito' and 'tol-light'
-    are colour-blind safe) sets the colour cycle of traces without colours of their own; region maps take
-    theirs from ``region_map(palette=…)``.
+    polygon, a shape as a single path, so a region map exports as one path per colour.  ``palette`` (a
+    key of figures.PALETTES; 'okabe-ito' and 'tol-light' are colour-blind safe) sets the colour cycle of
+    traces without colours of their own; region maps take theirs from ``region_map(palette=…)``.
 
     Raises
     ------
@@ -145,6 +148,61 @@ def publication_style(fig: go.Figure, *, width_in: float | None = 3.5, height_in
     return out
 
 
+# ---- the server ------------------------------------------------------------------------------------
+class _Server:
+    """One Kaleido (one headless Chromium with one tab) driven from its own event-loop thread.
+
+    Requests from any thread are scheduled on that loop and wait at most TIMEOUT seconds; Kaleido queues
+    them on its tab, so concurrent exports are served one after the other.
+    """
+
+    def __init__(self) -> None:
+        import kaleido
+
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, name="explorer-kaleido", daemon=True).start()
+
+        async def start():
+            k = kaleido.Kaleido(n=1, timeout=TIMEOUT)
+            await k.open()
+            return k
+
+        try:
+            self._kaleido = self._run(start())
+        except BaseException:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            raise
+        atexit.register(self.close)
+
+    def render(self, fig: go.Figure, opts: dict) -> bytes:
+        return self._run(self._kaleido.calc_fig(fig, opts=opts))
+
+    def close(self) -> None:
+        """Close the browser and stop the loop (idempotent)."""
+        if not self._loop.is_running():
+            return
+        try:
+            self._run(self._kaleido.close(), timeout=10)
+        except Exception:  # noqa: BLE001  (closing a broken browser may fail; the process goes anyway)
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _run(self, coro, timeout: float = TIMEOUT):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+
+def _server() -> _Server:
+    """The process's server, started on first use."""
+    with _LOCK:
+        if _STATE.get("server") is None:
+            try:
+                _STATE["server"] = _Server()
+            except Exception as exc:  # noqa: BLE001
+                raise ExplorerError(f"could not start the browser for export ({_why(exc)}); check that "
+                                    f"{_STATE['available'][1]} runs, or install one with apt install chromium.") from exc
+        return _STATE["server"]
+
+
 # ---- helpers ----------------------------------------------------------------------------------
 def _detect() -> tuple[bool, str]:
     try:
@@ -163,6 +221,12 @@ def _detect() -> tuple[bool, str]:
     if path and os.access(path, os.X_OK):
         return True, str(path)
     return False, _NO_CHROMIUM
+
+
+def _why(exc: BaseException) -> str:
+    """'Type: first line of the message' (choreographer packs several sentences into a tuple)."""
+    text = str(exc.args[0]) if exc.args else ""
+    return f"{type(exc).__name__}: {text.splitlines()[0][:160]}" if text else type(exc).__name__
 
 
 def _inches(points: float | None, inches: float | None, what: str) -> float:

@@ -2,6 +2,7 @@
 and the `figure` command on a shipped network."""
 
 import json
+import os
 import re
 import struct
 import subprocess
@@ -156,19 +157,26 @@ def test_write_figure_picks_the_format_from_the_suffix(moons_map, tmp_path):
 
 @needs_chromium
 def test_one_server_serves_every_export():
-    """In a fresh process: the first export starts the Kaleido server, later ones reuse it (times printed)."""
+    """In a fresh process: the first export starts the server, later ones (from any thread) reuse it."""
     script = """
-import json, time, kaleido
+import json, threading, time
 from explorer import export
 import plotly.graph_objects as go
 starts = []
-real = kaleido.start_sync_server
-kaleido.start_sync_server = lambda *a, **k: (starts.append(1), real(*a, **k))[1]
+class Counting(export._Server):
+    def __init__(self):
+        starts.append(1)
+        super().__init__()
+export._Server = Counting
 fig = export.publication_style(go.Figure(go.Scatter(x=[0, 1, 1], y=[0, 0, 1], fill="toself", mode="lines")))
 times = []
 for fmt in ("png", "svg", "pdf", "png", "svg", "pdf"):
     t = time.perf_counter(); export.export_bytes(fig, fmt); times.append(time.perf_counter() - t)
-print(json.dumps({"starts": len(starts), "running": export.server_running(), "times": times}))
+out = []
+threads = [threading.Thread(target=lambda f=f: out.append(export.export_bytes(fig, f)[:4])) for f in ("png", "pdf")]
+[t.start() for t in threads]; [t.join() for t in threads]
+print(json.dumps({"starts": len(starts), "running": export.server_running(), "times": times,
+                  "threads": sorted(o.hex() for o in out)}))
 """
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -176,6 +184,26 @@ print(json.dumps({"starts": len(starts), "running": export.server_running(), "ti
     print("export seconds (first starts the server):", [round(t, 2) for t in report["times"]])
     assert report["starts"] == 1 and report["running"]
     assert max(report["times"][1:]) < report["times"][0]
+    assert report["threads"] == [b"%PDF".hex(), b"\x89PNG".hex()]
+
+
+def test_a_browser_that_does_not_start_raises_instead_of_hanging():
+    script = """
+from explorer.export import export_bytes, server_running
+from explorer.errors import ExplorerError
+import plotly.graph_objects as go
+for _ in range(2):
+    try:
+        export_bytes(go.Figure(), "svg")
+    except ExplorerError as exc:
+        print(str(exc).splitlines()[0], server_running())
+"""
+    env = {**os.environ, "BROWSER_PATH": "/bin/false"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env=env)
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("could not start the browser for export") and
+                                   "apt install chromium" in line and line.endswith("False") for line in lines)
 
 
 # ---- the command line ---------------------------------------------------------------------------------------

@@ -88,8 +88,8 @@ def test_sawtooth_stripes_are_the_dyadic_intervals_and_the_output_is_the_tent_po
     preset = sawtooth(k, domain=box)
     regions = enumerate_regions(preset.net, box)
     s_of = lambda x: (x - box[0]) / (box[1] - box[0])  # noqa: E731
-    spans = sorted((round(s_of(regions.polygon(i)[:, 0].min()) * 2 ** k), round(s_of(regions.polygon(i)[:, 0].max())
-                                                                              * 2 ** k)) for i in range(regions.n_regions))
+    xs = [regions.polygon(i)[:, 0] for i in range(regions.n_regions)]
+    spans = sorted((round(s_of(x.min()) * 2 ** k), round(s_of(x.max()) * 2 ** k)) for x in xs)
     assert spans == [(j, j + 1) for j in range(2 ** k)]
     x = np.random.default_rng(0).uniform([box[0], box[2]], [box[1], box[3]], size=(500, 2))
     np.testing.assert_allclose(preset.net.forward(x)[:, 0], tent_power(s_of(x[:, 0]), k) - 0.5, atol=1e-9)

@@ -54,7 +54,8 @@ def test_layer_by_layer_reveal(page):
     text = " ".join(values(page.markdown))
     assert "After layer **2** of 2" in text
     page.slider(key="teach_layer").set_value(1).run()
-    assert "After layer **1** of 2" in " ".join(values(page.markdown)) and "1 before it" in " ".join(values(page.markdown))
+    text = " ".join(values(page.markdown))
+    assert "After layer **1** of 2" in text and "1 before it" in text
     options = page.selectbox(key="teach_unit_1").options
     assert len(options) == 1 + 5  # all, or one of the 5 neurons of layer 1
     page.selectbox(key="teach_unit_1").set_value(2).run()

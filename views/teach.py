@@ -76,23 +76,24 @@ def _timeline(ctx: ViewContext) -> None:
     snapshots = result.snapshots
     timeline = _cached_timeline(snapshots, ctx.dataset, ctx.domain)
     playing = st.session_state.get("teach_playing", False)
-    label = "⏸ Pause" if playing else "▶ Play"
-    if st.button(label, key="teach_play"):
-        playing = not playing
-        st.session_state["teach_playing"] = playing
-        if playing and st.session_state.get("teach_snapshot", 0) >= len(snapshots) - 1:
-            st.session_state["teach_snapshot"] = 0
     st.fragment(run_every=_PLAY_SECONDS if playing else None)(_timeline_step)(ctx, timeline)
 
 
 def _timeline_step(ctx: ViewContext, timeline) -> None:
+    """One tick: the Play/Pause button, the snapshot slider (advanced while playing) and what it shows."""
+    ss = st.session_state
     snapshots = ctx.train_result.snapshots
     last = len(snapshots) - 1
-    if st.session_state.get("teach_playing", False):
-        step = min(st.session_state.get("teach_snapshot", 0) + 1, last)
-        st.session_state["teach_snapshot"] = step
-        if step == last:  # stop at the end and redraw the whole tab so the button reads Play again
-            st.session_state["teach_playing"] = False
+    playing = ss.get("teach_playing", False)
+    if st.button("⏸ Pause" if playing else "▶ Play", key="teach_play"):
+        ss["teach_playing"] = not playing
+        if not playing and ss.get("teach_snapshot", 0) >= last:
+            ss["teach_snapshot"] = 0
+        st.rerun()  # the whole page: the fragment's timer starts or stops with the new state
+    if playing:
+        ss["teach_snapshot"] = min(ss.get("teach_snapshot", 0) + 1, last)
+        if ss["teach_snapshot"] == last:  # stop at the end and redraw the page so the button reads Play
+            ss["teach_playing"] = False
             st.rerun()
     s = st.select_slider("Snapshot (epoch)", options=list(range(len(snapshots))), key="teach_snapshot",
                          format_func=lambda i: f"epoch {snapshots[i][0]}")
