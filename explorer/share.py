@@ -21,8 +21,8 @@ from .net import ACTIVATIONS
 from .presets import parse_spec
 from .train import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, OPTIMIZERS, TrainConfig
 
-__all__ = ["AppState", "to_query", "from_query", "dataset_kwargs", "train_config", "LIMITS", "LEARNING_RATES", "TABS", "COMPARISON", "ALIASES",
-           "MAX_PINNED"]
+__all__ = ["AppState", "to_query", "from_query", "dataset_kwargs", "train_config", "LIMITS", "LEARNING_RATES",
+           "TABS", "COMPARISON", "ALIASES", "MAX_PINNED"]
 
 LIMITS = {  # inclusive ranges of the app's widgets (a URL asking for more is clamped)
     "n_points": (20, 2000), "n_classes": (2, 10), "noise": (0.0, 0.5), "test_fraction": (0.0, 0.9),
