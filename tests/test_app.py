@@ -333,9 +333,10 @@ def test_a_link_restores_the_view_and_the_url_follows_changes():
 
 
 def test_a_link_with_other_training_settings_retrains_deterministically():
-    at = _start_with_url({"hidden": "5", "epochs": "15", "n_points": "100", "seed": "3"})
+    at = _start_with_url({"hidden": "5", "epochs": "15", "n_points": "100", "seed": "3", "domain": "-2,2,-1,1"})
     assert "train_job" in at.session_state
     _finish_training(at)
+    assert _figure(at)["layout"]["xaxis"]["range"] == [-2, 2]  # training keeps the link's domain
     model = at.session_state["model"]
     direct = train(make_dataset("moons", n_points=100, noise=0.1, test_fraction=0.2, seed=3),
                    TrainConfig(hidden=(5,), epochs=15, seed=3))

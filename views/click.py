@@ -68,7 +68,7 @@ def plot_click(target: str, *, key: str) -> dict | None:
     Returns the raw payload of a click made since the last rerun (see :func:`point_from_payload`), else None.
     """
     result = _component(key=key, data={"target": target}, on_click_change=_ignore, height=0)
-    return result.click
+    return getattr(result, "click", None)  # absent when no script is running (bare mode)
 
 
 def point_from_payload(payload) -> tuple[float, float] | None:

@@ -18,7 +18,7 @@ from explorer.train import OPTIMIZERS, TrainConfig, train, training_provenance
 from . import files, session
 from .context import ViewContext, get_regions, net_key
 from .jobs import Job, show_job
-from .session import LEARNING_RATES, Model, apply_settings, settings
+from .session import LEARNING_RATES, Model, settings
 
 __all__ = ["context", "progress", "render"]
 
@@ -173,7 +173,6 @@ def _adopt_training() -> None:
     st.session_state["model"] = Model(result.net, f"trained on {dataset.name} ({what})",
                                       training_provenance(dataset, config, result), dataset.domain,
                                       train_result=result, dataset=dataset)
-    apply_settings(dict(zip(("xmin", "xmax", "ymin", "ymax"), dataset.domain.reshape(-1).tolist())))
 
 
 # ---- load, save and slices ------------------------------------------------------------------------
