@@ -27,13 +27,8 @@ STATE = AppState(dataset="circles", n_points=200, noise=0.05, seed=3, hidden=(6,
                  color_by="class", show_layers=(0,), show_decision=False, pinned=((0.5, -0.25),),
                  domain=(-2.5, 2.5, -2.0, 2.0), classroom=True)
 
-# the app reads and writes the URL through explorer.share.from_query / to_query; until it does, this test is
-# an expected failure with that reason (and is enforced as soon as the app calls from_query)
-INTEGRATED = any("from_query" in p.read_text() for p in (ROOT / "app.py", *(ROOT / "views").glob("*.py")) if p.exists())
-pytestmark = [pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM} "
-                                 "(apt-get install chromium); Playwright's own browsers are not used"),
-              pytest.mark.xfail(not INTEGRATED, strict=True, reason="app.py does not read the URL state yet "
-                                "(explorer.share.from_query)")]
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM} "
+                                "(apt-get install chromium); Playwright's own browsers are not used")
 
 _MAP = """() => {
   const gd = [...document.querySelectorAll('.js-plotly-plot')]
@@ -126,3 +121,27 @@ def _check(shown: dict, expected: int, what: str) -> None:
     assert "decision boundary" not in shown["traces"] and "layer 1 neurons" in shown["traces"]
     assert shown["pins"] == [[0.5], [-0.25]]
     assert shown["classroom_hides"]
+
+
+def test_a_preset_url_opens_the_construction_with_its_closed_form(server):
+    from playwright.sync_api import sync_playwright
+
+    from explorer.presets import build
+
+    state = AppState(preset="folded:3", domain=(0.0, 1.0, 0.0, 2.0), tab="teach")  # presets live in Teach
+    preset = build(state.preset, domain=state.domain)
+    exact = enumerate_regions(preset.net, preset.domain).n_regions
+    assert exact == preset.closed_form == 64
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
+            page.goto(f"{server}/?{urlencode(to_query(state))}")
+            metric = page.locator("[data-testid=stMetric]", has_text="exact (enumerated)")
+            metric.wait_for(timeout=60_000)
+            closed = page.locator("[data-testid=stMetric]", has_text="closed form")
+            assert metric.inner_text().split()[-1] == closed.inner_text().split()[-1] == f"{exact:,}"
+            assert page.get_by_text("matches the exact count").count() == 1
+            assert from_query(parse_qs(urlparse(page.url).query))[0] == state
+        finally:
+            browser.close()
