@@ -254,7 +254,8 @@ def _pinned_table(ctx: ViewContext, radius: float, norm: str, certifier: str) ->
 
 def _profile(ctx: ViewContext, a: dict, norm: str, certifier: str) -> None:
     use = certifier if certifier in _FAST_CERTIFIERS else "symbolic"
-    radii = tuple(np.round(np.linspace(a["radius"] / 15, 2 * a["radius"], 30), 12))
+    top = float(2.0 ** np.ceil(np.log2(2 * a["radius"])))  # from 2r up to 4r: slider moves reuse the profile
+    radii = tuple(np.round(np.linspace(top / 30, top, 30), 12))
     try:
         profile = _cached_profile(ctx.extras["net_key"], ctx.domain, a["point"], radii, norm, use, ctx.net, ctx.regions)
     except ExplorerError as exc:
