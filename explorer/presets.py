@@ -191,7 +191,18 @@ def parse_spec(spec: str) -> tuple[str, int]:
 
 
 def build(spec: str, *, domain=BOX) -> Preset:
-    """The preset a spec names: 'lines:N', 'concurrent:N', 'parallel:N', 'sawtooth:K' or 'folded:K'."""
+    """The preset a spec names: 'lines:N', 'concurrent:N', 'parallel:N', 'sawtooth:K' or 'folded:K'.
+
+    Examples
+    --------
+    >>> p = build("lines:5")
+    >>> p.closed_form, p.formula
+    (16, '1 + n + C(n, 2) = 1 + 5 + 10 = 16')
+    >>> build("concurrent:5").closed_form       # degenerate: every line through one point
+    10
+    >>> build("sawtooth:6").closed_form, build("sawtooth:6").net.hidden_widths
+    (64, (2, 2, 2, 2, 2, 2))
+    """
     name, n = parse_spec(spec)
     if name in ("sawtooth", "folded"):
         return sawtooth(n, both=name == "folded", domain=domain)

@@ -99,7 +99,14 @@ def to_query(state: AppState) -> dict[str, str]:
     """Query parameters {field: text} of the fields that differ from the defaults, in field order.
 
     Text forms: numbers as the shortest round-tripping decimal ('0.1', '3', '1e-05'), tuples joined by ','
-    ('16,16'), pinned points as 'x,y;x,y', booleans as '1' / '0'.
+    ('16,16'), pinned points as 'x,y;x,y', booleans as '1' / '0', hidden layers 1-based.
+
+    Examples
+    --------
+    >>> to_query(AppState(dataset="circles", hidden=(8, 8), lr=0.03, pinned=((0.5, 1.0),), show_layers=(0,)))
+    {'dataset': 'circles', 'hidden': '8,8', 'lr': '0.03', 'show_layers': '1', 'pinned': '0.5,1'}
+    >>> to_query(AppState())                     # the start-up view: an empty query
+    {}
     """
     default = AppState()
     return {f.name: _to_text(f.name, getattr(state, f.name)) for f in fields(AppState)
@@ -115,6 +122,14 @@ def from_query(params: Mapping) -> tuple[AppState, list[str]]:
     Unknown names, unreadable values and unknown choices fall back to the default; numbers out of range
     are clamped to LIMITS.  Never raises on user input.  TF Playground's networkShape, learningRate and
     batchSize are read as hidden, lr and batch_size.
+
+    Examples
+    --------
+    >>> state, warnings = from_query({"networkShape": "4,2", "epochs": "99999", "colour": "red"})
+    >>> state.hidden, state.epochs
+    ((4, 2), 10000)
+    >>> warnings
+    ["epochs='99999' is outside 1–10000; using epochs=10000.", "ignored unknown parameter 'colour'."]
     """
     warnings: list[str] = []
     values: dict = {}
