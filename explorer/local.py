@@ -11,11 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from math import comb
 
 import numpy as np
 
+from .bounds import activation_aware_bound, montufar2017_bound, serra2018_bound, zaslavsky_bound
 from .certify import TAU, Enclosure, certify_chain, check_ball, dual_norm, sample_ball
 from .errors import ExplorerError
 from .net import Network
@@ -266,7 +265,7 @@ def bound_a(n0: int, k: Sequence[int], *, kappa: Sequence[int] | None = None,
     total, dim = 1, int(n0)
     for l, kl in enumerate(k):
         delta = min(kl, kappa[l], dim)
-        total *= sum(comb(kl, j) for j in range(delta + 1))
+        total *= zaslavsky_bound(kl, delta)
         if rho is not None:
             dim = min(dim, rho[l])
     return total
@@ -285,27 +284,20 @@ def bound_b(n0: int, k: Sequence[int], active: Sequence[int], *, kappa: Sequence
     (64, 1232)
     """
     k, active = tuple(int(v) for v in k), tuple(int(v) for v in active)
-    kappa = k if kappa is None else tuple(int(v) for v in kappa)
-    rho = tuple(a + kl for a, kl in zip(active, k)) if rho is None else tuple(int(v) for v in rho)
-
-    @lru_cache(maxsize=None)
-    def R(l: int, d: int) -> int:
-        if l == len(k):
-            return 1
-        return sum(comb(k[l], j) * R(l + 1, min(d, rho[l]) if leaky else min(d, active[l] + k[l] - j, rho[l]))
-                   for j in range(min(k[l], d, kappa[l]) + 1))
-
-    return R(0, int(n0))
+    rho = None if rho is None else tuple(int(v) for v in rho)
+    # the recursion of the activation-aware bound with unstable = k and no cap on simultaneously active units
+    return activation_aware_bound(n0, k, active, unstable_rank=kappa, active_rank=rho,
+                                  full_rank=(rho or tuple(a + kl for a, kl in zip(active, k))) if leaky else None,
+                                  activation="leaky_relu" if leaky else "relu")
 
 
 def global_bound(net: Network) -> int:
     """Upper bound on the regions of ``net`` in all of ℝ^{n0}: Theorem 1 of Serra, Tjandraatmadja &
     Ramalingam 2018 (ReLU), or Montúfar's product ∏_l Σ_{j ≤ min(n0, n_1, …, n_{l−1})} C(n_l, j) (LeakyReLU,
     where inactive units do not lower the dimension)."""
-    widths = net.hidden_widths
     if net.alpha > 0:
-        return bound_a(net.n_inputs, widths, rho=widths)
-    return bound_b(net.n_inputs, widths, [0] * len(widths))
+        return montufar2017_bound(net.n_inputs, net.hidden_widths)
+    return serra2018_bound(net.n_inputs, net.hidden_widths)
 
 
 def jacobians(net: Network, points: np.ndarray, patterns: np.ndarray | None = None) -> list:
