@@ -86,9 +86,9 @@ class MipBoundResult:
 
 
 def mipbound(net: Network, box, *, trials: int = 10, confidence: float = 0.95, rule: str = "majority",
-             delta: float = 0.2, xor_length="dense", encoding: str = "slack", solve_limit: float = 1.0,
+             delta: float = 0.2, xor_length="dense", encoding: str = "slack", solve_limit: float = 0.5,
              time_limit: float = 300.0, seed: int = 0, workers: int = 2, n_samples: int = 4096,
-             chord_points_max: int = 2 ** 20, model: ReluMilp | None = None,
+             chord_points_max: int = 2 ** 22, model: ReluMilp | None = None,
              progress: Callable[[float, str], None] | None = None) -> MipBoundResult:
     """Lower bound 2^(r* − α) on the regions of ``net`` in ``box`` from random XOR trials (spec §4.3).
 
@@ -114,8 +114,8 @@ def mipbound(net: Network, box, *, trials: int = 10, confidence: float = 0.95, r
         Processes for the trials (2: a pool with HiGHS threads = 1; 1: in this process).
     n_samples, chord_points_max : int
         Uniform samples and at most this many chord pieces (:func:`explorer.exact.chord_points`,
-        stopped early once new chords add < 1 % new patterns) for the certified pool; 0 and 0
-        give the plain §4.3 loop.
+        stopped early once a batch of chords adds < 0.05 % new patterns) for the certified pool,
+        built by the worker processes; 0 and 0 give the plain §4.3 loop.
     model : ReluMilp, optional
         A prebuilt ``build_milp(net, box)`` (margin "both").
 
@@ -145,7 +145,13 @@ def mipbound(net: Network, box, *, trials: int = 10, confidence: float = 0.95, r
         return MipBoundResult(1, 0.0, 1.0, rule, k, alpha, (0,) * trials, 1, 0, model.epsilon, 0, trials,
                               xor_length, encoding, "complete", time.perf_counter() - start)
     deadline = time.time() + max(0.0, time_limit - (time.perf_counter() - start))
-    pool = _certified_pool(net, box, model, n_samples, chord_points_max, seed, deadline)   # (P, ⌈u/8⌉) packed
+    parts = max(1, min(int(workers), 8))
+    jobs = [(net, box, model.units, model.epsilon, n_samples if part == 0 else 0, chord_points_max // parts,
+             seed, part, parts, deadline) for part in range(parts)]
+    seen = set().union(*(map(lambda a: _pool_part(*a), jobs) if parts == 1 else
+                         _executor(parts).map(_pool_part, *zip(*jobs))))
+    width = (model.n_binaries + 7) // 8      # distinct patterns in N_ε, bit-packed: (P, ⌈u/8⌉)
+    pool = np.frombuffer(b"".join(sorted(seen)), dtype=np.uint8).reshape(-1, width).copy()
     if progress is not None:
         progress(0.0, f"{len(pool)} regions certified by sampling")
     seeds = np.random.SeedSequence(seed).spawn(trials)
@@ -266,29 +272,27 @@ def _trial(model: ReluMilp, pool: np.ndarray, seed, xor_length, encoding: str, s
     return r, found, state["timeouts"], state["late"]
 
 
-def _certified_pool(net: Network, box: np.ndarray, model: ReluMilp, n_samples: int, chord_max: int,
-                    seed: int, deadline: float) -> np.ndarray:
-    """Distinct packed patterns (P, ⌈u/8⌉) of unstable units at points where every |g| ≥ ε (so in N_ε)."""
+def _pool_part(net: Network, box: np.ndarray, units: np.ndarray, epsilon: float, n_samples: int,
+               max_points: int, seed: int, part: int, parts: int, deadline: float) -> set:
+    """Packed patterns of the unstable units at points where every |g| ≥ ε (hence in N_ε): samples, chords."""
     seen: set = set()
 
     def add(x: np.ndarray) -> int:
-        g = np.concatenate(net.preactivations(x), axis=1)[:, model.units] if len(x) else np.zeros((0, 0))
+        g = np.concatenate(net.preactivations(x), axis=1)[:, units]
         before = len(seen)
-        if len(x) and model.n_binaries:
-            seen.update(map(bytes, np.packbits(g[(np.abs(g) >= model.epsilon).all(axis=1)] > 0, axis=1)))
+        seen.update(map(bytes, np.packbits(g[(np.abs(g) >= epsilon).all(axis=1)] > 0, axis=1)))
         return len(seen) - before
 
     if n_samples > 0:
         add(sample_patterns(net, box, n_samples=n_samples, seed=seed)[0])
-    done, batch = 0, 0
-    while done < chord_max and time.time() < deadline:
+    done, batch = 0, part
+    while done < max_points and time.time() < deadline:
         x = chord_points(net, box, n_lines=2000, seed=(seed, batch))
         new = add(x)
-        done, batch = done + len(x), batch + 1
-        if new < 0.01 * len(x):                          # saturated: chords mostly revisit regions
+        done, batch = done + len(x), batch + parts
+        if new < 5e-4 * len(x):                          # saturated: chords mostly revisit regions
             break
-    width = (model.n_binaries + 7) // 8
-    return np.frombuffer(b"".join(sorted(seen)), dtype=np.uint8).reshape(-1, width).copy()
+    return seen
 
 
 def _draw_support(rng: np.random.Generator, n: int, xor_length) -> np.ndarray:
@@ -329,11 +333,19 @@ def _parse_length(xor_length):
     return k
 
 
+def _one_blas_thread() -> None:
+    """Worker initialiser: the workers already use every core, so BLAS must not spawn threads too."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _executor(workers: int) -> ProcessPoolExecutor:
     """The process pool of this process (forkserver: workers never inherit HiGHS or Streamlit state)."""
     if not _EXECUTOR or _EXECUTOR[0][0] != workers:
         if _EXECUTOR:
             _EXECUTOR.pop()[1].shutdown()
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        _EXECUTOR.append((workers, ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))))
+        _EXECUTOR.append((workers, ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                                       initializer=_one_blas_thread)))
     return _EXECUTOR[0][1]
