@@ -13,14 +13,16 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
+import highspy
 import numpy as np
 
 from .errors import ExplorerError
-from .milp import ReluMilp, build_milp, max_active
+from .exact import sample_patterns
+from .milp import ReluMilp, build_milp, new_solver, set_start
 from .net import Network
 
 __all__ = ["UpperBound", "LayerStats", "trivial_bound", "zaslavsky_bound", "montufar2017_bound",
-           "serra2018_bound", "activation_aware_bound", "layer_stats", "upper_bounds", "format_count"]
+           "serra2018_bound", "activation_aware_bound", "layer_stats", "max_active", "upper_bounds", "format_count"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,32 @@ def layer_stats(net: Network, box, *, model: ReluMilp | None = None, time_limit:
         ranks.append([_rank(W[un]), _rank(W[live]), _rank(W)])
     kappa, rho, full = (np.array(r) for r in zip(*ranks))
     return LayerStats(u, a, np.array(A), tuple(status), kappa, rho, full, time.perf_counter() - start)
+
+
+def max_active(model: ReluMilp, layer: int, *, time_limit: float = 5.0, n_samples: int = 1000) -> tuple[int, str]:
+    """A_l ≥ the most units of ``layer`` active at one box point: a_l + max Σ z over the §2.1 rows.
+
+    The MILP starts from the forward pass of the sample with the most active units.  Returns
+    (A_l, status): "optimal", or "timeout" with the floor of the dual bound (still an upper bound).
+    """
+    net = model.net
+    sel = model.unit_layer == layer
+    stable_active = int(model.bounds.stable_active[net.unit_layers() == layer].sum())
+    if not sel.any():
+        return stable_active, "optimal"
+    solver = new_solver(model, margin_rows=False)
+    cols = model.z_cols[sel].astype(np.int32)
+    solver.changeColsCost(cols.size, cols, np.full(cols.size, -1.0))
+    x, G = sample_patterns(net, model.box, n_samples=n_samples)
+    set_start(solver, model, x[np.argmax((G[:, model.units[sel]] > 0).sum(axis=1))])
+    solver.setOptionValue("time_limit", float(time_limit))
+    solver.run()
+    optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    bound = -solver.getInfo().mip_dual_bound
+    if not np.isfinite(bound):
+        return stable_active + int(sel.sum()), "timeout"
+    best = min(int(sel.sum()), int(np.floor(bound + 1e-6)))
+    return stable_active + best, "optimal" if optimal else "timeout"
 
 
 def upper_bounds(net: Network, *, stats: LayerStats | None = None) -> tuple[UpperBound, ...]:

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .bounds import LayerStats, UpperBound, layer_stats, upper_bounds
+from .bounds import LayerStats, layer_stats, upper_bounds
 from .errors import ExplorerError
 from .exact import ExactCount, count_exact, sample_patterns
 from .milp import as_box, build_milp
@@ -19,7 +19,24 @@ from . import mipbound as _mipbound
 from .mipbound import MipBoundResult
 from .net import Network
 
-__all__ = ["CountComparison", "compare_counts", "sampled_lower_bound"]
+__all__ = ["CountEntry", "CountComparison", "compare_counts", "sampled_lower_bound"]
+
+
+@dataclass(frozen=True)
+class CountEntry:
+    """One number of a comparison, as the app charts it.
+
+    name : JSON key;  label : text with the citation;  value : int (None: not applicable)
+    kind : "exact", "lower" or "upper";  status : "exact", "time limit", "complete", "n/a", …
+    seconds : float
+    """
+
+    name: str
+    label: str
+    value: int | None
+    kind: str
+    status: str
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,7 @@ class CountComparison:
     sampled_lower : int
         Distinct patterns of ``sampled_points`` uniform box samples (a certain lower bound).
     sampled_points : int
+    sampled_seconds : float
     epsilon : float
         ε of the MILP strict-activity rows (§2.3).
     seconds : float
@@ -55,8 +73,26 @@ class CountComparison:
     stats: LayerStats | None
     sampled_lower: int
     sampled_points: int
+    sampled_seconds: float
     epsilon: float
     seconds: float
+
+    @property
+    def entries(self) -> tuple[CountEntry, ...]:
+        """Every number with its label, kind, status and seconds, lower bounds first, then exact, then upper."""
+        out = [CountEntry("sampled_lower", f"distinct patterns of {self.sampled_points} uniform samples",
+                          self.sampled_lower, "lower", "exact", self.sampled_seconds)]
+        if self.mipbound is not None:
+            mb = self.mipbound
+            out.append(CountEntry("mipbound", f"{mb.label}, confidence {mb.confidence:g}", mb.lower_bound,
+                                  "lower", mb.status, mb.seconds))
+        if self.exact is not None:
+            ex = self.exact
+            out.append(CountEntry("exact", ex.label, ex.n_regions, "exact" if ex.is_exact else "lower", ex.status,
+                                  ex.seconds))
+        out += [CountEntry(u.name, u.label, u.value, "upper", "n/a" if u.value is None else "exact", u.seconds)
+                for u in self.upper]
+        return tuple(out)
 
     def upper_bound(self, name: str) -> int | None:
         """Value of the upper bound called ``name`` (None if absent or not applicable)."""
@@ -122,7 +158,9 @@ def compare_counts(net: Network, box, *, exact: bool = True, mipbound: bool = Tr
         return lambda f, msg: progress(lo + (hi - lo) * min(max(f, 0.0), 1.0), msg)
 
     model = build_milp(net, box)
+    t = time.perf_counter()
     sampled = sampled_lower_bound(net, box, n_samples=n_samples, seed=seed)
+    sampled_seconds = time.perf_counter() - t
     stats = layer_stats(net, box, model=model, time_limit=min(5.0, 0.1 * left() / max(1, len(net.hidden_widths)))
                         ) if upper else None
     bounds = upper_bounds(net, stats=stats) if upper else ()
@@ -133,7 +171,7 @@ def compare_counts(net: Network, box, *, exact: bool = True, mipbound: bool = Tr
                   progress=report(0.05, 0.4)) if mipbound else None
     ex = count_exact(net, box, time_limit=left(), seed=seed, progress=report(0.4, 1.0)) if exact else None
     return CountComparison(box, net.architecture, net.activation, ex, mb, bounds, stats, sampled, n_samples,
-                           model.epsilon, time.perf_counter() - start)
+                           sampled_seconds, model.epsilon, time.perf_counter() - start)
 
 
 def sampled_lower_bound(net: Network, box, *, n_samples: int = 10_000, seed: int = 0) -> int:

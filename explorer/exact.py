@@ -42,6 +42,8 @@ class ExactCount:
     seconds : float
     box : float64 ndarray (n0, 2)
     label : str
+    epsilon : float or None
+        ε of the MILP method (None for the LP method).
     """
 
     n_regions: int
@@ -53,6 +55,7 @@ class ExactCount:
     seconds: float
     box: np.ndarray
     label: str
+    epsilon: float | None = None
 
     @property
     def is_exact(self) -> bool:
@@ -70,8 +73,11 @@ def count_exact(net: Network, box, *, method: str = "lp", time_limit: float = 12
         ``"lp"``: depth-first subdivision; a region of layers < l is split by each layer-l hyperplane
         crossing it, and a side exists iff the LP max t s.t. σ_i·(a_i·x + c_i)/‖a_i‖ ≥ t (x ∈ box)
         has t* > TOL·max(1, width).  ``"milp"``: §3 of the spec, FIND with no-good cuts
-        (margin "both", ε rule), each pattern LP-confirmed.  The LP method was faster on every
-        network of ``bench/bench_counting.py``; the MILP one serves as an independent check.
+        (margin "both"), each pattern LP-confirmed.  Because only confirmed patterns count, any
+        ε > 0 is safe here; ε = 10·TOL·max(1, H_max) (not the §2.3 rule, which MIPBound keeps)
+        lets FIND reach regions down to that value margin.  It still misses regions on which a
+        unit is ≡ 0 (two-sided rows need g ≤ −ε).  The LP method was faster on every network of
+        ``bench/bench_counting.py``; the MILP one serves as an independent check.
     time_limit : float
         Seconds; on expiry the regions found so far are returned with status "time limit".
     max_regions : int, optional
@@ -341,7 +347,9 @@ class _SubdivisionCount:
 # ---- MILP with no-good cuts (spec §3) ------------------------------------------------------------------
 def _count_no_good(net, box, points, G, time_limit, max_regions, progress, start) -> ExactCount:
     """§3 of the spec; patterns seen at samples with every |g| ≥ ε are FIND-feasible, so they are cut first."""
-    model = build_milp(net, box)
+    bounds = unit_bounds(net, box)
+    h_max = max(1.0, float(np.max(np.r_[bounds.big_m[0][bounds.unstable], bounds.big_m[1][bounds.unstable], 1.0])))
+    model = build_milp(net, box, bounds=bounds, epsilon=10 * TOL * h_max)
     solver, confirm = new_solver(model), Confirmer(model)
     g = G[:, model.units]
     ok = (np.abs(g) >= model.epsilon).all(axis=1)                # forward passes that satisfy every row
@@ -374,4 +382,5 @@ def _count_no_good(net, box, points, G, time_limit, max_regions, progress, start
     pats = np.array([p for p, _ in found.values()], dtype=bool).reshape(-1, net.n_hidden)
     pts = np.array([x for _, x in found.values()], dtype=np.float64).reshape(-1, net.n_inputs)
     return ExactCount(len(pats), status, pats, pts, "milp-no-good", solves, time.perf_counter() - start, box,
-                      "exact count (MILP, no-good cuts)" if status == "exact" else "certain lower bound")
+                      "exact count (MILP, no-good cuts)" if status == "exact" else "certain lower bound",
+                      model.epsilon)

@@ -26,8 +26,7 @@ from .errors import ExplorerError
 from .net import Network
 
 __all__ = ["TOL", "MARGINS", "TIGHTENINGS", "as_box", "UnitBounds", "unit_bounds", "ReluMilp", "build_milp",
-           "Find", "new_solver", "find", "start_values", "set_start", "add_no_good", "Confirmer",
-           "max_active"]
+           "Find", "new_solver", "find", "start_values", "set_start", "add_no_good", "Confirmer"]
 
 TOL = 1e-7
 INT_TOL = 1e-6            # HiGHS mip_feasibility_tolerance (its default)
@@ -312,30 +311,6 @@ class Confirmer:
         if self.solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return False
         return m.margin == "none" or -self.solver.getInfo().objective_function_value > TOL * max(1.0, m.h_max)
-
-
-def max_active(model: ReluMilp, layer: int, *, time_limit: float = 5.0) -> tuple[int, str]:
-    """A_l ≥ the most units of ``layer`` active at one box point: a_l + max Σ z over the §2.1 rows.
-
-    Returns (A_l, status) with status "optimal" or "timeout" (then the floor of the dual bound).
-    """
-    sel = model.unit_layer == layer
-    stable_active = int(model.bounds.stable_active[model.net.unit_layers() == layer].sum())
-    if not sel.any():
-        return stable_active, "optimal"
-    solver = new_solver(model, margin_rows=False)
-    cols = model.z_cols[sel].astype(np.int32)
-    solver.changeColsCost(cols.size, cols, np.full(cols.size, -1.0))
-    solver.setOptionValue("time_limit", float(time_limit))
-    solver.run()
-    status = solver.getModelStatus()
-    bound = -solver.getInfo().mip_dual_bound
-    if status == highspy.HighsModelStatus.kOptimal:
-        bound = min(bound, -solver.getInfo().objective_function_value)
-    elif not np.isfinite(bound):
-        return stable_active + int(sel.sum()), "timeout"
-    best = min(int(sel.sum()), int(np.floor(bound + 1e-6)))
-    return stable_active + best, "optimal" if status == highspy.HighsModelStatus.kOptimal else "timeout"
 
 
 # ---- helpers -------------------------------------------------------------------------------------

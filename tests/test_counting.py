@@ -21,6 +21,10 @@ def test_comparison_orders_every_number():
     uppers = {u.name: u.value for u in result.upper}
     assert exact <= uppers["activation_aware"] <= uppers["serra2018"] <= uppers["montufar2017"] <= uppers["trivial"]
     assert result.upper_bound("zaslavsky") is None and result.upper_bound("nope") is None
+    entries = {e.name: e for e in result.entries}
+    assert entries["exact"].value == exact and entries["exact"].kind == "exact"
+    assert entries["mipbound"].kind == entries["sampled_lower"].kind == "lower"
+    assert entries["zaslavsky"].status == "n/a" and entries["serra2018"].value == uppers["serra2018"]
 
 
 def test_json_schema_with_big_integers():

@@ -24,15 +24,17 @@ def assert_milp_matches(net, box, expected):
     """The MILP count misses exactly the regions whose value margin max min_i |g_i| is below ε (spec §2.3)."""
     from explorer.milp import Confirmer, build_milp
 
-    found = as_set(count_exact(net, box, method="milp").patterns)
+    result = count_exact(net, box, method="milp")
+    found = as_set(result.patterns)
     assert found <= expected
-    model = build_milp(net, box)
+    model = build_milp(net, box, epsilon=result.epsilon)
+    assert result.epsilon == pytest.approx(1e-6 * model.h_max)          # 10·TOL·H_max
     confirm = Confirmer(model)
     for p in expected:
         z = np.array(p, dtype=bool)[model.units]
         confirm(z)
         margin = -confirm.solver.getInfo().objective_function_value
-        assert (p in found) == (margin >= model.epsilon * (1 - 1e-6)), (p, margin, model.epsilon)
+        assert (p in found) == (margin >= result.epsilon * (1 - 1e-6)), (p, margin, result.epsilon)
     return found
 
 
@@ -58,7 +60,7 @@ def test_t5_random_2d_nets_match_region_engine():
         lp = count_exact(net, [-1, 1])
         assert lp.n_regions == reference.n_regions, (seed, widths)
         assert as_set(lp.patterns) == as_set(reference.patterns)
-        assert_milp_matches(net, [-1, 1], as_set(reference.patterns))
+        assert assert_milp_matches(net, [-1, 1], as_set(reference.patterns)) == as_set(reference.patterns)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from explorer.bounds import max_active
 from explorer.errors import ExplorerError
-from explorer.milp import (Confirmer, add_no_good, as_box, build_milp, find, max_active, new_solver, set_start,
+from explorer.milp import (Confirmer, add_no_good, as_box, build_milp, find, new_solver, set_start,
                            start_values, unit_bounds)
-from explorer.net import Network
 from tests.count_oracle import random_net
 from tests.test_exact import N1, N2, N3
 
