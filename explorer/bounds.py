@@ -135,13 +135,13 @@ def layer_stats(net: Network, box, *, model: ReluMilp | None = None, time_limit:
     L = len(net.hidden_widths)
     u = np.array([int(b.unstable[layer_of == l].sum()) for l in range(L)])
     a = np.array([int(b.stable_active[layer_of == l].sum()) for l in range(L)])
-    A, status = zip(*(max_active(model, l, time_limit=time_limit) for l in range(L)))
-    ranks = []
+    measured = [max_active(model, l, time_limit=time_limit) for l in range(L)]
+    ranks = np.zeros((L, 3), dtype=int)                       # κ_l, ρ_l, rank W^l
     for l, W in enumerate(net.weights[:-1]):
         un, live = b.unstable[layer_of == l], ~b.stable_inactive[layer_of == l]
-        ranks.append([_rank(W[un]), _rank(W[live]), _rank(W)])
-    kappa, rho, full = (np.array(r) for r in zip(*ranks))
-    return LayerStats(u, a, np.array(A), tuple(status), kappa, rho, full, time.perf_counter() - start)
+        ranks[l] = _rank(W[un]), _rank(W[live]), _rank(W)
+    return LayerStats(u, a, np.array([m[0] for m in measured], dtype=int), tuple(m[1] for m in measured),
+                      ranks[:, 0], ranks[:, 1], ranks[:, 2], time.perf_counter() - start)
 
 
 def max_active(model: ReluMilp, layer: int, *, time_limit: float = 5.0, n_samples: int = 1000) -> tuple[int, str]:

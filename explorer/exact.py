@@ -88,7 +88,7 @@ def count_exact(net: Network, box, *, method: str = "lp", time_limit: float = 12
     Raises
     ------
     ExplorerError
-        Unknown method, bad box, or a LeakyReLU/ReLU network with no hidden layer.
+        Unknown method or bad box.
 
     Notes
     -----
@@ -105,10 +105,11 @@ def count_exact(net: Network, box, *, method: str = "lp", time_limit: float = 12
     """
     if method not in METHODS:
         raise ExplorerError(f"method must be one of {METHODS}; got {method!r}.")
-    if net.n_hidden == 0:
-        raise ExplorerError("the network has no hidden layer, so its input space is one region.")
     box = as_box(box, net.n_inputs)
     start = time.perf_counter()
+    if net.n_hidden == 0:                      # an affine map: the box is one region
+        return ExactCount(1, "exact", np.zeros((1, 0), bool), box.mean(axis=1)[None, :], "none", 0,
+                          time.perf_counter() - start, box, "exact count (affine network)")
     points, G = sample_patterns(net, box, n_samples=n_samples, seed=seed)
     if method == "lp":
         return _SubdivisionCount(net, box, points, G, time_limit, max_regions, progress, start).run()
@@ -121,7 +122,7 @@ def sample_patterns(net: Network, box, *, n_samples: int = 4096, seed: int = 0) 
     box = as_box(box, net.n_inputs)
     rng = np.random.default_rng(seed)
     x = box[:, 0] + rng.random((int(n_samples), net.n_inputs)) * (box[:, 1] - box[:, 0])  # (S, n0)
-    return x, np.concatenate(net.preactivations(x), axis=1)
+    return x, np.concatenate([np.zeros((len(x), 0)), *net.preactivations(x)], axis=1)   # (S, N)
 
 
 def chord_points(net: Network, box, *, n_lines: int = 4000, seed: int = 0) -> np.ndarray:

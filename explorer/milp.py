@@ -116,7 +116,7 @@ def unit_bounds(net: Network, box, *, tighten: str = "lp", time_limit: float = 2
         lows.append(lo)
         highs.append(hi)
         lo_h, hi_h = net.act(lo), net.act(hi)
-    lower, upper = np.concatenate(lows), np.concatenate(highs)
+    lower, upper = np.concatenate([np.zeros(0), *lows]), np.concatenate([np.zeros(0), *highs])
     active, inactive = _stability(lower, upper)
     return UnitBounds(lower, upper, active, inactive, tighten, timeouts, time.perf_counter() - start)
 

@@ -87,3 +87,14 @@ def test_cli_bad_domain_exits_2_with_one_line(saved_net, capsys, domain, message
 def test_cli_bad_xor_length(saved_net, capsys):
     assert main(["count", str(saved_net), "--domain", "-1", "1", "--mipbound", "--xor-length", "x"]) == 2
     assert "XOR length" in capsys.readouterr().err
+
+
+def test_affine_network_and_one_input_network():
+    from explorer.net import Network
+
+    affine = compare_counts(Network(([[1.0, 2.0]],), ([0.5],)), [-1, 1], workers=1).to_json()
+    assert affine["exact"] == affine["mipbound"]["lower_bound"] == affine["sampled_lower"] == 1
+    assert affine["upper_bounds"]["serra2018"] == 1
+    line = random_net((4, 3), n0=1, seed=2)
+    result = compare_counts(line, [-3, 3], workers=1, trials=4)
+    assert result.exact.is_exact and result.exact.n_regions <= result.upper_bound("serra2018") == 5 * 4
