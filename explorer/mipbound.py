@@ -123,6 +123,14 @@ def mipbound(net: Network, box, *, trials: int = 10, confidence: float = 0.95, r
     ------
     ExplorerError
         Bad trials, confidence, rule, XOR length or encoding.
+
+    Notes
+    -----
+    ``lower_bound`` is max(⌈2^(r* − α)⌉, certain count): both are valid, the second always.  On the
+    family of ``bench/bench_counting.py`` the certified pool carried the bound (1/5 to all of the
+    exact count in ≈ 1–5 s); HiGHS FIND solves under dense XORs rarely finished within the solve
+    limit beyond the pool's levels, so 2^(r* − α) added little there.  With ``workers > 1`` a
+    script must guard its entry point with ``if __name__ == "__main__":`` (forkserver/spawn).
     """
     start = time.perf_counter()
     if int(trials) < 1:
