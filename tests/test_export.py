@@ -182,8 +182,7 @@ print(json.dumps({"starts": len(starts), "running": export.server_running(), "ti
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
     print("export seconds (first starts the server):", [round(t, 2) for t in report["times"]])
-    assert report["starts"] == 1 and report["running"]
-    assert max(report["times"][1:]) < report["times"][0]
+    assert report["starts"] == 1 and report["running"]  # reuse is proven by one start, not by timings
     assert report["threads"] == [b"%PDF".hex(), b"\x89PNG".hex()]
 
 
