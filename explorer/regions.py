@@ -23,6 +23,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from threadpoolctl import ThreadpoolController
 
+from ._kernels import split_layer
 from .errors import ExplorerError
 from .net import Network
 
@@ -353,213 +354,40 @@ class _Finished:
                    np.packbits(batch.pattern, axis=1), maps, points, area)
 
 
+@dataclass(eq=False)
 class _Cells:
-    """Growable padded cell store used while one layer splits its cells (children append at the end)."""
+    """The cells of a batch after one layer split them (see explorer._kernels.split_layer).
 
-    def __init__(self, batch: _Batch, n_units: int) -> None:
-        cap = max(16, 2 * len(batch.nv))
-        C, V = batch.verts.shape[:2]
-        self.m = C
-        self.verts = np.empty((cap, V, 2))
-        self.verts[:C] = batch.verts
-        self.nv = np.empty(cap, np.int64)
-        self.nv[:C] = batch.nv
-        self.eu = np.empty((cap, V), np.int32)
-        self.eu[:C] = batch.eu
-        self.ec = np.empty((cap, V), np.int64)
-        self.ec[:C] = batch.ec
-        self.src = np.empty(cap, np.int64)
-        self.src[:C] = np.arange(C)
-        self.bits = np.empty((cap, n_units), bool)
-        self.parent_pattern = batch.pattern  # (C, N_so_far), indexed by src
-        self.ptr = np.zeros(cap, np.int64)  # cell i still has to be cut by units[ptr[i]:end[i]]
-        self.end = np.zeros(cap, np.int64)
-        self.units = np.empty(0, np.int64)
+    verts (C, V, 2), nv (C,), eu/ec (C, V); src (C,) parent index; bits (C, n) the layer's activations;
+    base (P, n) the activations shared by all cells of a parent; parent_pattern (P, N_so_far).
+    """
 
-    def set_lists(self, rows: np.ndarray, units: np.ndarray, counts: np.ndarray) -> None:
-        """Give rows[i] the next counts[i] entries of units (grouped by row, in order) as its list."""
-        base = len(self.units)
-        self.units = np.concatenate([self.units, units])
-        self.ptr[rows] = base + np.cumsum(counts) - counts
-        self.end[rows] = self.ptr[rows] + counts
-
-    def widen(self, V: int) -> None:
-        """Give every cell room for V vertices (padding repeats vertex 0; padded edges are never read)."""
-        if V > self.verts.shape[1]:
-            self.verts, self.eu, self.ec = _pad(self.verts, self.eu, self.ec, V)
-
-    def append(self, rows: np.ndarray, verts, eu, ec, nv) -> np.ndarray:
-        """Append children that copy the source and bits of ``rows``; returns their indices."""
-        k = len(rows)
-        if self.m + k > len(self.nv):
-            cap = 2 * (self.m + k)
-            for name in ("verts", "nv", "eu", "ec", "src", "bits", "ptr", "end"):
-                old = getattr(self, name)
-                new = np.empty((cap,) + old.shape[1:], old.dtype)
-                new[:self.m] = old[:self.m]
-                setattr(self, name, new)
-        new = np.arange(self.m, self.m + k)
-        self.verts[new], self.nv[new], self.eu[new], self.ec[new] = verts, nv, eu, ec
-        self.src[new], self.bits[new] = self.src[rows], self.bits[rows]
-        self.ptr[new], self.end[new] = self.ptr[rows], self.end[rows]
-        self.m += k
-        return new
+    verts: np.ndarray
+    nv: np.ndarray
+    eu: np.ndarray
+    ec: np.ndarray
+    src: np.ndarray
+    bits: np.ndarray
+    base: np.ndarray
+    parent_pattern: np.ndarray
 
 
 def _split_layer(batch: _Batch, G: np.ndarray, tau: np.ndarray, unit0: int, cut_counter: list) -> _Cells:
-    """Split every cell by the zero lines of the layer's units.
-
-    Every cell carries the list of units whose line still cuts it (strict vertices on both sides).  Each
-    round splits every cell with a non-empty list by its first unit and recomputes the lists of the two
-    children from what is left of the parent's list, so the number of rounds is the depth of the split
-    tree, not the layer width.
-    Invariant: cells stay convex and counter-clockwise; a vertex with |g| ≤ tau is on the line (sign 0);
-    a cell is split only if it has vertices of both strict signs, so no child is degenerate.
-    G (P, 3, n) and tau (P, n) are indexed by the cell's parent (all descendants share the parent's map).
-    """
-    cells = _Cells(batch, G.shape[2])
-    pos, neg = _signs(batch.verts, batch.nv, G, tau)  # (P, n) some vertex strictly positive / negative
-    cells.base = pos & ~neg  # activations every descendant shares (cut units: off until split)
-    cells.bits[:len(pos)] = cells.base
-    cut = pos & neg
-    cells.set_lists(np.arange(len(pos)), np.nonzero(cut)[1], cut.sum(axis=1))
-    while True:
-        act = np.flatnonzero(cells.ptr[:cells.m] < cells.end[:cells.m])
-        if act.size == 0:
-            return cells
-        j = cells.units[cells.ptr[act]]  # (k,) the unit each active cell is split by
-        parent = cells.src[act]
-        val = _values_at(cells.verts[act], G[parent, :, j])  # (k, V)
-        t = tau[parent, j][:, None]
-        sgn = (val > t).view(np.int8) - (val < -t).view(np.int8)
-        has_pos, has_neg = (sgn > 0).any(axis=1), (sgn < 0).any(axis=1)
-        cells.bits[act, j] = has_pos
-        cells.ptr[act] += 1
-        split = np.flatnonzero(has_pos & has_neg)
-        rows, j = act[split], j[split]
-        cid = np.arange(cut_counter[0], cut_counter[0] + len(rows))
-        cut_counter[0] += len(rows)
-        verts, nv, eu, ec = _split(cells.verts[rows], cells.nv[rows], cells.eu[rows], cells.ec[rows], val[split],
-                                   sgn[split], unit0 + j, cid)
-        cells.widen(verts.shape[1])
-        verts, eu, ec = _pad(verts, eu, ec, cells.verts.shape[1])
-        k = len(rows)
-        cells.verts[rows], cells.eu[rows], cells.ec[rows], cells.nv[rows] = verts[:k], eu[:k], ec[:k], nv[:k]
-        new = cells.append(rows, verts[k:], eu[k:], ec[k:], nv[k:])
-        cells.bits[new, j] = False
-        _refresh_lists(cells, np.concatenate([rows, new]), G, tau)
-
-
-def _refresh_lists(cells: "_Cells", children: np.ndarray, G: np.ndarray, tau: np.ndarray) -> None:
-    """Keep in each child's list only the units that still cut it; fix the bits of the others."""
-    start, stop = cells.ptr[children], cells.end[children]
-    length = stop - start
-    total = int(length.sum())
-    if total == 0:
-        return
-    which = np.repeat(np.arange(len(children)), length)  # (T,) child of every (child, unit) pair
-    first = np.cumsum(length) - length
-    units = cells.units[np.repeat(start - first, length) + np.arange(total)]
-    cell = children[which]
-    parent = cells.src[cell]
-    val = _values_at(cells.verts[cell], G[parent, :, units])  # (T, V)
-    t = tau[parent, units][:, None]
-    pos, neg = (val > t).any(axis=1), (val < -t).any(axis=1)
-    cells.bits[cell, units] = pos & ~neg
-    keep = pos & neg
-    cells.set_lists(children, units[keep], np.bincount(which[keep], minlength=len(children)))
-
-
-def _values_at(verts: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Pre-activation (k, V) of one unit per polygon; verts (k, V, 2), g (k, 3)."""
-    return verts[..., 0] * g[:, 0:1] + verts[..., 1] * g[:, 1:2] + g[:, 2:3]
-
-
-def _signs(verts: np.ndarray, nv: np.ndarray, G: np.ndarray, tau: np.ndarray, block: int = 256):
-    """Whether each unit is strictly positive / negative at some vertex of each cell, both (C, n) bool.
-
-    verts (C, V, 2) padded by repeating vertex 0, nv (C,), G (C, 3, n), tau (C, n); evaluated in blocks
-    of cells that stay in cache, each block reading only as many vertices as its largest polygon has.
-    """
-    C, n = tau.shape
-    pos, neg = np.empty((C, n), bool), np.empty((C, n), bool)
-    for lo in range(0, C, block):
-        sl = slice(lo, lo + block)
-        v, g = verts[sl, :nv[sl].max()], G[sl]
-        val = v[..., 0:1] * g[:, 0:1, :]  # (c, V, n)
-        val += v[..., 1:2] * g[:, 1:2, :]
-        val += g[:, 2:3, :]
-        pos[sl] = val.max(axis=1) > tau[sl]
-        neg[sl] = val.min(axis=1) < -tau[sl]
-    return pos, neg
-
-
-def _split(P, nv, eu, ec, val, sgn, unit, cid):
-    """Both halves of each polygon, {g ≥ 0} in rows 0..k-1 and {g ≤ 0} in rows k..2k-1, with edge ids.
-
-    P (k, V, 2), nv (k,), eu/ec (k, V), val (k, V), sgn (k, V) in {-1, 0, 1}; unit, cid (k,) the cutting
-    unit and the new chord id.  A half keeps the vertices on its side (sign 0 included) and the crossing
-    point of every edge that goes strictly from one side to the other.  The edge leaving a kept point runs
-    along the cut when the walk next leaves the half, otherwise along the old edge.
-    Returns verts (2k, W, 2) padded by repeating vertex 0, nv (2k,), eu and ec (2k, W).
-    """
-    k, V = sgn.shape
-    idx = np.arange(V)
-    row = np.arange(k)[:, None]
-    nxt = np.where(idx + 1 < nv[:, None], idx + 1, 0)  # (k, V) cyclic successor
-    s1 = sgn[row, nxt]
-    valid = idx < nv[:, None]
-    crossing = valid & (sgn * s1 < 0)
-    t = val / np.where(crossing, val - val[row, nxt], 1.0)
-    pts = np.empty((k, V, 2, 2))  # slot 0: the vertex, slot 1: the crossing on the edge leaving it
-    pts[:, :, 0] = P
-    pts[:, :, 1] = P + t[..., None] * (P[row, nxt] - P)
-    side, side1 = np.concatenate([sgn, -sgn]), np.concatenate([s1, -s1])  # (2k, V) signs seen by each half
-    keep = np.empty((2 * k, V, 2), bool)
-    keep[..., 0] = np.concatenate([valid, valid]) & (side >= 0)
-    keep[..., 1] = np.concatenate([crossing, crossing])
-    on_cut = np.empty((2 * k, V, 2), bool)
-    on_cut[..., 0] = (side == 0) & (side1 < 0)  # on-line vertex whose successor is dropped
-    on_cut[..., 1] = side > 0  # crossing that leaves the half
-    keep, on_cut = keep.reshape(2 * k, 2 * V), on_cut.reshape(2 * k, 2 * V)
-    count = keep.sum(axis=1)
-    width = int(count.max())
-    r, c = np.nonzero(keep)
-    s = (np.cumsum(keep, axis=1) - 1)[r, c]
-    src = r % k
-    out = np.empty((2 * k, width, 2))
-    out[r, s] = pts.reshape(k, 2 * V, 2)[src, c]
-    cut = on_cut[r, c]
-    out_u = np.zeros((2 * k, width), np.int32)
-    out_c = np.zeros((2 * k, width), np.int64)
-    out_u[r, s] = np.where(cut, unit[src], eu[src, c // 2])
-    out_c[r, s] = np.where(cut, cid[src], ec[src, c // 2])
-    if (count < width).any():
-        pr, pc = np.nonzero(np.arange(width) >= count[:, None])
-        out[pr, pc] = out[pr, 0]
-    return out, count, out_u, out_c
-
-
-def _pad(verts, eu, ec, V: int):
-    """Pad (k, w, ·) polygon arrays to V vertices by repeating vertex 0."""
-    extra = V - verts.shape[1]
-    if extra == 0:
-        return verts, eu, ec
-    k = len(verts)
-    verts = np.concatenate([verts, np.broadcast_to(verts[:, :1], (k, extra, 2))], axis=1)
-    eu = np.concatenate([eu, np.zeros((k, extra), eu.dtype)], axis=1)
-    ec = np.concatenate([ec, np.zeros((k, extra), ec.dtype)], axis=1)
-    return verts, eu, ec
+    """Split every cell of the batch by the zero lines of the layer's units (compiled kernel)."""
+    c = np.ascontiguousarray
+    verts, nv, eu, ec, src, bits, base, cut_counter[0] = split_layer(
+        c(batch.verts), c(batch.nv), c(batch.eu), c(batch.ec), c(G), c(tau), unit0, cut_counter[0])
+    return _Cells(verts, nv, eu, ec, src, bits, base, batch.pattern)
 
 
 def _next_batches(cells: _Cells, G: np.ndarray, S: np.ndarray) -> list[_Batch]:
-    """Chunks of the finished cells of a layer, sorted by vertex count so blocks pad to few vertices."""
+    """Chunks of the finished cells of a layer, each padded to its own largest polygon."""
     out, shared = [], {}
-    for lo in range(0, cells.m, CHUNK):
-        idx = lo + np.argsort(cells.nv[lo:min(lo + CHUNK, cells.m)], kind="stable")
-        src, bits, nv = cells.src[idx], cells.bits[idx], cells.nv[idx]
-        V = int(nv[-1])
-        out.append(_Batch(verts=cells.verts[idx, :V], nv=nv, eu=cells.eu[idx, :V], ec=cells.ec[idx, :V],
+    for lo in range(0, len(cells.nv), CHUNK):
+        sl = slice(lo, lo + CHUNK)
+        src, bits, nv = cells.src[sl], cells.bits[sl], cells.nv[sl]
+        V = int(nv.max())
+        out.append(_Batch(verts=cells.verts[sl, :V], nv=nv, eu=cells.eu[sl, :V], ec=cells.ec[sl, :V],
                           pattern=np.concatenate([cells.parent_pattern[src], bits], axis=1), src=src,
                           bits=bits, G=G, S=S, base=cells.base, shared=shared))
     return out
