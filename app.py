@@ -6,7 +6,6 @@ write-back, and the single place where an ExplorerError becomes a message on the
 
 from __future__ import annotations
 
-import importlib.util
 import time
 
 import streamlit as st
@@ -15,15 +14,11 @@ from explorer.errors import ExplorerError
 
 st.set_page_config(page_title="Linear-region explorer", page_icon="◇", layout="wide")
 
-from views import explore, findings, higher, session, sidebar  # noqa: E402  (after set_page_config)
+from views import explore, findings, higher, session, sidebar, teach  # noqa: E402  (after set_page_config)
 from views.session import TAB_LABELS  # noqa: E402
 
 TABS = {TAB_LABELS["explore"]: explore.render, TAB_LABELS["higher"]: higher.render,
-        TAB_LABELS["findings"]: findings.render}
-if importlib.util.find_spec("views.teach") is not None:
-    from views import teach  # noqa: E402
-
-    TABS[TAB_LABELS["teach"]] = teach.render
+        TAB_LABELS["findings"]: findings.render, TAB_LABELS["teach"]: teach.render}
 
 
 def shown(fn, *args):

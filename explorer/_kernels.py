@@ -62,6 +62,7 @@ def _clip(out_v, out_nv, out_eu, out_ec, c, d, vals, t, unit, cut_id, up_v, up_u
 
 @njit(cache=True)
 def _grow(out_v, out_nv, out_eu, out_ec, src, bits, cap, m):
+    """The out arrays with room for cap rows, the first m copied."""
     v = np.empty((cap,) + out_v.shape[1:])
     v[:m] = out_v[:m]
     nv = np.empty(cap, np.int64)
@@ -79,6 +80,7 @@ def _grow(out_v, out_nv, out_eu, out_ec, src, bits, cap, m):
 
 @njit(cache=True)
 def _widen(out_v, out_eu, out_ec, width):
+    """The per-vertex out arrays with room for width vertices per row."""
     cap = out_v.shape[0]
     v = np.empty((cap, width, 2))
     v[:, :out_v.shape[1]] = out_v
@@ -90,10 +92,75 @@ def _widen(out_v, out_eu, out_ec, width):
 
 
 @njit(cache=True)
-def _grow_int(a):
-    b = np.empty(2 * a.shape[0], np.int64)
-    b[:a.shape[0]] = a
-    return b
+def _split_parent(p, verts, nv, eu, ec, G, tau, unit, cut_id, m, out_v, out_nv, out_eu, out_ec, src, bits, base,
+                  cut_list, stack_cell, stack_pos, vals, up_v, up_u, up_c):
+    """Split parent p depth first into the rows m, m+1, … of the out arrays; returns (next row, next chord id).
+
+    Returns (-1, 0) when the out arrays lack rows, (-2, 0) when they lack vertex slots: the caller grows
+    them and splits p again.
+    No array is reallocated here, which keeps the hot loop free of reference counting.
+    """
+    n = G.shape[2]
+    cap, width = out_v.shape[0], out_v.shape[1]
+    k = nv[p]
+    n_cut = 0
+    for j in range(n):  # every unit at every vertex of the parent (same arithmetic as below)
+        a0, a1, a2, t = G[p, 0, j], G[p, 1, j], G[p, 2, j], tau[p, j]
+        pos, neg = False, False
+        for i in range(k):
+            g = verts[p, i, 0] * a0 + verts[p, i, 1] * a1 + a2
+            pos |= g > t
+            neg |= g < -t
+        base[p, j] = pos and not neg
+        if pos and neg:
+            cut_list[n_cut] = j
+            n_cut += 1
+    if m >= cap:
+        return -1, 0
+    out_v[m, :k] = verts[p, :k]
+    out_eu[m, :k] = eu[p, :k]
+    out_ec[m, :k] = ec[p, :k]
+    out_nv[m] = k
+    src[m] = p
+    bits[m] = base[p]
+    top = 0
+    stack_cell[0], stack_pos[0] = m, 0
+    m += 1
+    while top >= 0:
+        c, q = stack_cell[top], stack_pos[top]
+        top -= 1
+        while q < n_cut:
+            j = cut_list[q]
+            q += 1
+            kc = out_nv[c]
+            a0, a1, a2, t = G[p, 0, j], G[p, 1, j], G[p, 2, j], tau[p, j]
+            pos, neg = False, False
+            for i in range(kc):
+                g = out_v[c, i, 0] * a0 + out_v[c, i, 1] * a1 + a2
+                vals[i] = g
+                pos |= g > t
+                neg |= g < -t
+            if not (pos and neg):
+                bits[c, j] = pos
+                continue
+            if m >= cap:
+                return -1, 0
+            if kc + 1 > width:
+                return -2, 0
+            d = m
+            m += 1
+            _clip(out_v, out_nv, out_eu, out_ec, c, d, vals, t, unit + j, cut_id, up_v, up_u, up_c)
+            cut_id += 1
+            src[d] = p
+            bits[d] = bits[c]
+            bits[c, j] = True
+            bits[d, j] = False
+            top += 1
+            stack_cell[top], stack_pos[top] = d, q
+            top += 1
+            stack_cell[top], stack_pos[top] = c, q
+            break
+    return m, cut_id
 
 
 # compiled eagerly, at import (cached on disk after the first run), so no enumeration pays for it
@@ -119,83 +186,25 @@ def split_layer(verts, nv, eu, ec, G, tau, unit0, cut0):
     bits = np.empty((cap, n), np.bool_)
     base = np.empty((P, n), np.bool_)
     cut_list = np.empty(n, np.int64)
-    stack_cell = np.empty(64, np.int64)
-    stack_pos = np.empty(64, np.int64)
-    vals = np.empty(V + 2 * n + 2)
-    hi, lo = np.empty(n), np.empty(n)
-    scratch_v, scratch_u, scratch_c = np.empty((V + 2 * n + 2, 2)), np.empty(V + 2 * n + 2, np.int32), np.empty(V + 2 * n + 2, np.int64)
+    stack_cell, stack_pos = np.empty(n + 2, np.int64), np.empty(n + 2, np.int64)  # depth ≤ cut units + 1
+    vals = np.empty(V + n + 2)  # a cell of the parent has at most V + n vertices
+    up_v, up_u, up_c = np.empty((V + n + 2, 2)), np.empty(V + n + 2, np.int32), np.empty(V + n + 2, np.int64)
     m, cut_id = 0, cut0
-    for p in range(P):
-        k = nv[p]
-        hi[:] = -np.inf
-        lo[:] = np.inf
-        for i in range(k):  # every unit at every vertex of the parent (same arithmetic as below)
-            x, y = verts[p, i, 0], verts[p, i, 1]
-            for j in range(n):
-                g = x * G[p, 0, j] + y * G[p, 1, j] + G[p, 2, j]
-                hi[j] = max(hi[j], g)
-                lo[j] = min(lo[j], g)
-        n_cut = 0
-        for j in range(n):
-            pos, neg = hi[j] > tau[p, j], lo[j] < -tau[p, j]
-            base[p, j] = pos and not neg
-            if pos and neg:
-                cut_list[n_cut] = j
-                n_cut += 1
-        if m + 1 > cap:
+    p = 0
+    while p < P:
+        m_next, cut_next = _split_parent(p, verts, nv, eu, ec, G, tau, unit0, cut_id, m, out_v, out_nv, out_eu,
+                                         out_ec, src, bits, base, cut_list, stack_cell, stack_pos, vals, up_v,
+                                         up_u, up_c)
+        if m_next == -1:  # out of rows: double them and split the same parent again
             cap = 2 * cap
             out_v, out_nv, out_eu, out_ec, src, bits = _grow(out_v, out_nv, out_eu, out_ec, src, bits, cap, m)
-        out_v[m, :k] = verts[p, :k]
-        out_eu[m, :k] = eu[p, :k]
-        out_ec[m, :k] = ec[p, :k]
-        out_nv[m] = k
-        src[m] = p
-        bits[m] = base[p]
-        top = 0
-        stack_cell[0], stack_pos[0] = m, 0
-        m += 1
-        while top >= 0:
-            c, q = stack_cell[top], stack_pos[top]
-            top -= 1
-            while q < n_cut:
-                j = cut_list[q]
-                q += 1
-                kc = out_nv[c]
-                if vals.shape[0] < kc + 2:
-                    vals = np.empty(2 * kc + 2)
-                    scratch_v, scratch_u, scratch_c = np.empty((2 * kc + 2, 2)), np.empty(2 * kc + 2, np.int32), np.empty(2 * kc + 2, np.int64)
-                pos, neg = False, False
-                for i in range(kc):
-                    g = out_v[c, i, 0] * G[p, 0, j] + out_v[c, i, 1] * G[p, 1, j] + G[p, 2, j]
-                    vals[i] = g
-                    pos = pos or g > tau[p, j]
-                    neg = neg or g < -tau[p, j]
-                if not (pos and neg):
-                    bits[c, j] = pos
-                    continue
-                if m + 1 > cap:
-                    cap = 2 * cap
-                    out_v, out_nv, out_eu, out_ec, src, bits = _grow(out_v, out_nv, out_eu, out_ec, src, bits, cap, m)
-                if kc + 1 > width:
-                    width = 2 * width
-                    out_v, out_eu, out_ec = _widen(out_v, out_eu, out_ec, width)
-                d = m
-                m += 1
-                _clip(out_v, out_nv, out_eu, out_ec, c, d, vals, tau[p, j], unit0 + j, cut_id, scratch_v, scratch_u,
-                      scratch_c)
-                cut_id += 1
-                src[d] = p
-                bits[d] = bits[c]
-                bits[c, j] = True
-                bits[d, j] = False
-                if top + 2 >= stack_cell.shape[0]:
-                    stack_cell = _grow_int(stack_cell)
-                    stack_pos = _grow_int(stack_pos)
-                top += 1
-                stack_cell[top], stack_pos[top] = d, q
-                top += 1
-                stack_cell[top], stack_pos[top] = c, q
-                break
+            continue
+        if m_next == -2:  # out of vertex slots (a cell has at most V + n vertices)
+            width = min(2 * width, V + n + 2)
+            out_v, out_eu, out_ec = _widen(out_v, out_eu, out_ec, width)
+            continue
+        m, cut_id = m_next, cut_next
+        p += 1
     w = 1
     for i in range(m):
         w = max(w, out_nv[i])
@@ -206,3 +215,29 @@ def split_layer(verts, nv, eu, ec, G, tau, unit0, cut0):
             out_ec[i, s] = 0
     return (out_v[:m, :w].copy(), out_nv[:m].copy(), out_eu[:m, :w].copy(), out_ec[:m, :w].copy(),
             src[:m].copy(), bits[:m].copy(), base, cut_id)
+
+
+@njit("(f8[:, :, ::1], f8[:, ::1], i8[::1], b1[:, ::1], b1[:, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, ::1], f8)",
+      cache=True)
+def add_slope_corrections(G, S, src, bits, base, G_in, S_in, W_t, alpha):
+    """Add to each cell's map the units on which its slope differs from its parent's base slopes.
+
+    A unit k active on cell c but counted off in the base adds (1 - α) g_k W[:, k] to the cell's
+    next-layer map G[c] (3, m) and (1 - α) s_k |W[:, k]| to its term magnitudes S[c] (m,).
+    G (C, 3, m), S (C, m) are updated in place; G_in (P, 3, n), S_in (P, n) are the parents' maps;
+    W_t is W transposed (n, m).
+    """
+    C, n = bits.shape
+    m = W_t.shape[1]
+    f = 1.0 - alpha
+    for c in range(C):
+        p = src[c]
+        for k in range(n):
+            if bits[c, k] and not base[p, k]:
+                g0, g1, g2, s = f * G_in[p, 0, k], f * G_in[p, 1, k], f * G_in[p, 2, k], f * S_in[p, k]
+                for i in range(m):
+                    w = W_t[k, i]
+                    G[c, 0, i] += g0 * w
+                    G[c, 1, i] += g1 * w
+                    G[c, 2, i] += g2 * w
+                    S[c, i] += s * abs(w)

@@ -20,10 +20,9 @@ from functools import cached_property
 from typing import Callable
 
 import numpy as np
-from scipy.sparse import csr_matrix
 from threadpoolctl import ThreadpoolController
 
-from ._kernels import split_layer
+from ._kernels import add_slope_corrections, split_layer
 from .errors import ExplorerError
 from .net import Network
 
@@ -304,13 +303,12 @@ class _Batch:
 
         A cell's slopes σ' differ from its parent's base slopes only on units that cut the parent, where
         the cell is active: g' = W (σ'_base ⊙ g) + b + Σ_k (1 - α) g_k W_k.  When such (cell, unit) pairs
-        are few, the first term is one GEMM per parent and the rest a sparse product; the corrections are
-        non-negative in the magnitudes, so those stay an upper bound of the float terms summed.
+        are few, the first term is one GEMM per parent and the rest a compiled loop over the pairs; the
+        corrections are non-negative in the magnitudes, so those stay an upper bound of the float terms summed.
         """
-        extra = self.bits & ~self.base[self.src]  # (C, n) units on which the cell differs from its base
-        cell, unit = np.nonzero(extra)
-        C, n = extra.shape
-        if 8 * len(cell) > C * n:  # dense differences (e.g. layer 1): compose cell by cell
+        C, n = self.bits.shape
+        n_extra = np.count_nonzero(self.bits) - np.count_nonzero(self.base[self.src])  # base ⊆ bits
+        if 8 * n_extra > C * n:  # dense differences (e.g. layer 1): compose cell by cell
             slope = np.where(self.bits, 1.0, alpha)
             G = _affine(self.G[self.src] * slope[:, None, :], W, b)
             return G, (self.S[self.src] * np.abs(slope)) @ np.abs(W).T + np.abs(b)
@@ -318,16 +316,11 @@ class _Batch:
         if self.shared.get("key") != key:  # one GEMM for all parents, shared by the chunks of a layer
             base = np.where(self.base, 1.0, alpha)  # (P, n)
             self.shared.update(key=key, G=_affine(self.G * base[:, None, :], W, b),
-                               S=self.S * np.abs(base) @ np.abs(W).T + np.abs(b))
+                               S=self.S * np.abs(base) @ np.abs(W).T + np.abs(b), W_t=np.array(W.T, order="C"))
         G, S = self.shared["G"][self.src], self.shared["S"][self.src]  # (C, 3, m), (C, m)
-        if len(cell):
-            parent = self.src[cell]
-            g = self.G[parent, :, unit] * (1.0 - alpha)  # (k, 3)
-            rows = (3 * cell[:, None] + np.arange(3)).reshape(-1)
-            corr = csr_matrix((g.reshape(-1), (rows, np.repeat(unit, 3))), shape=(3 * C, n))
-            G += (corr @ W.T).reshape(C, 3, -1)
-            corr = csr_matrix((self.S[parent, unit] * (1.0 - alpha), (cell, unit)), shape=(C, n))
-            S += corr @ np.abs(W).T
+        c = np.ascontiguousarray
+        add_slope_corrections(G, S, c(self.src), c(self.bits), c(self.base), c(self.G), c(self.S),
+                              self.shared["W_t"], float(alpha))
         return G, S
 
 

@@ -3,13 +3,7 @@ URL the app then shows reproduces it again in another fresh browser."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
@@ -18,17 +12,13 @@ from explorer.data import make_dataset
 from explorer.regions import enumerate_regions
 from explorer.share import AppState, dataset_kwargs, from_query, to_query, train_config
 from explorer.train import train
+from tests.browser import ARGS, CHROMIUM, needs_chromium, streamlit_app
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 STATE = AppState(dataset="circles", n_points=200, noise=0.05, seed=3, hidden=(6, 6), lr=0.03, epochs=40,
                  color_by="class", show_layers=(0,), show_decision=False, pinned=((0.5, -0.25),),
                  domain=(-2.5, 2.5, -2.0, 2.0), classroom=True)
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM} "
-                                "(apt-get install chromium); Playwright's own browsers are not used")
+pytestmark = needs_chromium
 
 _MAP = """() => {
   const gd = [...document.querySelectorAll('.js-plotly-plot')]
@@ -40,34 +30,10 @@ _MAP = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.fileWatcherType", "none"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "streamlit did not start"
-            time.sleep(0.3)
+    with streamlit_app() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
