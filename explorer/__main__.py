@@ -100,9 +100,9 @@ def _load(args: argparse.Namespace):
 def _box(args: argparse.Namespace, checkpoint) -> tuple[float, float, float, float]:
     """The --domain box, else the checkpoint's own domain, else [-3, 3]^2."""
     if args.domain is not None:
-        return tuple(args.domain)
+        return tuple(float(v) for v in args.domain)
     if checkpoint.domain is not None and checkpoint.domain.shape == (2, 2):
-        return tuple(checkpoint.domain.reshape(-1))
+        return tuple(float(v) for v in checkpoint.domain.reshape(-1))
     return (-3.0, 3.0, -3.0, 3.0)
 
 

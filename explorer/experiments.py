@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import mannwhitneyu
 
 from .certify import check_ball
 from .errors import ExplorerError
@@ -55,6 +54,8 @@ class Findings:
     def table(self) -> list[dict]:
         """One row per snapshot: medians and means for training vs random centres, and two-sided
         Mann–Whitney p-values (d*, and N_B or the bound when no exact count exists)."""
+        from scipy.stats import mannwhitneyu  # 0.3 s to import: not on the app's first page load
+
         counts_t = self.n_exact_train if self.n_exact_train is not None else self.bound_train
         counts_r = self.n_exact_random if self.n_exact_random is not None else self.bound_random
         rows = []
