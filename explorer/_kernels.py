@@ -93,7 +93,7 @@ def _widen(out_v, out_eu, out_ec, width):
 
 @njit(cache=True)
 def _split_parent(p, verts, nv, eu, ec, G, tau, unit, cut_id, m, out_v, out_nv, out_eu, out_ec, src, bits, base,
-                  cut_list, stack_cell, stack_pos, vals, up_v, up_u, up_c):
+                  cut_list, stack_cell, stack_pos, vals, up_v, up_u, up_c, hi, lo):
     """Split parent p depth first into the rows m, m+1, … of the out arrays; returns (next row, next chord id).
 
     Returns (-1, 0) when the out arrays lack rows, (-2, 0) when they lack vertex slots: the caller grows
@@ -103,14 +103,17 @@ def _split_parent(p, verts, nv, eu, ec, G, tau, unit, cut_id, m, out_v, out_nv, 
     n = G.shape[2]
     cap, width = out_v.shape[0], out_v.shape[1]
     k = nv[p]
+    hi[:] = -np.inf
+    lo[:] = np.inf
+    for i in range(k):  # every unit at every vertex of the parent (same arithmetic as below), unit-contiguous
+        x, y = verts[p, i, 0], verts[p, i, 1]
+        for j in range(n):
+            g = x * G[p, 0, j] + y * G[p, 1, j] + G[p, 2, j]
+            hi[j] = max(hi[j], g)
+            lo[j] = min(lo[j], g)
     n_cut = 0
-    for j in range(n):  # every unit at every vertex of the parent (same arithmetic as below)
-        a0, a1, a2, t = G[p, 0, j], G[p, 1, j], G[p, 2, j], tau[p, j]
-        pos, neg = False, False
-        for i in range(k):
-            g = verts[p, i, 0] * a0 + verts[p, i, 1] * a1 + a2
-            pos |= g > t
-            neg |= g < -t
+    for j in range(n):
+        pos, neg = hi[j] > tau[p, j], lo[j] < -tau[p, j]
         base[p, j] = pos and not neg
         if pos and neg:
             cut_list[n_cut] = j
@@ -189,12 +192,13 @@ def split_layer(verts, nv, eu, ec, G, tau, unit0, cut0):
     stack_cell, stack_pos = np.empty(n + 2, np.int64), np.empty(n + 2, np.int64)  # depth ≤ cut units + 1
     vals = np.empty(V + n + 2)  # a cell of the parent has at most V + n vertices
     up_v, up_u, up_c = np.empty((V + n + 2, 2)), np.empty(V + n + 2, np.int32), np.empty(V + n + 2, np.int64)
+    hi, lo = np.empty(n), np.empty(n)  # the range of each unit over the parent's vertices
     m, cut_id = 0, cut0
     p = 0
     while p < P:
         m_next, cut_next = _split_parent(p, verts, nv, eu, ec, G, tau, unit0, cut_id, m, out_v, out_nv, out_eu,
                                          out_ec, src, bits, base, cut_list, stack_cell, stack_pos, vals, up_v,
-                                         up_u, up_c)
+                                         up_u, up_c, hi, lo)
         if m_next == -1:  # out of rows: double them and split the same parent again
             cap = 2 * cap
             out_v, out_nv, out_eu, out_ec, src, bits = _grow(out_v, out_nv, out_eu, out_ec, src, bits, cap, m)
