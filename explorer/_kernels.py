@@ -1,6 +1,8 @@
-"""Compiled kernel of the region engine: split every cell of a batch by the zero lines of one layer.
+"""Compiled kernels of the region engine: split the cells of a batch by the zero lines of one layer
+(:func:`split_layer`), and correct the cells' next-layer maps where their slopes differ from their
+parent's (:func:`add_slope_corrections`).
 
-Semantics (same as the module docstring of :mod:`explorer.regions`): a vertex with |g| ≤ tau is on the
+Split semantics (same as the module docstring of :mod:`explorer.regions`): a vertex with |g| ≤ tau is on the
 line; a cell is split only if it has vertices strictly on both sides; a unit is active on an unsplit cell
 iff some vertex is strictly positive.  Cells are convex, counter-clockwise, padded by repeating vertex 0.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["split_layer"]
+__all__ = ["split_layer", "add_slope_corrections"]
 
 
 @njit(cache=True)

@@ -307,7 +307,7 @@ class _Batch:
         corrections are non-negative in the magnitudes, so those stay an upper bound of the float terms summed.
         """
         C, n = self.bits.shape
-        n_extra = np.count_nonzero(self.bits) - np.count_nonzero(self.base[self.src])  # base ⊆ bits
+        n_extra = np.count_nonzero(self.bits) - np.count_nonzero(self.base, axis=1)[self.src].sum()  # base ⊆ bits
         if 8 * n_extra > C * n:  # dense differences (e.g. layer 1): compose cell by cell
             slope = np.where(self.bits, 1.0, alpha)
             G = _affine(self.G[self.src] * slope[:, None, :], W, b)
