@@ -15,8 +15,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from explorer import io  # noqa: E402
-from explorer.data import make_dataset  # noqa: E402
-from explorer.train import TrainConfig, train, training_provenance  # noqa: E402
+from explorer.train.data import make_dataset  # noqa: E402
+from explorer.train.fit import TrainConfig, train, training_provenance  # noqa: E402
 
 EXAMPLES = {  # file: (dataset settings, training settings)
     "moons_2x16.pt": (dict(name="moons", n_points=500, noise=0.1, seed=0), TrainConfig(hidden=(16, 16))),

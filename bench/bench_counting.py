@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python bench/bench_counting.py [--quick]
 
-Family: MLPs trained with explorer.train on make_dataset("blobs", dim=d, n_classes=3) for input
+Family: MLPs trained with explorer.train.fit on make_dataset("blobs", dim=d, n_classes=3) for input
 dimensions 2–10 and two or three hidden layers of 8–16 units, counted on the dataset's box [-3, 3]^d.
 Table 1 compares the exact count (LP subdivision) with MIPBound (default options: 10 trials,
 majority rule, dense XORs, 2 worker processes) and the upper bounds.  Table 2 compares the two exact
@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from explorer.bounds import format_count, layer_stats, upper_bounds  # noqa: E402
-from explorer.counting import sampled_lower_bound  # noqa: E402
-from explorer.data import make_dataset  # noqa: E402
-from explorer.exact import count_exact  # noqa: E402
-from explorer.milp import build_milp  # noqa: E402
-from explorer.mipbound import mipbound  # noqa: E402
-from explorer.train import TrainConfig, train  # noqa: E402
+from explorer.count.bounds import format_count, layer_stats, upper_bounds  # noqa: E402
+from explorer.count.compare import sampled_lower_bound  # noqa: E402
+from explorer.train.data import make_dataset  # noqa: E402
+from explorer.count.exact import count_exact  # noqa: E402
+from explorer.count.milp import build_milp  # noqa: E402
+from explorer.count.mipbound import mipbound  # noqa: E402
+from explorer.train.fit import TrainConfig, train  # noqa: E402
 
 FAMILY = [(2, (16, 16, 16)), (4, (10, 10, 10)), (4, (16, 16)), (6, (8, 8, 8)), (6, (10, 10)), (8, (8, 8, 8)),
           (10, (8, 8)), (10, (8, 8, 8)), (8, (12, 12)), (10, (12, 12))]

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from explorer.net import Network  # noqa: E402
-from explorer.regions import enumerate_regions  # noqa: E402
+from explorer.plane.regions import enumerate_regions  # noqa: E402
 
 NETS = {
     "2-16-16-1": [16, 16],

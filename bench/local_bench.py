@@ -15,8 +15,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.certify import CERTIFIERS, EXACT_MAX_UNITS, certify_chain  # noqa: E402
-from explorer.local import global_bound, local_bounds  # noqa: E402
+from explorer.ball.certify import CERTIFIERS, EXACT_MAX_UNITS, certify_chain  # noqa: E402
+from explorer.ball.local import global_bound, local_bounds  # noqa: E402
 from explorer.net import Network  # noqa: E402
 
 
@@ -47,7 +47,7 @@ def main() -> None:
                 continue
             seconds, chain = timed(lambda: certify_chain(net, x0, r, certifier=name, time_limit=60), 3 if name in
                                    ("lp", "exact") else 20)
-            from explorer.local import _certifier_bound  # the same bound local_bounds reports
+            from explorer.ball.local import _certifier_bound  # the same bound local_bounds reports
 
             row = _certifier_bound(net, chain[-1], global_bound(net))
             print(f"{net.architecture:>16} {r:>5} {name:>10} {seconds * 1e3:>9.2f} {sum(row.k):>5} "

@@ -18,9 +18,9 @@ from plotly.subplots import make_subplots
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.data import make_dataset  # noqa: E402
-from explorer.experiments import local_findings  # noqa: E402
-from explorer.train import TrainConfig, train  # noqa: E402
+from explorer.train.data import make_dataset  # noqa: E402
+from explorer.studies.findings import local_findings  # noqa: E402
+from explorer.train.fit import TrainConfig, train  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 COLUMNS = [("epoch", "epoch", "{:>5d}"), ("d*~ train", "d_star_median_train", "{:>10.4f}"),

@@ -1,6 +1,45 @@
-"""Linear-region explorer: exact regions, local and global bounds of piecewise-linear networks."""
+"""Linear-region explorer: exact regions, local and global bounds of piecewise-linear networks.
+
+One import serves a script::
+
+    import explorer
+    net = explorer.load_network("assets/moons_2x16.pt")
+    regions = explorer.enumerate_regions(net, (-3, 3, -3, 3))
+
+The entry points below are re-exported lazily (PEP 562), so ``import explorer`` stays cheap: a command that
+only enumerates regions never imports the solver, Plotly or torch.
+
+Subpackages: ``io`` (files), ``plane`` (exact 2-D partition and slices), ``ball`` (local bounds, certifiers,
+disk counts), ``count`` (MILP, exact n-D counts, MIPBound, upper bounds), ``train`` (data, training, presets),
+``studies`` (measurements over networks and checkpoints), ``plot`` (figures and export).
+"""
+
+from importlib import import_module
 
 from .errors import ExplorerError
 from .net import Network
 
-__all__ = ["ExplorerError", "Network"]
+_ENTRY_POINTS = {  # name -> module that defines it
+    "load": "io", "load_network": "io", "save_checkpoint": "io",
+    "enumerate_regions": "plane.regions", "plane_through": "plane.regions", "plane_slice": "plane.regions",
+    "Regions": "plane.regions", "linear_labels": "plane.partition", "decision_boundary": "plane.partition",
+    "local_bounds": "ball.local", "one_region_radius": "ball.local", "disk_count": "ball.disk",
+    "count_exact": "count.exact", "mipbound": "count.mipbound", "upper_bounds": "count.bounds",
+    "compare_counts": "count.compare",
+    "make_dataset": "train.data", "TrainConfig": "train.fit",  # train() itself: explorer.train.fit.train
+    "region_map": "plot.figures", "write_figure": "plot.export",
+}
+
+__all__ = ["ExplorerError", "Network", *_ENTRY_POINTS]
+
+
+def __getattr__(name: str):
+    if name in _ENTRY_POINTS:
+        value = getattr(import_module(f".{_ENTRY_POINTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ENTRY_POINTS))

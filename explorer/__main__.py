@@ -92,7 +92,7 @@ def _emit(payload: dict, as_json: bool, lines: list[str]) -> int:
 
 
 def _load(args: argparse.Namespace):
-    from .io import load
+    from .io.files import load
 
     return load(args.model, activation=args.activation)
 
@@ -107,8 +107,8 @@ def _box(args: argparse.Namespace, checkpoint) -> tuple[float, float, float, flo
 
 
 def _cmd_regions(args: argparse.Namespace) -> int:
-    from .partition import linear_labels
-    from .regions import enumerate_regions
+    from .plane.partition import linear_labels
+    from .plane.regions import enumerate_regions
 
     checkpoint = _load(args)
     box = _box(args, checkpoint)
@@ -132,9 +132,9 @@ def _cmd_local(args: argparse.Namespace) -> int:
     """Bounds on the regions in a ball; the headline is the least bound over every affordable certifier."""
     import math
 
-    from .certify import CERTIFIERS
-    from .io import load_network
-    from .local import EXACT_AUTO_UNITS, local_bounds
+    from .ball.certify import CERTIFIERS
+    from .io.files import load_network
+    from .ball.local import EXACT_AUTO_UNITS, local_bounds
 
     net = load_network(args.model, activation=args.activation)
     if args.certifier not in CERTIFIERS:
@@ -168,9 +168,9 @@ def _cmd_local(args: argparse.Namespace) -> int:
 
 def _cmd_count(args: argparse.Namespace) -> int:
     """Exact count, MIPBound lower bound, sampled lower bound and upper bounds inside a box (all if none chosen)."""
-    from .bounds import format_count
-    from .counting import compare_counts
-    from .io import load_network
+    from .count.bounds import format_count
+    from .count.compare import compare_counts
+    from .io.files import load_network
 
     net = load_network(args.model, activation=args.activation)
     everything = not (args.exact or args.mipbound or args.upper)
@@ -197,10 +197,10 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     """Region map with publication styling, written as PNG, SVG (polygons as paths) or PDF."""
     from pathlib import Path
 
-    from .export import FORMATS, publication_style, write_figure
-    from .figures import region_map
-    from .regions import enumerate_regions
-    from .teach_figures import add_disks
+    from .plot.export import FORMATS, publication_style, write_figure
+    from .plot.figures import region_map
+    from .plane.regions import enumerate_regions
+    from .plot.teach import add_disks
 
     out = Path(args.out)
     if out.suffix.lower().lstrip(".") not in FORMATS:

@@ -10,9 +10,9 @@ import pytest
 
 from explorer.io import load, save_state_dict, save_torchscript
 from explorer.net import Network
-from explorer.regions import enumerate_regions
+from explorer.plane.regions import enumerate_regions
 from tests.oracles import exact_regions
-from tests.test_regions import random_net
+from tests.plane.test_regions import random_net
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"

@@ -4,7 +4,7 @@ Streamlit's own chart selections report clicks on trace points only.  This compo
 its inline JavaScript finds the Plotly div whose ``layout.meta.click_target`` matches, listens for plain
 clicks (not drags, not the mode bar or legend) and sends the pixel position together with the plot
 area's pixel frame and axis ranges.  :func:`point_from_payload` turns that into data coordinates with
-the pure :func:`explorer.figures.pixel_to_data`, so the conversion is tested without a browser.
+the pure :func:`explorer.plot.figures.pixel_to_data`, so the conversion is tested without a browser.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 
 import streamlit as st
 
-from explorer.figures import PlotFrame, pixel_to_data
+from explorer.plot.figures import PlotFrame, pixel_to_data
 
 __all__ = ["plot_click", "point_from_payload"]
 

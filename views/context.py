@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from explorer.data import Dataset
+from explorer.train.data import Dataset
 from explorer.net import Network
-from explorer.regions import RegionLimitError, Regions, enumerate_regions
-from explorer.train import TrainResult
+from explorer.plane.regions import RegionLimitError, Regions, enumerate_regions
+from explorer.train.fit import TrainResult
 
 __all__ = ["ViewContext", "get_regions", "net_key", "MAX_REGIONS", "TIME_BUDGET"]
 

@@ -15,11 +15,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import figures
-from explorer.certify import CERTIFIERS
+from explorer.plot import figures
+from explorer.ball.certify import CERTIFIERS
 from explorer.errors import ExplorerError
-from explorer.local import LABEL, local_bounds, radius_profile
-from explorer.partition import linear_labels, locate
+from explorer.ball.local import LABEL, local_bounds, radius_profile
+from explorer.plane.partition import linear_labels, locate
 
 from .click import plot_click, point_from_payload
 from .context import ViewContext

@@ -11,11 +11,11 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from explorer.data import HALF_WIDTH
+from explorer.train.data import HALF_WIDTH
 from explorer.errors import ExplorerError
 from explorer.io import checkpoint_bytes, load
 from explorer.net import Network
-from explorer.regions import plane_through
+from explorer.plane.regions import plane_through
 
 from .context import net_key
 from .session import Model, apply_settings

@@ -1,6 +1,6 @@
 """The Local findings tab: Zhu, Lin & Tang's two findings measured on this session's training snapshots.
 
-explorer.experiments.local_findings runs one snapshot at a time in a background job, so a time budget
+explorer.studies.findings.local_findings runs one snapshot at a time in a background job, so a time budget
 and Stop keep the snapshots already measured (the centres depend only on the seed, so partial runs
 compare like with like).
 """
@@ -13,8 +13,8 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from explorer import figures
-from explorer.experiments import Findings, local_findings
+from explorer.plot import figures
+from explorer.studies.findings import Findings, local_findings
 
 from .context import ViewContext
 from .jobs import Job, show_job

@@ -2,7 +2,7 @@
 
 The network is the one on screen (2-D, compared with its exact polygon count too), the n-input network
 behind a 2-D slice, or one trained here on Gaussian clusters in 2–64 dimensions.  The comparison runs as a
-background job (explorer.counting.compare_counts) within a time budget; the exact count reports what it
+background job (explorer.count.compare.compare_counts) within a time budget; the exact count reports what it
 found, with its status, when the budget ends first.
 """
 
@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import figures
-from explorer.bounds import format_count
-from explorer.data import make_dataset
+from explorer.plot import figures
+from explorer.count.bounds import format_count
+from explorer.train.data import make_dataset
 from explorer.errors import ExplorerError
-from explorer.counting import compare_counts
+from explorer.count.compare import compare_counts
 from explorer.net import Network
-from explorer.train import TrainConfig, train
+from explorer.train.fit import TrainConfig, train
 
 from .context import ViewContext
 from .jobs import Job, show_job
@@ -124,7 +124,7 @@ def _adopt_training() -> None:
 # ---- the comparison job ----------------------------------------------------------------------------
 def _compare(job: Job, net: Network, box: np.ndarray, confidence: float, trials: int, budget: float,
              exact: bool, rows: list) -> list:
-    """Rows of :func:`explorer.counting.compare_counts` (within the budget), after the given ``rows``."""
+    """Rows of :func:`explorer.count.compare.compare_counts` (within the budget), after the given ``rows``."""
     cmp = compare_counts(net, box, exact=exact, trials=trials, confidence=confidence, time_limit=budget,
                          n_samples=N_SAMPLES, workers=1, progress=job.progress)
     out = list(rows)

@@ -1,7 +1,7 @@
 """Session state shared by the sidebar and the tabs: settings, the network on screen, and the URL.
 
 All settings live in ``st.session_state`` under ``"s_" + name`` (names as in ``SETTINGS``, which are the
-fields of :class:`explorer.share.AppState` apart from ``hidden``, ``domain``, ``pinned``, ``preset`` and
+fields of :class:`views.state.AppState` apart from ``hidden``, ``domain``, ``pinned``, ``preset`` and
 ``tab``, mapped in :func:`app_state` / :func:`apply_state`).  The network on screen is a :class:`Model`
 under ``"model"``.  A session starts on the shipped example, then on the state of the URL's query
 parameters; every run writes the view back into the URL, so a link reproduces it (a link whose data or
@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer.data import HALF_WIDTH, Dataset, make_dataset
+from explorer.train.data import HALF_WIDTH, Dataset, make_dataset
 from explorer.errors import ExplorerError
 from explorer.io import load
 from explorer.net import Network
-from explorer.presets import parse_spec
-from explorer.share import COMPARISON, LEARNING_RATES, TABS, AppState, from_query, to_query
-from explorer.train import TrainResult
+from explorer.train.presets import parse_spec
+from .state import COMPARISON, LEARNING_RATES, TABS, AppState, from_query, to_query
+from explorer.train.fit import TrainResult
 
 from .context import MAX_REGIONS
 

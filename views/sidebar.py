@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import figures
-from explorer.data import DATASETS, Dataset
+from explorer.plot import figures
+from explorer.train.data import DATASETS, Dataset
 from explorer.errors import ExplorerError
-from explorer.regions import RegionLimitError
-from explorer.train import OPTIMIZERS, TrainConfig, train, training_provenance
+from explorer.plane.regions import RegionLimitError
+from explorer.train.fit import OPTIMIZERS, TrainConfig, train, training_provenance
 
 from . import files, session
 from .context import ViewContext, get_regions, net_key

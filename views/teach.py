@@ -7,14 +7,14 @@ from dataclasses import fields
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.export import export_bytes, exporter_available, publication_style
-from explorer.figures import region_map
-from explorer.partition import linear_labels, unit_boundary
-from explorer.presets import PRESETS, build, init_vs_trained, zaslavsky
-from explorer.regions import RegionLimitError
-from explorer.teach_figures import depth_figure, layer_reveal, timeline_figure
-from explorer.timeline import snapshot_timeline
-from explorer.train import TrainConfig
+from explorer.plot.export import export_bytes, exporter_available, publication_style
+from explorer.plot.figures import region_map
+from explorer.plane.partition import linear_labels, unit_boundary
+from explorer.train.presets import PRESETS, build, init_vs_trained, zaslavsky
+from explorer.plane.regions import RegionLimitError
+from explorer.plot.teach import depth_figure, layer_reveal, timeline_figure
+from explorer.studies.timeline import snapshot_timeline
+from explorer.train.fit import TrainConfig
 from views.context import ViewContext, get_regions, net_key
 
 __all__ = ["render", "SECTIONS"]

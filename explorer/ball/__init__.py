@@ -1,0 +1,2 @@
+"""Regions inside a ball around a point: ``certify`` (enclosures of every pre-activation), ``ballmodel`` (the
+solver-based certifiers), ``disk`` (exact counts in 2-D), ``local`` (local upper bounds, d*, radius profiles)."""

@@ -1,0 +1,220 @@
+"""Exact counts inside a 2-D ball (disk, square or diamond) from the polygons of the exact partition.
+
+N_B = #{patterns whose polygon P has dist_p(x0, P) < r}: the ball is open and P is the closure of its
+interior, so P meets B iff its interior does.  A neuron cuts B iff min < 0 < max of its pre-activation
+over the closed ball; on each polygon the pre-activation is affine, so its extremes over P ∩ B̄ lie among
+P's vertices in B̄, P's edges ∩ ∂B, and the ball's extreme points (x0 ± r·γ/‖γ‖₂, or the 4 corners) in P.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .certify import TAU, check_ball
+from ..errors import ExplorerError
+from .local import jacobians
+from ..net import Network
+from ..plane.regions import Regions, enumerate_regions
+
+__all__ = ["DiskCount", "disk_count", "disk_counts", "pattern_distances", "polygon_distances"]
+
+# facet normals n with n·(x − x0) ≤ r, and corners (in units of r), of the square and the diamond
+_FACETS = {"inf": np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]),
+           "1": np.array([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])}
+_CORNERS = {"inf": np.array([[1.0, -1.0], [1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0]]),
+            "1": np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])}
+
+
+@dataclass(frozen=True, eq=False)
+class DiskCount:
+    """Exact regions in one ball of a 2-input network.
+
+    Attributes
+    ----------
+    n_regions : int, N_B
+    k : tuple of int (L,), neurons per layer whose zero set cuts the open ball (τ rule of explorer.ball.certify)
+    source : str, where the partition came from (reused, or enumerated on the ball's bounding square)
+    seconds : float
+    """
+
+    n_regions: int
+    k: tuple
+    source: str
+    seconds: float
+
+
+def disk_count(net: Network, center, radius: float, *, norm: str = "2", regions: Regions | None = None,
+               time_limit: float | None = None) -> DiskCount:
+    """N_B and the exact k_l for B_p(center, radius), p ∈ {2, inf, 1}, of a 2-input network.
+
+    The partition is ``regions`` when its domain contains the closed ball, else an enumeration on the ball's
+    bounding square (p = 2, inf) or on the diamond itself (p = 1); ``source`` says which.  ``time_limit``
+    bounds that enumeration (seconds).
+
+    Raises
+    ------
+    ExplorerError : the network does not take 2 inputs, ``regions`` belongs to another network, bad ball.
+    RegionLimitError : the enumeration ran out of time.
+
+    Examples
+    --------
+    >>> net = Network(([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0, 1.0]]), ([0.0, 0.0, -1.0], [0.0]))
+    >>> c = disk_count(net, [0.3, 0.2], 0.37)
+    >>> (c.n_regions, c.k)
+    (5, (3,))
+    >>> disk_count(net, [0.3, 0.2], 0.19).n_regions      # d* = 0.2
+    1
+    """
+    start = time.perf_counter()
+    x0, r, p = check_ball(net, center, radius, norm)
+    regions, source = _partition(net, x0[None, :], r, p, regions, time_limit)
+    meet = polygon_distances(x0, regions.vertices, regions.offsets, norm=p) < r
+    n = len(np.unique(regions.packed_patterns[meet], axis=0))
+    return DiskCount(n, _exact_k(net, x0, r, p, regions, np.flatnonzero(meet)), source, time.perf_counter() - start)
+
+
+def disk_counts(net: Network, centers, radius: float, *, norm: str = "2", regions: Regions | None = None) -> np.ndarray:
+    """N_B (B,) for balls of one radius around every row of ``centers`` (B, 2), from one shared partition."""
+    centers = np.atleast_2d(np.asarray(centers, dtype=np.float64))
+    if centers.ndim != 2 or centers.shape[1] != 2 or len(centers) == 0:
+        raise ExplorerError(f"centers must have shape (B, 2); got {centers.shape}.")
+    p = check_ball(net, centers[0], radius, norm)[2]
+    if not np.isfinite(centers).all():
+        raise ExplorerError("the centres have NaN or infinite coordinates; give finite numbers.")
+    regions, _ = _partition(net, centers, float(radius), p, regions, None)
+    ids = np.unique(regions.packed_patterns, axis=0, return_inverse=True)[1].reshape(-1)
+    return np.array([len(np.unique(ids[polygon_distances(c, regions.vertices, regions.offsets, norm=p) < radius]))
+                     for c in centers], dtype=np.int64)
+
+
+def pattern_distances(net: Network, center, radius: float, *, norm: str = "2",
+                      regions: Regions | None = None) -> np.ndarray:
+    """ℓp distance (P,) from the centre to every pattern's polygon, over the patterns that come within
+    ``radius`` (the farther ones are not listed); N_B(r) = #{d < r} for every r ≤ radius."""
+    x0, r, p = check_ball(net, center, radius, norm)
+    regions, _ = _partition(net, x0[None, :], r, p, regions, None)
+    dist = polygon_distances(x0, regions.vertices, regions.offsets, norm=p)
+    ids = np.unique(regions.packed_patterns, axis=0, return_inverse=True)[1].reshape(-1)
+    best = np.full(ids.max() + 1, np.inf)
+    np.minimum.at(best, ids, dist)
+    return best[best < r]
+
+
+def polygon_distances(center, vertices: np.ndarray, offsets: np.ndarray, *, norm: str = "2") -> np.ndarray:
+    """dist_p (R,) from ``center`` to every closed convex CCW polygon: 0 inside, else the least ℓp distance
+    to an edge (a convex piecewise-linear function of the edge parameter for p = 1, inf, minimal at a
+    breakpoint)."""
+    x0 = np.asarray(center, dtype=np.float64)
+    a, b = vertices, vertices[_next(offsets)]
+    d, e = b - a, a - x0  # (T, 2)
+    cross = d[:, 0] * -e[:, 1] + d[:, 1] * e[:, 0]  # (b − a) × (x0 − a): ≥ 0 on the inner side
+    inside = np.minimum.reduceat(cross, offsets[:-1]) >= 0
+    if norm == "2":
+        dd = (d * d).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.clip(np.where(dd > 0, -(e * d).sum(axis=1) / dd, 0.0), 0.0, 1.0)
+        seg = np.hypot(*(e + t[:, None] * d).T)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.stack([np.zeros(len(d)), np.ones(len(d)), -e[:, 0] / d[:, 0], -e[:, 1] / d[:, 1],
+                          (e[:, 1] - e[:, 0]) / (d[:, 0] - d[:, 1]), -(e[:, 0] + e[:, 1]) / (d[:, 0] + d[:, 1])], 1)
+        t = np.clip(np.nan_to_num(t, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)  # (T, 6)
+        u = np.abs(e[:, None, :] + t[..., None] * d[:, None, :])  # (T, 6, 2)
+        seg = (u.max(axis=2) if norm == "inf" else u.sum(axis=2)).min(axis=1)
+    return np.where(inside, 0.0, np.minimum.reduceat(seg, offsets[:-1]))
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+def _partition(net: Network, centers: np.ndarray, r: float, p: str, regions: Regions | None,
+               time_limit: float | None):
+    """A partition whose domain contains every closed ball, and a sentence saying where it came from."""
+    if net.n_inputs != 2:
+        raise ExplorerError(f"exact counts in a ball need a network with 2 inputs; this one has {net.n_inputs}. "
+                            "Take a 2-D slice first.")
+    if regions is not None:
+        if not (regions.net is net or regions.net.equals(net)):
+            raise ExplorerError("the given regions belong to another network; pass the partition of this network.")
+        dom = regions.domain
+        normal = (np.roll(dom, -1, axis=0) - dom) @ np.array([[0.0, 1.0], [-1.0, 0.0]])  # inward, (K, 2)
+        dual = {"2": np.hypot(*normal.T), "inf": np.abs(normal).sum(axis=1), "1": np.abs(normal).max(axis=1)}[p]
+        slack = np.einsum("kj,bkj->bk", normal, centers[:, None, :] - dom[None]) - r * dual  # (B, K)
+        if (slack >= 0).all():
+            return regions, "the given partition (it contains the ball)"
+    lo, hi = centers.min(axis=0) - r, centers.max(axis=0) + r
+    if p == "1" and len(centers) == 1:
+        domain, where = centers[0] + r * _CORNERS["1"], "enumerated on the ℓ1 ball itself"
+    else:
+        domain, where = (lo[0], hi[0], lo[1], hi[1]), "enumerated on the bounding square of the ball"
+    if regions is not None:
+        where += " (the given partition does not contain it)"
+    return enumerate_regions(net, domain, time_budget=time_limit), where
+
+
+def _exact_k(net: Network, x0: np.ndarray, r: float, p: str, regions: Regions, sel: np.ndarray) -> tuple:
+    """Neurons per layer with min < −τ and max > τ over the closed ball (candidates: see the module doc)."""
+    L = len(net.hidden_widths)
+    if net.n_hidden == 0 or sel.size == 0:
+        return (0,) * L
+    lengths = np.diff(regions.offsets)[sel]
+    owner = np.repeat(np.arange(sel.size), lengths)  # (T,) selected polygon of every edge
+    pos = np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    a = regions.vertices[regions.offsets[sel][owner] + pos]
+    b = regions.vertices[regions.offsets[sel][owner] + (pos + 1) % lengths[owner]]
+    d, e = b - a, a - x0
+    c, G = (np.concatenate(m, axis=1) for m in zip(*jacobians(net, np.zeros((sel.size, 2)),
+                                                                regions.patterns[sel])))  # (M, N), (M, N, 2)
+    pts, own = [a[_norm(e, p) <= r]], [owner[_norm(e, p) <= r]]
+    if p == "2":  # |e + t d|² = r²
+        dd, ed = (d * d).sum(axis=1), (e * d).sum(axis=1)
+        disc = ed ** 2 - dd * ((e * e).sum(axis=1) - r * r)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            roots = (-ed[:, None] + np.array([-1.0, 1.0]) * np.sqrt(np.maximum(disc, 0))[:, None]) / dd[:, None]
+        ok = (disc >= 0)[:, None] & (dd > 0)[:, None] & (roots >= 0) & (roots <= 1)
+    else:  # n·(e + t d) = r for each facet normal n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            roots = (r - e @ _FACETS[p].T) / (d @ _FACETS[p].T)  # (T, 4)
+        ok = np.isfinite(roots) & (roots >= 0) & (roots <= 1)
+        ok &= _norm(e[:, None, :] + np.where(ok, roots, 0.0)[..., None] * d[:, None, :], p) <= r * (1 + 1e-12)
+    tt, kk = np.nonzero(ok)
+    pts.append(a[tt] + roots[tt, kk][:, None] * d[tt])
+    own.append(owner[tt])
+    if p != "2":  # corners of the square / diamond that lie in a polygon
+        corners = x0 + r * _CORNERS[p]
+        inside = _inside(a, d, lengths, corners[None, :, :].repeat(owner.size, 0))
+        mm, kk = np.nonzero(inside)
+        pts.append(corners[kk])
+        own.append(mm)
+    P, O = np.concatenate(pts), np.concatenate(own)
+    vals = np.einsum("cnk,ck->cn", G[O], P) + c[O]  # (C, N): each candidate's pre-activations
+    lo, hi = vals.min(axis=0, initial=np.inf), vals.max(axis=0, initial=-np.inf)
+    if p == "2":  # x0 ± r γ/‖γ‖, where it lies in the polygon
+        norm = np.hypot(G[..., 0], G[..., 1])  # (M, N)
+        unit = np.divide(G, norm[..., None], out=np.zeros_like(G), where=norm[..., None] > 0)
+        centre = np.einsum("mnk,k->mn", G, x0) + c
+        top, bottom = (_inside(a, d, lengths, (x0 + s * r * unit)[owner]) for s in (1.0, -1.0))
+        hi = np.maximum(hi, np.where(top, centre + r * norm, -np.inf).max(axis=0))
+        lo = np.minimum(lo, np.where(bottom, centre - r * norm, np.inf).min(axis=0))
+    tau = TAU * np.maximum(1.0, np.abs(np.concatenate(net.preactivations(x0), axis=1)[0]))
+    cut = (lo < -tau) & (hi > tau)
+    return tuple(int(v) for v in np.bincount(net.unit_layers()[cut], minlength=L))
+
+
+def _inside(a: np.ndarray, d: np.ndarray, lengths: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Whether the points X[t] (T, m, 2) given per edge lie in the edge's polygon: (M, m) bool."""
+    cross = d[:, None, 0] * (X[..., 1] - a[:, None, 1]) - d[:, None, 1] * (X[..., 0] - a[:, None, 0])  # (T, m)
+    return np.minimum.reduceat(cross, np.cumsum(lengths) - lengths, axis=0) >= 0
+
+
+def _norm(v: np.ndarray, p: str) -> np.ndarray:
+    v = np.abs(v)
+    return np.hypot(v[..., 0], v[..., 1]) if p == "2" else (v.max(axis=-1) if p == "inf" else v.sum(axis=-1))
+
+
+def _next(offsets: np.ndarray) -> np.ndarray:
+    """Index of the next vertex of the same polygon, for every vertex."""
+    idx = np.arange(offsets[-1]) + 1
+    idx[offsets[1:] - 1] = offsets[:-1]
+    return idx

@@ -1,0 +1,188 @@
+"""One network, one box, every count: exact, MIPBound-style and sampled lower bounds, analytic upper bounds.
+
+:func:`compare_counts` is what the app charts and what ``python -m explorer count`` prints.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .bounds import LayerStats, layer_stats, upper_bounds
+from ..errors import ExplorerError
+from .exact import ExactCount, count_exact, sample_patterns
+from .milp import as_box, build_milp
+from . import mipbound as _mipbound
+from .mipbound import MipBoundResult
+from ..net import Network
+
+__all__ = ["CountEntry", "CountComparison", "compare_counts", "sampled_lower_bound"]
+
+
+@dataclass(frozen=True)
+class CountEntry:
+    """One number of a comparison, as the app charts it.
+
+    name : JSON key;  label : text with the citation;  value : int (None: not applicable)
+    kind : "exact", "lower" or "upper";  status : "exact", "time limit", "complete", "n/a", …
+    seconds : float
+    """
+
+    name: str
+    label: str
+    value: int | None
+    kind: str
+    status: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CountComparison:
+    """Every count of the activation regions of one network inside one box.
+
+    Attributes
+    ----------
+    box : float64 ndarray (n0, 2)
+    architecture, activation : str
+    exact : ExactCount or None
+        None if not requested; its ``n_regions`` is the count only when ``exact.status == "exact"``.
+    mipbound : MipBoundResult or None
+    upper : tuple of UpperBound
+        trivial, zaslavsky, montufar2017, serra2018 and (with layer statistics) activation_aware.
+    stats : LayerStats or None
+        Stable units, most active units and ranks behind the activation-aware bound.
+    sampled_lower : int
+        Distinct patterns of ``sampled_points`` uniform box samples (a certain lower bound).
+    sampled_points : int
+    sampled_seconds : float
+    epsilon : float
+        ε of the MILP strict-activity rows (§2.3).
+    seconds : float
+        Wall time of the whole comparison.
+    """
+
+    box: np.ndarray
+    architecture: str
+    activation: str
+    exact: ExactCount | None
+    mipbound: MipBoundResult | None
+    upper: tuple
+    stats: LayerStats | None
+    sampled_lower: int
+    sampled_points: int
+    sampled_seconds: float
+    epsilon: float
+    seconds: float
+
+    @property
+    def entries(self) -> tuple[CountEntry, ...]:
+        """Every number with its label, kind, status and seconds, lower bounds first, then exact, then upper."""
+        out = [CountEntry("sampled_lower", f"distinct patterns of {self.sampled_points} uniform samples",
+                          self.sampled_lower, "lower", "exact", self.sampled_seconds)]
+        if self.mipbound is not None:
+            mb = self.mipbound
+            out.append(CountEntry("mipbound", f"{mb.label}, confidence {mb.confidence:g}", mb.lower_bound,
+                                  "lower", mb.status, mb.seconds))
+        if self.exact is not None:
+            ex = self.exact
+            out.append(CountEntry("exact", ex.label, ex.n_regions, "exact" if ex.is_exact else "lower", ex.status,
+                                  ex.seconds))
+        out += [CountEntry(u.name, u.label, u.value, "upper", "n/a" if u.value is None else "exact", u.seconds)
+                for u in self.upper]
+        return tuple(out)
+
+    def upper_bound(self, name: str) -> int | None:
+        """Value of the upper bound called ``name`` (None if absent or not applicable)."""
+        return next((u.value for u in self.upper if u.name == name), None)
+
+    def to_json(self) -> dict:
+        """The CLI's JSON object; counts are exact JSON integers, ``"exact"`` is null unless finished."""
+        ex, mb = self.exact, self.mipbound
+        out = {
+            "architecture": self.architecture, "activation": self.activation, "box": self.box.tolist(),
+            "exact": ex.n_regions if ex is not None and ex.is_exact else None,
+            "exact_status": None if ex is None else ex.status,
+            "exact_found": None if ex is None else ex.n_regions,
+            "exact_method": None if ex is None else ex.method,
+            "exact_seconds": None if ex is None else ex.seconds,
+            "mipbound": None if mb is None else {
+                "lower_bound": mb.lower_bound, "confidence": mb.confidence,
+                "xors_per_trial": list(mb.xors_per_trial), "seconds": mb.seconds,
+                "probabilistic_lower_bound": 2.0 ** mb.log2_bound, "log2_bound": mb.log2_bound,
+                "certain_lower_bound": mb.certain_lower_bound, "timeouts": mb.timeouts, "epsilon": mb.epsilon,
+                "rule": mb.rule, "k": mb.k, "alpha": mb.alpha, "trials": mb.trials,
+                "xor_length": mb.xor_length, "status": mb.status, "label": mb.label},
+            "upper_bounds": {u.name: u.value for u in self.upper},
+            "upper_bound_labels": {u.name: u.label for u in self.upper},
+            "sampled_lower": self.sampled_lower,
+            "sampled_points": self.sampled_points,
+            "epsilon": self.epsilon,
+            "seconds": self.seconds,
+        }
+        if self.stats is not None:
+            s = self.stats
+            out["layers"] = {"unstable": s.unstable.tolist(), "stably_active": s.stably_active.tolist(),
+                             "max_active": s.max_active.tolist(), "max_active_status": list(s.max_active_status),
+                             "unstable_rank": s.unstable_rank.tolist(), "active_rank": s.active_rank.tolist()}
+        return out
+
+
+def compare_counts(net: Network, box, *, exact: bool = True, mipbound: bool = True, upper: bool = True,
+                   trials: int = 10, confidence: float = 0.95, xor_length="dense", time_limit: float = 120.0,
+                   n_samples: int = 10_000, seed: int = 0, workers: int = 2,
+                   progress: Callable[[float, str], None] | None = None) -> CountComparison:
+    """Exact count, MIPBound, sampled lower bound and upper bounds of ``net`` over ``box`` within ``time_limit``.
+
+    Budget: the measured layer statistics get at most 10 %, MIPBound at most 40 % of what is left,
+    the exact enumeration the rest (it returns a certain lower bound with its status if cut short).
+
+    Raises
+    ------
+    ExplorerError
+        Bad box, trials, confidence or XOR length.
+    """
+    start = time.perf_counter()
+    box = as_box(box, net.n_inputs)
+    if not time_limit > 0:
+        raise ExplorerError(f"the time limit must be positive; got {time_limit}.")
+
+    def left() -> float:
+        return max(0.1, time_limit - (time.perf_counter() - start))
+
+    def report(lo: float, hi: float):
+        if progress is None:
+            return None
+        return lambda f, msg: progress(lo + (hi - lo) * min(max(f, 0.0), 1.0), msg)
+
+    model = build_milp(net, box)
+    t = time.perf_counter()
+    sampled = sampled_lower_bound(net, box, n_samples=n_samples, seed=seed)
+    sampled_seconds = time.perf_counter() - t
+    stats = layer_stats(net, box, model=model, time_limit=min(5.0, 0.1 * left() / max(1, len(net.hidden_widths)))
+                        ) if upper else None
+    bounds = upper_bounds(net, stats=stats) if upper else ()
+    if progress is not None:
+        progress(0.05, "upper bounds done")
+    mb = _mipbound.mipbound(net, box, trials=trials, confidence=confidence, xor_length=xor_length, seed=seed,
+                  time_limit=0.4 * left() if exact else left(), model=model, workers=workers,
+                  progress=report(0.05, 0.4)) if mipbound else None
+    ex = count_exact(net, box, time_limit=left(), seed=seed, progress=report(0.4, 1.0)) if exact else None
+    return CountComparison(box, net.architecture, net.activation, ex, mb, bounds, stats, sampled, n_samples,
+                           sampled_seconds, model.epsilon, time.perf_counter() - start)
+
+
+def sampled_lower_bound(net: Network, box, *, n_samples: int = 10_000, seed: int = 0) -> int:
+    """#distinct patterns s(x) of ``n_samples`` uniform points of the box: a certain lower bound.
+
+    >>> from explorer.net import Network
+    >>> net = Network(([[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0]]), ([0.0, 0.0], [0.0]))
+    >>> sampled_lower_bound(net, [-1, 1])
+    4
+    """
+    if int(n_samples) < 1:
+        raise ExplorerError(f"n_samples must be a positive integer; got {n_samples}.")
+    _, G = sample_patterns(net, box, n_samples=int(n_samples), seed=seed)
+    return int(len(np.unique(np.packbits(G > 0, axis=1), axis=0)))

@@ -1,0 +1,519 @@
+"""Plotly figures of the explorer (region map, radius profile, training curves, count comparisons, findings).
+
+Every function returns a ``plotly.graph_objects.Figure`` and imports no Streamlit, so the app and the CLI
+export draw the same pictures.  Region maps group same-colour polygons into one trace (NaN-separated
+subpaths), so a map has a few dozen traces whatever the number of regions; hover text sits on one marker
+per region (its interior point).  Colours of the "region" colouring come from a greedy colouring of the
+adjacency graph in which each region first tries the colour its activation pattern hashes to, so
+neighbours differ and colours stay put across reruns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.colors as pc
+import plotly.graph_objects as go
+
+from ..train.data import Dataset
+from ..errors import ExplorerError
+from ..plane.partition import adjacency, decision_boundary, layer_boundaries
+from ..plane.regions import Regions
+
+__all__ = ["COLOR_BY", "PALETTES", "NORMS", "RASTER_REGIONS", "Selection", "PlotFrame", "pixel_to_data",
+           "region_map", "empty_map", "add_overlays", "region_colors", "greedy_coloring", "pattern_strings",
+           "affine_strings", "affine_text", "simplification", "ball_outline", "radius_profile_figure",
+           "training_figure", "count_chart", "findings_figure"]
+
+COLOR_BY = ("region", "class", "output", "gradient norm", "gradient direction", "active units")
+PALETTES = {  # light categorical fills; the first two are colour-blind safe (Okabe & Ito; Tol)
+    "okabe-ito": ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#BBBBBB"),
+    "tol-light": ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33", "#DDDDDD"),
+    "pastel": tuple(pc.qualitative.Pastel),
+}
+NORMS = ("2", "inf", "1")
+RASTER_REGIONS = 20_000  # from here on: fills and outlines as one image, hover markers in WebGL
+RASTER_PIXELS = 1400  # longer side of that image
+_SCALES = {"output": "RdBu", "gradient norm": "Cividis", "gradient direction": "Twilight",
+           "active units": "Viridis"}
+_BINS = 24  # continuous colourings are drawn with this many colour levels
+_CLASS_COLORS = ("#000000", "#882255", "#117733", "#332288", "#AA4499", "#44AA99", "#999933", "#661100",
+                 "#6699CC", "#888888")  # dark markers (Tol muted family) that stand out on the light fills
+_LAYER_COLORS = ("#222222", "#AA3377", "#228833", "#4477AA", "#CCBB44", "#EE6677")
+_FONT = dict(family="Inter, Arial, sans-serif", size=13)
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """A selected point drawn over the map: its region, its ball and the one-region radius d*.
+
+    point : (2,) coordinates;  radius : ball radius;  d_star : distance to the region boundary (or None)
+    polygon : (k, 2) vertices of the point's region to outline (or None);  norm : "2", "inf" or "1"
+    """
+
+    point: tuple[float, float]
+    radius: float
+    d_star: float | None = None
+    polygon: np.ndarray | None = None
+    norm: str = "2"
+
+
+@dataclass(frozen=True)
+class PlotFrame:
+    """Pixel geometry of a rendered Plotly plot area (as reported by the browser).
+
+    left, top : offset of the plot area inside the figure's div, px;  width, height : its size, px
+    x_range, y_range : data values at the left/right and bottom/top edges of the plot area
+    """
+
+    left: float
+    top: float
+    width: float
+    height: float
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+
+
+def pixel_to_data(px: float, py: float, frame: PlotFrame) -> tuple[float, float] | None:
+    """Data coordinates of the pixel (px, py) of the figure's div (y down), or None outside the plot area.
+
+    x = x0 + (px − left)/width · (x1 − x0) and y = y1 − (py − top)/height · (y1 − y0) for linear axes.
+    """
+    values = (px, py, frame.left, frame.top, frame.width, frame.height, *frame.x_range, *frame.y_range)
+    if not all(np.isfinite(v) for v in values) or frame.width <= 0 or frame.height <= 0:
+        return None
+    u, v = (px - frame.left) / frame.width, (py - frame.top) / frame.height
+    if not (0.0 <= u <= 1.0 and 0.0 <= v <= 1.0):
+        return None
+    (x0, x1), (y0, y1) = frame.x_range, frame.y_range
+    return float(x0 + u * (x1 - x0)), float(y1 - v * (y1 - y0))
+
+
+def region_map(regions: Regions, *, color_by: str = "region", palette: str = "okabe-ito",
+               dataset: Dataset | None = None, show_test: bool = False, show_layers: Sequence[int] = (),
+               show_decision: bool = True, selection: Selection | None = None,
+               pinned: Sequence[tuple[float, float]] = (), anchors: np.ndarray | None = None,
+               click_target: str | None = None, height: int = 620) -> go.Figure:
+    """The exact partition as filled polygons, with optional boundaries, data, a selected ball and pins.
+
+    Parameters
+    ----------
+    regions : Regions of a 2-input network
+    color_by : one of COLOR_BY;  palette : key of PALETTES (used by "region" and "class")
+    dataset : 2-D data drawn over the regions (training points; test points too if ``show_test``)
+    show_layers : 0-based hidden layers whose neurons' boundaries are drawn
+    show_decision : draw the exact decision boundary
+    selection, pinned, anchors : overlays, see :func:`add_overlays`
+    click_target : name stored in ``layout.meta`` so that a click listener can find this figure
+    """
+    fills, colorbar = region_colors(regions, color_by=color_by, palette=palette)
+    raster = regions.n_regions >= RASTER_REGIONS
+    traces = [] if raster else _fill_traces(regions, fills)
+    traces.append(_hover_trace(regions))
+    if colorbar is not None:
+        traces.append(colorbar)
+    for layer in show_layers:
+        if not 0 <= layer < len(regions.net.hidden_widths):
+            raise ExplorerError(f"layer {layer + 1} does not exist; the network has "
+                                f"{len(regions.net.hidden_widths)} hidden layers.")
+        traces.append(_segments_trace(layer_boundaries(regions, layer), f"layer {layer + 1} neurons",
+                                      _LAYER_COLORS[layer % len(_LAYER_COLORS)], 1.6))
+    if show_decision:
+        traces.append(_segments_trace(decision_boundary(regions), "decision boundary", "#000000", 3.0))
+    lo, hi = regions.domain.min(axis=0), regions.domain.max(axis=0)
+    box = (lo[0], hi[0], lo[1], hi[1])
+    fig = _map_figure(traces, box, dataset, show_test, click_target, height)
+    if raster:
+        fig.add_layout_image(source=_raster(regions, fills, box), xref="x", yref="y", x=box[0], y=box[3],
+                             sizex=box[1] - box[0], sizey=box[3] - box[2], sizing="stretch", layer="below")
+    return add_overlays(fig, selection=selection, pinned=pinned, anchors=anchors)
+
+
+def empty_map(domain, *, dataset: Dataset | None = None, show_test: bool = False,
+              selection: Selection | None = None, pinned: Sequence[tuple[float, float]] = (),
+              anchors: np.ndarray | None = None, click_target: str | None = None, height: int = 620) -> go.Figure:
+    """The frame of a region map without regions (when the partition is too large), with data and overlays.
+
+    domain : (xmin, xmax, ymin, ymax)
+    """
+    fig = _map_figure([], tuple(float(v) for v in domain), dataset, show_test, click_target, height)
+    return add_overlays(fig, selection=selection, pinned=pinned, anchors=anchors)
+
+
+def add_overlays(fig: go.Figure, *, selection: Selection | None = None,
+                 pinned: Sequence[tuple[float, float]] = (), anchors: np.ndarray | None = None) -> go.Figure:
+    """Draw a selection (region outline, ball, dashed d* ball, star), pinned points (P1, P2, …) and anchor
+    points (p0, p1, …) on a map, in place; returns ``fig``."""
+    if anchors is not None and len(anchors):
+        fig.add_scatter(x=anchors[:, 0], y=anchors[:, 1], mode="markers+text", name="slice points",
+                        text=[f"p{i}" for i in range(len(anchors))], textposition="top center", hoverinfo="skip",
+                        marker=dict(symbol="diamond", size=11, color="#FFFFFF", line=dict(width=2)))
+    if selection is not None:
+        fig.add_traces(_selection_traces(selection))
+    if len(pinned):
+        pts = np.asarray(pinned, dtype=float).reshape(-1, 2)
+        fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+text", name="pinned points",
+                        text=[f"P{i + 1}" for i in range(len(pts))], textposition="top right", hoverinfo="skip",
+                        marker=dict(symbol="x", size=10, color="#000000"))
+    return fig
+
+
+def region_colors(regions: Regions, *, color_by: str = "region", palette: str = "okabe-ito"):
+    """Fill colour of every region and, for continuous colourings, a colour-bar trace.
+
+    Returns (colors, colorbar): ``colors`` is a (R,) array of CSS colour strings.  Continuous values
+    (output, gradient norm or direction, active units) are taken on each region (exactly: the output at
+    its interior point) and drawn in ``_BINS`` levels.
+    """
+    if color_by not in COLOR_BY:
+        raise ExplorerError(f"unknown colouring {color_by!r}; choose one of {', '.join(COLOR_BY)}.")
+    if palette not in PALETTES:
+        raise ExplorerError(f"unknown palette {palette!r}; choose one of {', '.join(PALETTES)}.")
+    colors = np.array(PALETTES[palette], dtype=object)
+    if color_by == "region":
+        return colors[greedy_coloring(regions.n_regions, adjacency(regions), _pattern_hash(regions),
+                                      len(colors))], None
+    out = regions.out_grad[:, :, 0] * regions.points[:, None, 0] + regions.out_grad[:, :, 1] * \
+        regions.points[:, None, 1] + regions.out_bias  # (R, n_out) outputs at interior points
+    top = np.argmax(out, axis=1) if out.shape[1] > 1 else np.zeros(len(out), dtype=int)
+    if color_by == "class":
+        cls = (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else top
+        return colors[cls % len(colors)], None
+    grad = regions.out_grad[np.arange(len(top)), top]  # (R, 2) gradient of the leading output
+    values = {"output": out[np.arange(len(top)), top],
+              "gradient norm": np.hypot(grad[:, 0], grad[:, 1]),
+              "gradient direction": np.degrees(np.arctan2(grad[:, 1], grad[:, 0])),
+              "active units": regions.patterns.sum(axis=1).astype(float)}[color_by]
+    if color_by == "gradient direction":
+        lo, hi = -180.0, 180.0
+    elif color_by == "output":
+        hi = max(float(np.abs(values).max(initial=0.0)), 1e-12)
+        lo = -hi
+    else:
+        lo, hi = float(values.min(initial=0.0)), float(values.max(initial=1.0))
+        hi = hi if hi > lo else lo + 1.0
+    level = np.clip(((values - lo) / (hi - lo) * _BINS).astype(int), 0, _BINS - 1)
+    scale = _SCALES[color_by]
+    swatch = np.array(pc.sample_colorscale(scale, (np.arange(_BINS) + 0.5) / _BINS), dtype=object)
+    bar = go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+                     marker=dict(colorscale=scale, cmin=lo, cmax=hi, color=[lo], showscale=True,
+                                 colorbar=dict(title=color_by, thickness=14, len=0.8)))
+    return swatch[level], bar
+
+
+def greedy_coloring(n: int, edges: np.ndarray, keys: np.ndarray, n_colors: int) -> np.ndarray:
+    """Colour index (n,) per node so that adjacent nodes differ whenever ``n_colors`` allows.
+
+    Nodes are visited in the order of their ``keys`` (ties by index); each takes ``keys % n_colors`` if no
+    coloured neighbour has it, else the next free colour cyclically (the preferred one if none is free).
+    """
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    both = np.concatenate([edges, edges[:, ::-1]])
+    both = both[np.argsort(both[:, 0], kind="stable")]
+    starts = np.searchsorted(both[:, 0], np.arange(n + 1))
+    nbrs = both[:, 1].tolist()
+    color = [-1] * n
+    prefer = (np.asarray(keys) % n_colors).astype(int).tolist()
+    for v in np.lexsort((np.arange(n), keys)).tolist():
+        used = {color[u] for u in nbrs[starts[v]:starts[v + 1]]}
+        choice = prefer[v]
+        for step in range(n_colors):
+            c = (prefer[v] + step) % n_colors
+            if c not in used:
+                choice = c
+                break
+        color[v] = choice
+    return np.array(color, dtype=np.int64)
+
+
+def pattern_strings(regions: Regions) -> list[str]:
+    """Activation pattern of every region as bits per layer, layers separated by '|' (1 = active)."""
+    bits = np.where(regions.patterns, "1", "0")
+    cuts = np.cumsum(regions.net.hidden_widths)[:-1]
+    return ["|".join("".join(part) for part in np.split(row, cuts)) for row in bits]
+
+
+def affine_strings(regions: Regions, *, digits: int = 3) -> list[str]:
+    """The output map of every region as text (see :func:`affine_text`)."""
+    return [affine_text(g, b, digits=digits) for g, b in zip(regions.out_grad, regions.out_bias)]
+
+
+def affine_text(grad: np.ndarray, bias: np.ndarray, *, digits: int = 3) -> str:
+    """An affine map x -> grad @ x + bias as text, e.g. 'f = 1.2·x₁ − 0.5·x₂ + 0.3' (outputs joined by <br>).
+
+    grad : (n_out, 2);  bias : (n_out,)
+    """
+    names = ["f"] if len(grad) == 1 else [f"f{k}" for k in range(len(grad))]
+    return "<br>".join(f"{name} = {g[0]:.{digits}g}·x₁ {_signed(g[1], digits)}·x₂ {_signed(c, digits)}"
+                       for name, g, c in zip(names, grad, bias))
+
+
+def simplification(regions: Regions) -> str:
+    """What the region map leaves out for this partition ('' when nothing)."""
+    if regions.n_regions >= RASTER_REGIONS:
+        return (f"{regions.n_regions:,} regions: fills and outlines are one image of at most {RASTER_PIXELS} px "
+                "(zooming in shows its pixels; shrink the domain to redraw in detail); hover labels sit at region "
+                "centres and give id and active-unit count only (click a point for the rest).")
+    return ""
+
+
+def ball_outline(center, radius: float, norm: str = "2", n: int = 129) -> np.ndarray:
+    """Closed outline (n, 2) of the ℓp ball of the given radius: circle, square (inf) or diamond (1)."""
+    if norm not in NORMS:
+        raise ExplorerError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}.")
+    t = np.linspace(0.0, 2 * np.pi, n)
+    unit = np.stack([np.cos(t), np.sin(t)], axis=1)  # (n, 2)
+    if norm != "2":  # scale each direction onto the unit sphere of the norm (n - 1 divisible by 8 hits corners)
+        unit = unit / np.linalg.norm(unit, ord={"inf": np.inf, "1": 1}[norm], axis=1)[:, None]
+    return np.asarray(center, dtype=float)[None, :] + radius * unit
+
+
+def radius_profile_figure(profile, *, radius: float | None = None, label: str = "local upper bound") -> go.Figure:
+    """Exact N_B and the certifier's bounds A (and B, conditional) against the radius, log count axis.
+
+    ``profile`` is an explorer.ball.local.RadiusProfile.
+    """
+    r = np.asarray(profile.radii, dtype=float)
+    fig = go.Figure()
+    fig.add_scatter(x=r, y=np.asarray(profile.headline, dtype=float), name=f"{label} ({profile.certifier})",
+                    mode="lines+markers", line=dict(color="#D55E00"))
+    fig.add_scatter(x=r, y=np.asarray(profile.bound_b, dtype=float), name="bound B (conditional)",
+                    mode="lines", line=dict(color="#CC79A7", dash="dot"))
+    if profile.n_exact is not None:
+        fig.add_scatter(x=r, y=np.asarray(profile.n_exact, dtype=float), name="exact count",
+                        mode="lines+markers", line=dict(color="#0072B2", shape="hv"))
+    if np.isfinite(profile.d_star):
+        fig.add_vline(x=profile.d_star, line=dict(dash="dash", color="#555555"), annotation_text="d*")
+    if radius is not None:
+        fig.add_vline(x=radius, line=dict(color="#000000", width=1), annotation_text="r")
+    fig.update_layout(template="none", height=360, margin=dict(l=50, r=10, t=20, b=40), font=_FONT,
+                      xaxis_title="radius r", yaxis=dict(type="log", title="regions in the ball"),
+                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    return fig
+
+
+def training_figure(history: dict) -> go.Figure:
+    """Loss (left axis) and accuracy (right axis) per epoch, train and test."""
+    fig = go.Figure()
+    epoch = history.get("epoch", [])
+    for key, name, color, axis, dash in (("loss", "train loss", "#0072B2", "y", "solid"),
+                                         ("test_loss", "test loss", "#0072B2", "y", "dash"),
+                                         ("train_acc", "train accuracy", "#D55E00", "y2", "solid"),
+                                         ("test_acc", "test accuracy", "#D55E00", "y2", "dash")):
+        values = [np.nan if v is None else v for v in history.get(key, [])]
+        if len(values) and not np.isnan(values).all():
+            fig.add_scatter(x=epoch, y=values, name=name, yaxis=axis, mode="lines",
+                            line=dict(color=color, dash=dash))
+    fig.update_layout(template="none", height=230, margin=dict(l=45, r=45, t=10, b=35), font=_FONT,
+                      xaxis_title="epoch", yaxis=dict(title="loss", rangemode="tozero"),
+                      yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02]),
+                      legend=dict(orientation="h", y=-0.35, x=0))
+    return fig
+
+
+def count_chart(rows: Sequence[dict], *, title: str = "exact (black) · lower bounds (blue) · upper bounds (orange)"
+                ) -> go.Figure:
+    """Region counts on a log axis, one bar per method, labelled with value, status and seconds.
+
+    rows : dicts with "label", "value" (number or None), "kind" ("upper", "lower", "exact" or "estimate"),
+        "status" and "seconds" (or None).  Rows without a value are listed with their status only.
+    """
+    colors = {"upper": "#D55E00", "lower": "#0072B2", "exact": "#000000", "estimate": "#999999"}
+    labels = [str(r["label"]) for r in rows]
+    values = [min(float(min(r["value"], 10**300)), 1e300) if r.get("value") not in (None, 0) else np.nan
+              for r in rows]  # beyond float range: drawn at 1e300, labelled exactly
+    text = [(f"{_count(r['value'])}" if r.get("value") is not None else "—") + _note(r) for r in rows]
+    fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", text=text, textposition="outside",
+                           marker_color=[colors.get(r.get("kind"), "#999999") for r in rows],
+                           cliponaxis=False, hovertext=text, hoverinfo="text"))
+    finite = [v for v in values if np.isfinite(v) and v > 0]
+    hi = np.log10(max(finite)) + 1.5 if finite else 1.0
+    fig.update_layout(template="none", height=80 + 46 * len(rows), title=title, font=_FONT,
+                      margin=dict(l=10, r=30, t=40 if title else 10, b=40),
+                      xaxis=dict(type="log", title="number of regions (log scale)", range=[-0.1, hi]),
+                      yaxis=dict(autorange="reversed", automargin=True))
+    return fig
+
+
+def findings_figure(findings) -> go.Figure:
+    """Zhu et al.'s two findings per snapshot: median d* and mean count (exact or bound), training vs random."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("distance to nearest boundary d* (median)",
+                                                        "regions in the ball (mean)"))
+    exact = findings.n_exact_train is not None
+    counts = ((findings.n_exact_train, findings.n_exact_random) if exact
+              else (findings.bound_train, findings.bound_random))
+    for side, color, d, n in (("training points", "#D55E00", findings.d_star_train, counts[0]),
+                              ("random points", "#0072B2", findings.d_star_random, counts[1])):
+        fig.add_scatter(x=findings.epochs, y=np.median(d, axis=1), name=side, mode="lines+markers",
+                        line=dict(color=color), row=1, col=1)
+        fig.add_scatter(x=findings.epochs, y=np.mean(n, axis=1), name=side, mode="lines+markers",
+                        line=dict(color=color), showlegend=False, row=1, col=2)
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="d*", row=1, col=1)
+    fig.update_yaxes(title="exact N_B" if exact else "local upper bound", row=1, col=2)
+    fig.update_layout(template="none", height=340, margin=dict(l=50, r=10, t=40, b=40), font=_FONT,
+                      legend=dict(orientation="h", y=-0.25, x=0))
+    return fig
+
+
+# ---- helpers ----------------------------------------------------------------------------------------
+def _fill_traces(regions: Regions, colors: np.ndarray) -> list:
+    """One filled trace per distinct colour: the polygons of that colour, closed and NaN-separated."""
+    counts = np.diff(regions.offsets)
+    traces = []
+    for color in sorted(set(colors.tolist())):
+        idx = np.flatnonzero(colors == color)
+        xy = _closed_paths(regions, idx, counts)
+        traces.append(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", fill="toself", fillcolor=color,
+                                 line=dict(width=0.7, color="rgba(40,40,40,0.55)"),
+                                 hoverinfo="skip", showlegend=False, name="regions"))
+    return traces
+
+
+def _raster(regions: Regions, colors: np.ndarray, box: tuple):
+    """The filled and outlined polygons as a PIL image covering ``box`` (y up), longer side RASTER_PIXELS."""
+    from PIL import Image, ImageDraw
+
+    w, h = box[1] - box[0], box[3] - box[2]
+    W, H = (RASTER_PIXELS, max(1, round(RASTER_PIXELS * h / w))) if w >= h else \
+        (max(1, round(RASTER_PIXELS * w / h)), RASTER_PIXELS)
+    pix = np.empty_like(regions.vertices)  # (T, 2) pixel coordinates, rows from the top
+    pix[:, 0] = (regions.vertices[:, 0] - box[0]) / w * W
+    pix[:, 1] = (box[3] - regions.vertices[:, 1]) / h * H
+    img = Image.new("RGB", (W, H), "white")
+    draw = ImageDraw.Draw(img)
+    for i, (a, b) in enumerate(zip(regions.offsets[:-1].tolist(), regions.offsets[1:].tolist())):
+        draw.polygon([tuple(p) for p in pix[a:b].tolist()], fill=colors[i], outline="#7a7a7a")
+    return img
+
+
+def _closed_paths(regions: Regions, idx: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Vertices of polygons ``idx``, each closed by repeating its first vertex, then a NaN row: (Σ(k+2), 2)."""
+    k = counts[idx]
+    out_len = k + 2
+    pos = np.concatenate([[0], np.cumsum(out_len)[:-1]])  # start of each polygon in the output
+    out = np.full((int(out_len.sum()), 2), np.nan)
+    src = np.repeat(regions.offsets[idx], k) + (np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k))
+    dst = np.repeat(pos, k) + (np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k))
+    out[dst] = regions.vertices[src]
+    out[pos + k] = regions.vertices[regions.offsets[idx]]
+    return out
+
+
+def _hover_trace(regions: Regions):
+    """Invisible markers at region interior points carrying id, pattern and affine map (id and number of
+    active units only for large partitions, as compact integer data)."""
+    if regions.n_regions >= RASTER_REGIONS:
+        data = np.stack([np.arange(regions.n_regions), regions.patterns.sum(axis=1)], axis=1).astype(np.int32)
+        return go.Scattergl(x=regions.points[:, 0].astype(np.float32), y=regions.points[:, 1].astype(np.float32),
+                            mode="markers", customdata=data, marker=dict(size=7, opacity=0.0), showlegend=False,
+                            hovertemplate="region %{customdata[0]} (%{customdata[1]} active units)<extra></extra>",
+                            name="region info")
+    text = [f"region {i}<br>pattern {_wrap(p)}<br>{m}" for i, (p, m) in
+            enumerate(zip(pattern_strings(regions), affine_strings(regions)))]
+    return go.Scatter(x=regions.points[:, 0], y=regions.points[:, 1], mode="markers", hovertext=text,
+                      hoverinfo="text", marker=dict(size=7, opacity=0.0), showlegend=False, name="region info")
+
+
+def _segments_trace(segments: np.ndarray, name: str, color: str, width: float):
+    seg = np.asarray(segments, dtype=float).reshape(-1, 2, 2)
+    xy = np.concatenate([seg, np.full((len(seg), 1, 2), np.nan)], axis=1).reshape(-1, 2)  # (3S, 2)
+    return go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", name=name, hoverinfo="skip",
+                      line=dict(color=color, width=width))
+
+
+def _data_traces(dataset: Dataset, show_test: bool) -> list:
+    """Data points by class: dark or white markers with contrasting rims, so they stand out on any fill."""
+    traces = []
+    parts = [("train", dataset.x_train, dataset.y_train, "circle")]
+    if show_test and len(dataset.x_test):
+        parts.append(("test", dataset.x_test, dataset.y_test, "triangle-up"))
+    for split, x, y, symbol in parts:
+        kind = go.Scattergl if len(x) > 2000 else go.Scatter
+        for c in range(dataset.n_classes):
+            pts = x[y == c]
+            fill, rim = _class_marker(c, dataset.n_classes)
+            traces.append(kind(x=pts[:, 0], y=pts[:, 1], mode="markers", name=f"class {c} ({split})",
+                               hoverinfo="skip", marker=dict(symbol=symbol, size=6, color=fill,
+                                                             line=dict(width=1, color=rim))))
+    return traces
+
+
+def _class_marker(c: int, n_classes: int) -> tuple[str, str]:
+    """(fill, rim) of class c: white/black for two classes, dark class colours with white rims otherwise."""
+    if n_classes == 2:
+        return ("#FFFFFF", "#000000") if c == 0 else ("#000000", "#FFFFFF")
+    return _CLASS_COLORS[c % len(_CLASS_COLORS)], "#FFFFFF"
+
+
+def _selection_traces(sel: Selection) -> list:
+    traces = []
+    if sel.polygon is not None and len(sel.polygon):
+        poly = np.vstack([sel.polygon, sel.polygon[:1]])
+        traces.append(go.Scatter(x=poly[:, 0], y=poly[:, 1], mode="lines", name="selected region",
+                                 line=dict(color="#332288", width=3.5), hoverinfo="skip"))
+    ring = ball_outline(sel.point, sel.radius, sel.norm)
+    traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name="ball halo", showlegend=False,
+                             hoverinfo="skip", line=dict(color="rgba(255,255,255,0.9)", width=6)))  # shows on any fill
+    traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name=f"ball r = {sel.radius:.3g}",
+                             line=dict(color="#D55E00", width=2.5), fill="toself",
+                             fillcolor="rgba(213,94,0,0.08)", hoverinfo="skip"))
+    if sel.d_star is not None and np.isfinite(sel.d_star) and sel.d_star > 0:
+        ring = ball_outline(sel.point, sel.d_star, sel.norm)
+        traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name=f"d* = {sel.d_star:.3g}",
+                                 line=dict(color="#000000", width=1.5, dash="dash"), hoverinfo="skip"))
+    traces.append(go.Scatter(x=[sel.point[0]], y=[sel.point[1]], mode="markers", name="selected point",
+                             marker=dict(symbol="star", size=14, color="#FFFFFF", line=dict(width=1.5)),
+                             hoverinfo="x+y"))
+    return traces
+
+
+def _map_figure(traces: list, box: tuple, dataset: Dataset | None, show_test: bool, click_target: str | None,
+                height: int) -> go.Figure:
+    if dataset is not None and dataset.dim == 2:
+        traces = traces + _data_traces(dataset, show_test)
+    fig = go.Figure(traces)
+    fig.update_layout(
+        template="none", height=height, margin=dict(l=45, r=10, t=10, b=10), font=_FONT,
+        xaxis=dict(range=[box[0], box[1]], title=dict(text="x₁", standoff=2), constrain="domain", showgrid=False,
+                   zeroline=False),
+        yaxis=dict(range=[box[2], box[3]], title="x₂", scaleanchor="x", scaleratio=1, constrain="domain",
+                   showgrid=False, zeroline=False),
+        hovermode="closest", uirevision="region-map", plot_bgcolor="#FFFFFF",
+        legend=dict(orientation="h", yanchor="top", y=-0.1, x=0.0, bgcolor="rgba(255,255,255,0.7)"),
+        meta=dict(click_target=click_target) if click_target else None)
+    return fig
+
+
+def _pattern_hash(regions: Regions) -> np.ndarray:
+    """A deterministic 32-bit hash (R,) of every region's packed activation pattern."""
+    packed = regions.packed_patterns.astype(np.uint64)
+    mult = (np.arange(1, packed.shape[1] + 1, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    return (((packed * mult[None, :]).sum(axis=1) * np.uint64(40503)) % np.uint64(2**31)).astype(np.int64)
+
+
+def _wrap(bits: str, width: int = 48) -> str:
+    return "<br>".join(bits[i:i + width] for i in range(0, len(bits), width)) or "(none)"
+
+
+def _signed(v: float, digits: int) -> str:
+    return f"− {abs(v):.{digits}g}" if v < 0 else f"+ {v:.{digits}g}"
+
+
+def _note(row: dict) -> str:
+    """'  (status, 0.12 s)' for a chart label; long statuses are left to the table."""
+    parts = [str(row.get("status", ""))] if 0 < len(str(row.get("status", ""))) <= 16 else []
+    if row.get("seconds") is not None:
+        parts.append(f"{row['seconds']:.2g} s")
+    return f"  ({', '.join(parts)})" if parts else ""
+
+
+def _count(v) -> str:
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}" if v < 10**9 else f"10^{np.log10(float(min(v, 10**300))):.1f}" if v < 10**300 \
+            else f"≈ 2^{int(v).bit_length() - 1}"
+    return f"{float(v):.3g}"

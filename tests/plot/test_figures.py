@@ -1,0 +1,193 @@
+"""Figures: region maps (polygons, colourings, boundaries, overlays, large partitions), charts, ball outlines."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+import pytest
+
+from explorer.plot import figures
+from explorer.train.data import make_dataset
+from explorer.errors import ExplorerError
+from explorer.ball.local import radius_profile
+from explorer.net import Network
+from explorer.plane.partition import adjacency, decision_boundary, layer_boundaries
+from explorer.plane.regions import enumerate_regions
+from explorer.train.fit import predict
+from tests.conftest import random_network
+
+THREE_LINES = Network(([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0, 1.0]]), ([0.0, 0.0, -1.0], [0.0]))
+
+
+@pytest.fixture(scope="module")
+def regions():
+    return enumerate_regions(random_network((8, 6), seed=4), (-3, 3, -3, 3))
+
+
+def _fills(fig: go.Figure) -> list:
+    return [t for t in fig.data if t.name == "regions"]
+
+
+def _subpaths(trace) -> list[np.ndarray]:
+    xy = np.stack([np.asarray(trace.x, float), np.asarray(trace.y, float)], axis=1)
+    cuts = np.flatnonzero(np.isnan(xy[:, 0]))
+    return [xy[a + 1:b] for a, b in zip(np.r_[-1, cuts[:-1]], cuts)]
+
+
+def test_every_region_is_one_closed_polygon_of_its_own_vertices(regions):
+    fig = figures.region_map(regions)
+    paths = [p for t in _fills(fig) for p in _subpaths(t)]
+    assert len(paths) == regions.n_regions
+    assert all(np.array_equal(p[0], p[-1]) for p in paths)
+    drawn = sorted(map(tuple, np.concatenate([p[:-1] for p in paths]).round(9).tolist()))
+    assert drawn == sorted(map(tuple, regions.vertices.round(9).tolist()))
+    assert {t.fill for t in _fills(fig)} == {"toself"}
+
+
+def test_neighbouring_regions_get_different_colours_and_colours_are_stable(regions):
+    colors, bar = figures.region_colors(regions)
+    pairs = adjacency(regions)
+    assert bar is None and len(pairs) > 0
+    assert (colors[pairs[:, 0]] != colors[pairs[:, 1]]).all()
+    again, _ = figures.region_colors(enumerate_regions(regions.net, (-3, 3, -3, 3)))
+    assert (again == colors).all()
+    assert set(colors) <= set(figures.PALETTES["okabe-ito"])
+    tol, _ = figures.region_colors(regions, palette="tol-light")
+    assert set(tol) <= set(figures.PALETTES["tol-light"])
+
+
+def test_greedy_colouring_on_a_triangle_and_an_isolated_node():
+    colors = figures.greedy_coloring(4, np.array([[0, 1], [1, 2], [0, 2]]), np.array([5, 5, 5, 5]), 3)
+    assert len(set(colors[:3].tolist())) == 3 and colors[3] == 5 % 3
+    # too few colours: the conflict is accepted, nothing fails
+    assert len(figures.greedy_coloring(3, np.array([[0, 1], [1, 2], [0, 2]]), np.zeros(3, int), 2)) == 3
+
+
+def test_colouring_by_class_matches_the_prediction_at_each_region(regions):
+    colors, _ = figures.region_colors(regions, color_by="class")
+    palette = figures.PALETTES["okabe-ito"]
+    cls = predict(regions.net, regions.points)
+    assert (colors == np.array(palette, dtype=object)[cls]).all()
+
+
+@pytest.mark.parametrize("color_by", ["output", "gradient norm", "gradient direction", "active units"])
+def test_continuous_colourings_come_with_a_colour_bar(regions, color_by):
+    colors, bar = figures.region_colors(regions, color_by=color_by)
+    assert bar.marker.showscale and bar.marker.colorbar.title.text == color_by
+    assert len(colors) == regions.n_regions and len(set(colors)) > 1
+    if color_by == "active units":  # more active units, later in the Viridis scale: a monotone map
+        count = regions.patterns.sum(axis=1)
+        order = np.argsort(count, kind="stable")
+        levels = [sample_colorscale("Viridis", (np.arange(24) + 0.5) / 24).index(c) for c in colors[order]]
+        assert (np.diff(levels) >= 0).all()
+
+
+def test_unknown_colouring_palette_or_layer_is_an_explorer_error(regions):
+    with pytest.raises(ExplorerError, match="unknown colouring"):
+        figures.region_map(regions, color_by="rainbow")
+    with pytest.raises(ExplorerError, match="unknown palette"):
+        figures.region_map(regions, palette="neon")
+    with pytest.raises(ExplorerError, match="layer 3 does not exist"):
+        figures.region_map(regions, show_layers=(2,))
+
+
+def test_boundaries_are_drawn_from_the_partition(regions):
+    fig = figures.region_map(regions, show_layers=(0, 1), show_decision=True)
+    by_name = {t.name: t for t in fig.data}
+    for layer in (0, 1):
+        segments = layer_boundaries(regions, layer)
+        assert np.isnan(np.asarray(by_name[f"layer {layer + 1} neurons"].x, float)).sum() == len(segments)
+    assert np.isnan(np.asarray(by_name["decision boundary"].x, float)).sum() == len(decision_boundary(regions))
+    assert "decision boundary" not in {t.name for t in figures.region_map(regions, show_decision=False).data}
+
+
+def test_hover_labels_give_id_pattern_and_affine_map():
+    r = enumerate_regions(THREE_LINES, (-2, 2, -2, 2))
+    hover = next(t for t in figures.region_map(r).data if t.name == "region info")
+    assert len(hover.hovertext) == 7
+    i = int(np.argmax(r.patterns.sum(axis=1)))  # all three units active: f = 2·x₁ + 2·x₂ − 1
+    assert hover.hovertext[i] == "region %d<br>pattern 111<br>f = 2·x₁ + 2·x₂ − 1" % i
+    assert figures.pattern_strings(enumerate_regions(random_network((2, 3)), (-1, 1, -1, 1)))[0].count("|") == 1
+
+
+def test_large_partitions_are_drawn_as_an_image_and_say_so(regions, monkeypatch):
+    assert figures.simplification(regions) == ""
+    monkeypatch.setattr(figures, "RASTER_REGIONS", 10)
+    monkeypatch.setattr(figures, "RASTER_PIXELS", 300)
+    fig = figures.region_map(regions, show_decision=True)
+    hover = next(t for t in fig.data if t.name == "region info")
+    assert isinstance(hover, go.Scattergl) and hover.hovertext is None and "pattern" not in hover.hovertemplate
+    assert (np.asarray(hover.customdata)[:, 1] == regions.patterns.sum(axis=1)).all()
+    assert not _fills(fig) and "decision boundary" in [t.name for t in fig.data]
+    image = fig.layout.images[0]
+    assert (image.x, image.y, image.sizex, image.sizey) == (-3, 3, 6, 6) and image.source.startswith("data:image/png")
+    img = figures._raster(regions, figures.region_colors(regions)[0], (-3.0, 3.0, -3.0, 3.0))
+    colors, _ = figures.region_colors(regions)
+    px = np.clip(((regions.points + 3) / 6 * 300).astype(int), 0, 299)  # interior points → their fill colour
+    rgb = np.array(img)[299 - px[:, 1], px[:, 0]]
+    expected = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colors])
+    match = (np.abs(rgb.astype(int) - expected) <= 1).all(axis=1)
+    roomy = regions.areas() > 0.05  # ≥ 125 px²: thinner regions may be all outline at the centre
+    assert roomy.sum() > 20 and match[roomy].mean() > 0.95
+    assert "one image" in figures.simplification(regions)
+
+
+def test_data_points_and_overlays():
+    r = enumerate_regions(THREE_LINES, (-2, 2, -2, 2))
+    ds = make_dataset("spiral", n_points=90, n_classes=3)
+    sel = figures.Selection((0.3, 0.2), 0.25, 0.2, r.polygon(0), "2")
+    fig = figures.region_map(r, dataset=ds, show_test=True, selection=sel, pinned=[(1, 1), (-1, 0.5)],
+                             anchors=np.array([[0, 0], [1, 0], [0, 1]]), click_target="t")
+    names = [t.name for t in fig.data]
+    assert {f"class {c} (train)" for c in range(3)} | {"class 0 (test)"} <= set(names)
+    assert sum(len(t.x) for t in fig.data if t.name.endswith("(train)")) == len(ds.x_train)
+    ball = next(t for t in fig.data if t.name == "ball r = 0.25")
+    assert np.hypot(np.asarray(ball.x) - 0.3, np.asarray(ball.y) - 0.2) == pytest.approx(0.25)
+    dstar = next(t for t in fig.data if t.name == "d* = 0.2")
+    assert dstar.line.dash == "dash"
+    assert list(next(t for t in fig.data if t.name == "pinned points").text) == ["P1", "P2"]
+    assert fig.layout.meta["click_target"] == "t" and fig.layout.yaxis.scaleanchor == "x"
+    empty = figures.empty_map((-1, 2, -1, 1), selection=sel)
+    assert list(empty.layout.xaxis.range) == [-1, 2] and "regions" not in [t.name for t in empty.data]
+
+
+@pytest.mark.parametrize("norm", ["2", "inf", "1"])
+def test_ball_outlines_lie_on_the_sphere_of_their_norm(norm):
+    ring = figures.ball_outline((1.0, -2.0), 0.5, norm)
+    ords = {"2": 2, "inf": np.inf, "1": 1}
+    assert np.linalg.norm(ring - [1.0, -2.0], ord=ords[norm], axis=1) == pytest.approx(0.5)
+    assert ring[0] == pytest.approx(ring[-1])
+    if norm != "2":  # the corners themselves are on the outline
+        corners = {"inf": [[1.5, -1.5], [0.5, -2.5]], "1": [[1.5, -2.0], [1.0, -1.5]]}[norm]
+        assert all(np.isclose(ring, c).all(axis=1).any() for c in corners)
+    with pytest.raises(ExplorerError, match="unknown norm"):
+        figures.ball_outline((0, 0), 1.0, "3")
+
+
+def test_radius_profile_figure_uses_a_log_count_axis():
+    prof = radius_profile(THREE_LINES, [0.3, 0.2], [0.1, 0.25, 0.37])
+    fig = figures.radius_profile_figure(prof, radius=0.25)
+    exact = next(t for t in fig.data if t.name == "exact count")
+    assert list(exact.y) == [1, 2, 5] and fig.layout.yaxis.type == "log"
+
+
+def test_training_figure_skips_missing_test_values():
+    fig = figures.training_figure({"epoch": [1, 2], "loss": [0.7, 0.5], "test_loss": [None, None],
+                                   "train_acc": [0.5, 0.8], "test_acc": [None, None]})
+    assert [t.name for t in fig.data] == ["train loss", "train accuracy"]
+
+
+def test_count_chart_is_logarithmic_and_labels_status_and_time():
+    rows = [{"label": "exact", "value": 271, "kind": "exact", "status": "complete", "seconds": 0.01},
+            {"label": "upper", "value": 10**30, "kind": "upper", "status": "measured on the box: ranks",
+             "seconds": 0.0},
+            {"label": "MIPBound", "value": None, "kind": "lower", "status": "time limit", "seconds": 5.0},
+            {"label": "sampled", "value": 209, "kind": "lower", "status": "complete", "seconds": None},
+            {"label": "huge", "value": 2**2000, "kind": "upper", "status": "complete", "seconds": None}]
+    fig = figures.count_chart(rows)
+    bar = fig.data[0]
+    assert fig.layout.xaxis.type == "log" and list(bar.y) == ["exact", "upper", "MIPBound", "sampled", "huge"]
+    assert list(bar.text) == ["271  (complete, 0.01 s)", "10^30.0  (0 s)", "—  (time limit, 5 s)",
+                              "209  (complete)", "≈ 2^2000  (complete)"]
+    assert np.isnan(bar.x[2]) and bar.x[4] == 1e300 and list(bar.marker.color)[:3] == ["#000000", "#D55E00", "#0072B2"]
