@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import ExplorerError
 
-__all__ = ["Network", "ACTIVATIONS", "parse_activation", "interval_bounds", "box_interval_bounds",
+__all__ = ["Network", "ACTIVATIONS", "parse_activation", "as_box", "interval_bounds", "box_interval_bounds",
            "local_affine"]
 
 ACTIVATIONS = ("relu", "leaky_relu")
@@ -205,19 +205,48 @@ def box_interval_bounds(net: Network, lower: np.ndarray, upper: np.ndarray) -> l
     return interval_bounds(net, centre - spread, centre + spread)
 
 
-def local_affine(net: Network, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Pre-activations and their input gradients at one point x, with the pattern of x held fixed.
+def local_affine(net: Network, points, *, patterns: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Hidden pre-activations at ``points`` and their input gradients, each point's pattern held fixed.
 
-    Inside the activation region of x every pre-activation is affine, g^l(y) = Γ^l y + c^l; returns
-    [(g^l(x) of shape (n_l,), Γ^l of shape (n_l, n0))] for the hidden layers and the output layer last.
+    Inside the activation region of x every pre-activation is affine, g^l(y) = Γ^l y + c^l.  Returns per hidden
+    layer (g^l at the points of shape (B, n_l), Γ^l of shape (B, n_l, n0)).  ``patterns`` (B, N) bool, if given,
+    replaces the points' own patterns, so the maps of any region can be read off at any point (e.g. the origin).
     """
-    x = net._as_batch(x)[0]
-    h, J = x, np.eye(net.n_inputs)
-    out = []
-    for l, (W, b) in enumerate(zip(net.weights, net.biases)):
-        g, G = W @ h + b, W @ J  # (n_l,), (n_l, n0)
+    h = net._as_batch(points)
+    J = np.broadcast_to(np.eye(h.shape[1]), (len(h), h.shape[1], h.shape[1]))
+    out, first = [], 0
+    for W, b in zip(net.weights[:-1], net.biases[:-1]):
+        g, G = h @ W.T + b, np.matmul(W, J)  # (B, n_l), (B, n_l, n0)
         out.append((g, G))
-        if l < len(net.weights) - 1:
-            slope = np.where(g > 0, 1.0, net.alpha)
-            h, J = slope * g, slope[:, None] * G
+        on = g > 0 if patterns is None else patterns[:, first:first + W.shape[0]]
+        first += W.shape[0]
+        slope = np.where(on, 1.0, net.alpha)
+        h, J = slope * g, slope[..., None] * G
     return out
+
+
+def as_box(box, n_inputs: int) -> np.ndarray:
+    """An axis-aligned box [lo, hi] ⊂ ℝ^{n0} as a float64 (n0, 2) array of [lo, hi] rows.
+
+    Accepted forms: an (n0, 2) array of rows; 2·n0 numbers lo1 hi1 lo2 hi2 … (for two inputs: xmin xmax ymin
+    ymax); or LO HI, the same interval on every input.
+
+    Raises
+    ------
+    ExplorerError : another number of values, a non-finite value, or lo ≥ hi on some input.
+    """
+    try:
+        arr = np.asarray(box, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ExplorerError(f"a box is a list of numbers LO HI or LO1 HI1 LO2 HI2 …; got {box!r:.80}.") from None
+    if arr.size == 2 and n_inputs != 1:
+        arr = np.tile(arr.reshape(1, 2), (n_inputs, 1))
+    if arr.size != 2 * n_inputs:
+        two_d = "; in 2-D: XMIN XMAX YMIN YMAX" if n_inputs == 2 else ""
+        raise ExplorerError(f"the box needs LO HI or {2 * n_inputs} numbers (LO HI per input{two_d}) for a "
+                            f"{n_inputs}-input network; got {arr.size}.")
+    arr = arr.reshape(n_inputs, 2)
+    if not np.isfinite(arr).all() or not (arr[:, 0] < arr[:, 1]).all():
+        two_d = " (XMIN < XMAX and YMIN < YMAX)" if n_inputs == 2 else ""
+        raise ExplorerError(f"every box interval must be finite with LO < HI{two_d}; got {arr.tolist()}.")
+    return arr

@@ -83,7 +83,7 @@ def get_regions(net: Network, domain, *, max_regions: int = MAX_REGIONS, time_bu
             bar.progress(min(max(fraction, 0.0), 1.0), text=f"Enumerating regions… {message}")
 
         try:
-            outcome = enumerate_regions(net, domain, max_regions=max_regions, time_budget=time_budget,
+            outcome = enumerate_regions(net, domain, max_regions=max_regions, time_limit=time_budget,
                                         progress=progress)
         except RegionLimitError as exc:
             outcome = exc

@@ -1,8 +1,8 @@
 """LP and MILP bounds of hidden pre-activations over an ℓp ball, with HiGHS (the "lp" and "exact" certifiers).
 
 Bounds are made rigorous before use: an LP bound comes from the duals (any dual vector bounds the LP from
-below once every row and column bound is accounted for), a MILP bound is HiGHS's dual bound widened by
-1e-6·(1 + |v|).  For p = 2 the ball is replaced by a polytope containing it (2-D: a circumscribed regular
+below once every row and column bound is accounted for), a MILP bound is HiGHS's dual bound widened by rule 2
+of :mod:`explorer.tolerance`.  For p = 2 the ball is replaced by a polytope containing it (2-D: a circumscribed regular
 64-gon; above: the box [x0 ± r]) that tangent cuts through outside solutions refine.
 """
 
@@ -14,8 +14,9 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from .certify import dual_norm, relaxation
 from ..net import Network
+from ..tolerance import SIGN_TOL, SOLVER_SLACK
+from .primitives import dual_norm, relaxation
 
 __all__ = ["BallModel", "solver_bounds"]
 
@@ -125,7 +126,7 @@ class BallModel:
         slope = np.where(lo >= 0, 1.0, self.alpha)
         k, a, ones = u.size, self.alpha, np.ones(u.size)
         if self.integer:  # exact: g = P − Q, 0 ≤ P ≤ H z, 0 ≤ Q ≤ H̄ (1 − z), h = P − αQ
-            H, Hbar = hi[u] * (1 + 1e-6) + 1e-6, -lo[u] * (1 + 1e-6) + 1e-6
+            H, Hbar = hi[u] * (1 + SOLVER_SLACK) + SOLVER_SLACK, -lo[u] * (1 + SOLVER_SLACK) + SOLVER_SLACK
             P = self._cols(np.zeros(k), H, np.maximum(g0[u], 0))
             Q = self._cols(np.zeros(k), Hbar, np.maximum(-g0[u], 0))
             z = self._cols(np.zeros(k), ones, (g0[u] > 0).astype(float))
@@ -179,7 +180,7 @@ class BallModel:
             solution = self.highs.getSolution()
             if mip and status in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
                 v = self.highs.getInfo().mip_dual_bound
-                v = v - 1e-6 * (1 + abs(v)) if np.isfinite(v) else None
+                v = v - SOLVER_SLACK * (1 + abs(v)) if np.isfinite(v) else None
             elif not mip and status == highspy.HighsModelStatus.kOptimal and solution.dual_valid:
                 v = self._dual_bound(c, np.asarray(solution.row_dual)) + offset
             else:
@@ -188,7 +189,7 @@ class BallModel:
             if v is not None:
                 best = v if best is None else max(best, v)
             if (self.p != "2" or not solution.value_valid or status != highspy.HighsModelStatus.kOptimal
-                    or gain <= 1e-9 * (1 + abs(best))):
+                    or gain <= SIGN_TOL * (1 + abs(best))):
                 break
             d = np.asarray(solution.col_value[:self.x0.size]) - self.x0
             if np.linalg.norm(d) <= self.r * (1 + 1e-7):  # closer than this: the cut gains nothing

@@ -1,9 +1,7 @@
 """Sound enclosures of every hidden pre-activation over an ℓp ball, from a Lipschitz bound to an exact MILP.
 
-Tolerance policy (the one used by every local count): with τ_j = 1e-9·max(1, |g_j(x0)|), a neuron whose
-enclosure [lo, hi] has lo > τ is certified active on the ball, hi < −τ certified inactive, and anything else
-may cut the ball.  A neuron whose enclosure is a single point is constant on the ball and sorted by its sign.
-Solver bounds ("lp", "exact", in :mod:`explorer.ball.ballmodel`) are made rigorous before use.
+Neurons are sorted by rule 1 of :mod:`explorer.tolerance` (τ_j = SIGN_TOL·max(1, |g_j(x0)|)); solver bounds
+("lp", "exact", in :mod:`explorer.ball.ballmodel`) are made rigorous before use.
 """
 
 from __future__ import annotations
@@ -16,17 +14,16 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..net import Network, interval_bounds
+from ..tolerance import SIGN_TOL
+from .primitives import check_ball, dual_norm, relaxation, sample_ball
 
-__all__ = ["CERTIFIERS", "NORMS", "EXACT_MAX_UNITS", "TAU", "Enclosure", "certify", "certify_chain",
-           "check_ball", "sample_ball", "dual_norm", "relaxation"]
+__all__ = ["CERTIFIERS", "EXACT_MAX_UNITS", "Enclosure", "certify", "certify_chain"]
 
 CERTIFIERS = ("lipschitz", "ibp", "symbolic", "lp", "exact")
-NORMS = ("2", "inf", "1")
 EXACT_MAX_UNITS = 128
-TAU = 1e-9
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Enclosure:
     """Sound enclosures lower ≤ g^l(x) ≤ upper of every hidden pre-activation for x in the closed ball.
 
@@ -111,7 +108,7 @@ def certify_chain(net: Network, center, radius: float, *, norm: str = "2", certi
                             f"this one has {net.n_hidden}. Use the lp or symbolic certifier.")
     start = time.perf_counter()
     g0 = [g[0] for g in net.preactivations(x0)]
-    tau = [TAU * np.maximum(1.0, np.abs(g)) for g in g0]
+    tau = [SIGN_TOL * np.maximum(1.0, np.abs(g)) for g in g0]
     chain, bounds = [], []
     for name in CERTIFIERS[:CERTIFIERS.index(certifier) + 1]:
         status = "complete"
@@ -133,76 +130,17 @@ def certify_chain(net: Network, center, radius: float, *, norm: str = "2", certi
                 witness = [((gl < -t).any(axis=0), (gl > t).any(axis=0)) for gl, t in zip(g, tau)]
             bounds, status = solver_bounds(net, x0, r, p, bounds, states, g0, witness, integer=name == "exact",
                                            deadline=time.perf_counter() + time_limit, progress=progress)
-        chain.append(Enclosure(name, p, tuple(lo for lo, _ in bounds), tuple(hi for _, hi in bounds),
-                               tuple(_classify(lo, hi, t) for (lo, hi), t in zip(bounds, tau)), status,
-                               time.perf_counter() - start))
+        chain.append(Enclosure(certifier=name, norm=p, lower=tuple(lo for lo, _ in bounds),
+                               upper=tuple(hi for _, hi in bounds),
+                               state=tuple(_classify(lo, hi, t) for (lo, hi), t in zip(bounds, tau)), status=status,
+                               seconds=time.perf_counter() - start))
     return tuple(chain)
-
-
-def check_ball(net: Network, center, radius: float, norm: str = "2") -> tuple[np.ndarray, float, str]:
-    """Validate a ball for ``net``; returns (center as float64 (n0,), radius, norm as "2" | "inf" | "1")."""
-    p = {"2": "2", "2.0": "2", "l2": "2", "inf": "inf", "∞": "inf", "linf": "inf", "1": "1", "1.0": "1",
-         "l1": "1"}.get(str(norm).strip().lower())
-    if p is None:
-        raise ExplorerError(f"unknown norm {norm!r}; use 2, inf or 1.")
-    try:
-        x0 = np.asarray(center, dtype=np.float64).reshape(-1)
-        r = float(radius)
-    except (TypeError, ValueError):
-        raise ExplorerError("the centre must be a list of numbers and the radius a number.") from None
-    if x0.size != net.n_inputs:
-        raise ExplorerError(f"the centre has {x0.size} coordinates but the network takes {net.n_inputs} inputs.")
-    if not np.isfinite(x0).all():
-        raise ExplorerError("the centre has NaN or infinite coordinates; give finite numbers.")
-    if not (np.isfinite(r) and r > 0):
-        raise ExplorerError(f"the radius must be a finite number > 0; got {radius}.")
-    return x0, r, p
-
-
-def sample_ball(center: np.ndarray, radius: float, n: int, *, norm: str = "2", seed: int = 0) -> np.ndarray:
-    """n points (n, n0) uniform in the ball of radius r(1 − 1e-9), so strictly inside the open ball.
-
-    p = 2: normalised Gaussian direction times r·U^{1/n0}; inf: uniform in the cube; 1: normalised
-    exponentials (uniform on the simplex) with random signs.
-    """
-    rng, x0 = np.random.default_rng(seed), np.asarray(center, dtype=np.float64)
-    n0, r = x0.size, radius * (1 - 1e-9)
-    if norm == "inf":
-        return x0 + rng.uniform(-r, r, size=(n, n0))
-    if norm == "1":
-        e = rng.exponential(size=(n, n0 + 1))
-        return x0 + r * e[:, :n0] / e.sum(axis=1, keepdims=True) * rng.choice([-1.0, 1.0], size=(n, n0))
-    d = rng.standard_normal((n, n0))
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    return x0 + r * d * rng.uniform(size=(n, 1)) ** (1 / n0)
-
-
-def dual_norm(a: np.ndarray, norm: str) -> np.ndarray:
-    """‖a‖_q along the last axis, q dual to p (sup of a·y over the unit p-ball): 2 → 2, inf → 1, 1 → inf."""
-    a = np.abs(np.asarray(a, dtype=np.float64))
-    if norm == "2":
-        return np.sqrt(np.sum(a * a, axis=-1))
-    return np.sum(a, axis=-1) if norm == "inf" else np.max(a, axis=-1, initial=0.0)
-
-
-def relaxation(lo: np.ndarray, hi: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lines s·g ≤ σ(g) ≤ λ·g + μ valid on [lo, hi]; returns (λ, μ, s), all slopes ≥ 0.
-
-    Stable neurons are exact (λ = s = 1 or α, μ = 0); an unstable one gets the chord
-    λ = (hi − α·lo)/(hi − lo), μ = (α − λ)·lo, and the lower slope s = 1 if hi > −lo else α.
-    """
-    unstable = (lo < 0) & (hi > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        chord = np.where(unstable, (hi - alpha * lo) / (hi - lo), 0.0)
-    lam = np.where(unstable, chord, np.where(lo >= 0, 1.0, alpha))
-    mu = np.where(unstable, (alpha - chord) * lo, 0.0)
-    s = np.where(unstable, np.where(hi > -lo, 1.0, alpha), lam)
-    return lam, mu, s
 
 
 # ---- certifiers ----------------------------------------------------------------------------------
 def _classify(lo: np.ndarray, hi: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """+1 / −1 / 0 per neuron under the τ rule; a point enclosure is a constant neuron, sorted by sign."""
+    """+1 / −1 / 0 per neuron by rule 1 of explorer.tolerance; a point enclosure is a constant neuron, sorted by
+    its sign."""
     state = np.where(lo > tau, 1, np.where(hi < -tau, -1, 0))
     return np.where(lo == hi, np.where(lo > 0, 1, -1), state).astype(np.int8)
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .certify import TAU, check_ball
 from ..errors import ExplorerError
-from .local import jacobians
-from ..net import Network
+from ..net import Network, local_affine
 from ..plane.regions import Regions, enumerate_regions
+from ..tolerance import SIGN_TOL
+from .primitives import check_ball
 
 __all__ = ["DiskCount", "disk_count", "disk_counts", "pattern_distances", "polygon_distances"]
 
@@ -28,14 +28,14 @@ _CORNERS = {"inf": np.array([[1.0, -1.0], [1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0]]
             "1": np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])}
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class DiskCount:
     """Exact regions in one ball of a 2-input network.
 
     Attributes
     ----------
     n_regions : int, N_B
-    k : tuple of int (L,), neurons per layer whose zero set cuts the open ball (τ rule of explorer.ball.certify)
+    k : tuple of int (L,), neurons per layer whose zero set cuts the open ball (rule 1 of explorer.tolerance)
     source : str, where the partition came from (reused, or enumerated on the ball's bounding square)
     seconds : float
     """
@@ -71,9 +71,10 @@ def disk_count(net: Network, center, radius: float, *, norm: str = "2", regions:
     start = time.perf_counter()
     x0, r, p = check_ball(net, center, radius, norm)
     regions, source = _partition(net, x0[None, :], r, p, regions, time_limit)
-    meet = polygon_distances(x0, regions.vertices, regions.offsets, norm=p) < r
-    n = len(np.unique(regions.packed_patterns[meet], axis=0))
-    return DiskCount(n, _exact_k(net, x0, r, p, regions, np.flatnonzero(meet)), source, time.perf_counter() - start)
+    meet = polygon_distances(x0, regions, norm=p) < r
+    return DiskCount(n_regions=len(np.unique(regions.packed_patterns[meet], axis=0)),
+                     k=_exact_k(net, x0, r, p, regions, np.flatnonzero(meet)), source=source,
+                     seconds=time.perf_counter() - start)
 
 
 def disk_counts(net: Network, centers, radius: float, *, norm: str = "2", regions: Regions | None = None) -> np.ndarray:
@@ -86,7 +87,7 @@ def disk_counts(net: Network, centers, radius: float, *, norm: str = "2", region
         raise ExplorerError("the centres have NaN or infinite coordinates; give finite numbers.")
     regions, _ = _partition(net, centers, float(radius), p, regions, None)
     ids = np.unique(regions.packed_patterns, axis=0, return_inverse=True)[1].reshape(-1)
-    return np.array([len(np.unique(ids[polygon_distances(c, regions.vertices, regions.offsets, norm=p) < radius]))
+    return np.array([len(np.unique(ids[polygon_distances(c, regions, norm=p) < radius]))
                      for c in centers], dtype=np.int64)
 
 
@@ -96,19 +97,19 @@ def pattern_distances(net: Network, center, radius: float, *, norm: str = "2",
     ``radius`` (the farther ones are not listed); N_B(r) = #{d < r} for every r ≤ radius."""
     x0, r, p = check_ball(net, center, radius, norm)
     regions, _ = _partition(net, x0[None, :], r, p, regions, None)
-    dist = polygon_distances(x0, regions.vertices, regions.offsets, norm=p)
+    dist = polygon_distances(x0, regions, norm=p)
     ids = np.unique(regions.packed_patterns, axis=0, return_inverse=True)[1].reshape(-1)
     best = np.full(ids.max() + 1, np.inf)
     np.minimum.at(best, ids, dist)
     return best[best < r]
 
 
-def polygon_distances(center, vertices: np.ndarray, offsets: np.ndarray, *, norm: str = "2") -> np.ndarray:
-    """dist_p (R,) from ``center`` to every closed convex CCW polygon: 0 inside, else the least ℓp distance
+def polygon_distances(center, regions: Regions, *, norm: str = "2") -> np.ndarray:
+    """dist_p (R,) from ``center`` to every region's closed polygon: 0 inside, else the least ℓp distance
     to an edge (a convex piecewise-linear function of the edge parameter for p = 1, inf, minimal at a
     breakpoint)."""
-    x0 = np.asarray(center, dtype=np.float64)
-    a, b = vertices, vertices[_next(offsets)]
+    x0, offsets = np.asarray(center, dtype=np.float64), regions.offsets
+    a, b = regions.edges()
     d, e = b - a, a - x0  # (T, 2)
     cross = d[:, 0] * -e[:, 1] + d[:, 1] * e[:, 0]  # (b − a) × (x0 − a): ≥ 0 on the inner side
     inside = np.minimum.reduceat(cross, offsets[:-1]) >= 0
@@ -150,7 +151,7 @@ def _partition(net: Network, centers: np.ndarray, r: float, p: str, regions: Reg
         domain, where = (lo[0], hi[0], lo[1], hi[1]), "enumerated on the bounding square of the ball"
     if regions is not None:
         where += " (the given partition does not contain it)"
-    return enumerate_regions(net, domain, time_budget=time_limit), where
+    return enumerate_regions(net, domain, time_limit=time_limit), where
 
 
 def _exact_k(net: Network, x0: np.ndarray, r: float, p: str, regions: Regions, sel: np.ndarray) -> tuple:
@@ -164,8 +165,8 @@ def _exact_k(net: Network, x0: np.ndarray, r: float, p: str, regions: Regions, s
     a = regions.vertices[regions.offsets[sel][owner] + pos]
     b = regions.vertices[regions.offsets[sel][owner] + (pos + 1) % lengths[owner]]
     d, e = b - a, a - x0
-    c, G = (np.concatenate(m, axis=1) for m in zip(*jacobians(net, np.zeros((sel.size, 2)),
-                                                                regions.patterns[sel])))  # (M, N), (M, N, 2)
+    c, G = (np.concatenate(m, axis=1) for m in zip(*local_affine(net, np.zeros((sel.size, 2)),
+                                                                  patterns=regions.patterns[sel])))  # (M, N), (M, N, 2)
     pts, own = [a[_norm(e, p) <= r]], [owner[_norm(e, p) <= r]]
     if p == "2":  # |e + t d|² = r²
         dd, ed = (d * d).sum(axis=1), (e * d).sum(axis=1)
@@ -197,7 +198,7 @@ def _exact_k(net: Network, x0: np.ndarray, r: float, p: str, regions: Regions, s
         top, bottom = (_inside(a, d, lengths, (x0 + s * r * unit)[owner]) for s in (1.0, -1.0))
         hi = np.maximum(hi, np.where(top, centre + r * norm, -np.inf).max(axis=0))
         lo = np.minimum(lo, np.where(bottom, centre - r * norm, np.inf).min(axis=0))
-    tau = TAU * np.maximum(1.0, np.abs(np.concatenate(net.preactivations(x0), axis=1)[0]))
+    tau = SIGN_TOL * np.maximum(1.0, np.abs(np.concatenate(net.preactivations(x0), axis=1)[0]))
     cut = (lo < -tau) & (hi > tau)
     return tuple(int(v) for v in np.bincount(net.unit_layers()[cut], minlength=L))
 
@@ -211,10 +212,3 @@ def _inside(a: np.ndarray, d: np.ndarray, lengths: np.ndarray, X: np.ndarray) ->
 def _norm(v: np.ndarray, p: str) -> np.ndarray:
     v = np.abs(v)
     return np.hypot(v[..., 0], v[..., 1]) if p == "2" else (v.max(axis=-1) if p == "inf" else v.sum(axis=-1))
-
-
-def _next(offsets: np.ndarray) -> np.ndarray:
-    """Index of the next vertex of the same polygon, for every vertex."""
-    idx = np.arange(offsets[-1]) + 1
-    idx[offsets[1:] - 1] = offsets[:-1]
-    return idx

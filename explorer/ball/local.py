@@ -1,9 +1,8 @@
 """Regions inside a ball around a point: upper bounds A and B, the one-region radius d*, sampled counts.
 
-UI label of the bounds: "local upper bound (after Zhu, Lin & Tang 2020)".  N_B is the number of
-activation patterns whose set {x ∈ B : s(x) = s} has non-empty interior, B = {x : ‖x − x0‖_p < r} open.
-Tolerances follow :mod:`explorer.ball.certify` (τ_j = 1e-9·max(1, |g_j(x0)|)): certifiers count a neuron whose
-extremes lie within τ of 0 as cutting, sampled and exact counts do not, so k_sampled ≤ k_exact ≤ k_certified.
+UI label of the bounds: LOCAL_BOUND_LABEL.  N_B is the number of activation patterns whose set
+{x ∈ B : s(x) = s} has non-empty interior, B = {x : ‖x − x0‖_p < r} open.  Signs follow rule 1 of
+:mod:`explorer.tolerance`, so k_sampled ≤ k_exact ≤ k_certified.
 """
 
 from __future__ import annotations
@@ -15,20 +14,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..count.bounds import activation_aware_bound, montufar2017_bound, serra2018_bound, zaslavsky_bound
-from .certify import TAU, Enclosure, certify_chain, check_ball, dual_norm, sample_ball
 from ..errors import ExplorerError
-from ..net import Network
+from ..net import Network, local_affine
+from ..tolerance import SIGN_TOL
+from .certify import Enclosure, certify_chain
+from .primitives import check_ball, dual_norm, sample_ball
 
-__all__ = ["LABEL", "RANK_CAP_UNITS", "EXACT_AUTO_UNITS", "CertifierBound", "LocalBounds", "RadiusProfile",
-           "local_bounds", "radius_profile", "one_region_radius", "one_region_radii", "bound_a", "bound_b",
-           "global_bound", "jacobians"]
+__all__ = ["LOCAL_BOUND_LABEL", "RANK_CAP_UNITS", "EXACT_AUTO_UNITS", "CertifierBound", "LocalBounds",
+           "RadiusProfile", "local_bounds", "radius_profile", "one_region_radius", "one_region_radii", "bound_a",
+           "bound_b", "global_bound"]
 
-LABEL = "local upper bound (after Zhu, Lin & Tang 2020)"
+LOCAL_BOUND_LABEL = "local upper bound (after Zhu, Lin & Tang 2020)"
 RANK_CAP_UNITS = 2000  # rank caps (κ_l, ρ_l by SVD) only when Σ n_l is at most this
 EXACT_AUTO_UNITS = 64  # the CLI headline adds the exact (MILP) certifier up to this many hidden units
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class CertifierBound:
     """Bounds on N_B from one certifier's enclosure.
 
@@ -52,7 +53,7 @@ class CertifierBound:
     seconds: float
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class LocalBounds:
     """Everything known about the regions inside one ball.
 
@@ -60,7 +61,7 @@ class LocalBounds:
     ----------
     center : float64 ndarray (n0,);  radius : float;  norm : "2", "inf" or "1"
     certifier : str, the certifier the per-layer counts and bounds below come from
-    label : str, LABEL
+    label : str, LOCAL_BOUND_LABEL
     enclosure : Enclosure of that certifier (lower/upper/state per layer)
     k_certified, k_sampled : tuple of int (L,);  k_exact : tuple of int (L,) or None (n0 ≠ 2)
     bound_a, bound_b : int (B is conditional: ``b_conditional`` is True);  global_bound : int (Theorem 1)
@@ -104,7 +105,7 @@ class LocalBounds:
         return self.radius <= self.d_star
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class RadiusProfile:
     """Exact count and bounds against the radius, for one centre.
 
@@ -172,9 +173,9 @@ def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certif
     d_star, unit = one_region_radius(net, x0, norm=p)
     k_sampled, n_sampled = _sampled(net, x0, r, p, chain[-1], n_samples, seed)
     k_exact, n_exact, source = None, None, "exact counts need a 2-input network"
-    if net.n_inputs == 2:
-        from .disk import disk_count  # here, not at the top: disk imports this module
+    if net.n_inputs == 2:  # the region engine (compiled kernels) is loaded for 2-input networks only
         from ..plane.regions import RegionLimitError
+        from .disk import disk_count
 
         try:
             exact = disk_count(net, x0, r, norm=p, regions=regions, time_limit=time_limit)
@@ -182,9 +183,12 @@ def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certif
         except RegionLimitError as exc:
             source = f"not computed: {exc}"
     row = rows[-1]
-    return LocalBounds(x0, r, p, row.certifier, LABEL, chain[-1], row.k, k_sampled, k_exact, row.bound_a,
-                       row.bound_b, True, glob, row.headline, min(b.headline for b in rows), n_exact, source,
-                       n_sampled, n_samples, d_star, unit, rows, time.perf_counter() - start)
+    return LocalBounds(center=x0, radius=r, norm=p, certifier=row.certifier, label=LOCAL_BOUND_LABEL,
+                       enclosure=chain[-1], k_certified=row.k, k_sampled=k_sampled, k_exact=k_exact,
+                       bound_a=row.bound_a, bound_b=row.bound_b, b_conditional=True, global_bound=glob,
+                       headline=row.headline, upper_bound=min(b.headline for b in rows), n_exact=n_exact,
+                       exact_source=source, n_sampled=n_sampled, n_samples=n_samples, d_star=d_star,
+                       d_star_unit=unit, per_certifier=rows, seconds=time.perf_counter() - start)
 
 
 def radius_profile(net: Network, center, radii, *, norm: str = "2", certifier: str = "symbolic",
@@ -207,14 +211,16 @@ def radius_profile(net: Network, center, radii, *, norm: str = "2", certifier: s
     rows = [_certifier_bound(net, certify_chain(net, x0, r, norm=p, certifier=certifier,
                                                 time_limit=time_limit)[-1], glob) for r in radii]
     n_exact = None
-    if net.n_inputs == 2:
-        from .disk import pattern_distances  # here, not at the top: disk imports this module
+    if net.n_inputs == 2:  # the region engine (compiled kernels) is loaded for 2-input networks only
+        from .disk import pattern_distances
+
         dist = pattern_distances(net, x0, float(radii.max()), norm=p, regions=regions)
         n_exact = np.searchsorted(np.sort(dist), radii, side="left").astype(np.int64)
-    return RadiusProfile(radii, n_exact, tuple(b.bound_a for b in rows), tuple(b.bound_b for b in rows),
-                         tuple(b.headline for b in rows), np.array([b.k for b in rows], dtype=np.int64).reshape(
-                             len(rows), -1), one_region_radius(net, x0, norm=p)[0], certifier, p,
-                         time.perf_counter() - start)
+    return RadiusProfile(radii=radii, n_exact=n_exact, bound_a=tuple(b.bound_a for b in rows),
+                         bound_b=tuple(b.bound_b for b in rows), headline=tuple(b.headline for b in rows),
+                         k_certified=np.array([b.k for b in rows], dtype=np.int64).reshape(len(rows), -1),
+                         d_star=one_region_radius(net, x0, norm=p)[0], certifier=certifier, norm=p,
+                         seconds=time.perf_counter() - start)
 
 
 def one_region_radius(net: Network, center, *, norm: str = "2") -> tuple[float, tuple[int, int] | None]:
@@ -300,22 +306,6 @@ def global_bound(net: Network) -> int:
     return serra2018_bound(net.n_inputs, net.hidden_widths)
 
 
-def jacobians(net: Network, points: np.ndarray, patterns: np.ndarray | None = None) -> list:
-    """Per hidden layer (g (B, n_l), Γ (B, n_l, n0)): pre-activations at ``points`` and their gradients,
-    the pattern of each point (or the given bool ``patterns`` (B, N)) held fixed, so g = Γ x + const there."""
-    h = np.asarray(points, dtype=np.float64)
-    J = np.broadcast_to(np.eye(h.shape[1]), (len(h), h.shape[1], h.shape[1]))
-    out, first = [], 0
-    for W, b in zip(net.weights[:-1], net.biases[:-1]):
-        g, G = h @ W.T + b, np.matmul(W, J)  # (B, n_l), (B, n_l, n0)
-        out.append((g, G))
-        on = g > 0 if patterns is None else patterns[:, first:first + W.shape[0]]
-        first += W.shape[0]
-        slope = np.where(on, 1.0, net.alpha)
-        h, J = slope * g, slope[..., None] * G
-    return out
-
-
 # ---- helpers -------------------------------------------------------------------------------------
 def _certifier_bound(net: Network, enc: Enclosure, glob: int) -> CertifierBound:
     """A and B from the neuron classes; ranks by SVD when Σ n_l ≤ RANK_CAP_UNITS, else counts."""
@@ -330,14 +320,15 @@ def _certifier_bound(net: Network, enc: Enclosure, glob: int) -> CertifierBound:
         kappa, rho = k, [W.shape[0] if net.alpha > 0 else a + kl for W, a, kl in zip(layers, active, k)]
     A = bound_a(net.n_inputs, k, kappa=kappa, rho=rho)
     B = bound_b(net.n_inputs, k, active, kappa=kappa, rho=rho, leaky=net.alpha > 0)
-    return CertifierBound(enc.certifier, tuple(k), A, B, min(A, glob), enc.status, enc.seconds)
+    return CertifierBound(certifier=enc.certifier, k=tuple(k), bound_a=A, bound_b=B, headline=min(A, glob),
+                          status=enc.status, seconds=enc.seconds)
 
 
 def _radii(net: Network, X: np.ndarray, p: str) -> tuple[np.ndarray, np.ndarray]:
     """d* (B,) and the flat index (B,) of the unit attaining it (−1 where d* = inf)."""
     if net.n_hidden == 0:
         return np.full(len(X), np.inf), np.full(len(X), -1)
-    g, G = (np.concatenate(a, axis=1) for a in zip(*jacobians(net, X)))  # (B, N), (B, N, n0)
+    g, G = (np.concatenate(a, axis=1) for a in zip(*local_affine(net, X)))  # (B, N), (B, N, n0)
     q = dual_norm(G, p)
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.where(q > 0, np.abs(g) / q, np.inf)
@@ -347,7 +338,8 @@ def _radii(net: Network, X: np.ndarray, p: str) -> tuple[np.ndarray, np.ndarray]
 
 
 def _sampled(net: Network, x0, r, p, enc: Enclosure, n: int, seed: int) -> tuple[tuple, int]:
-    """k_sampled per layer and the number of distinct patterns at points where no |g_j| ≤ τ_j.
+    """k_sampled per layer and the number of distinct patterns at points where no |g_j| ≤ τ_j (rule 1 of
+    explorer.tolerance).
 
     Such a point keeps its pattern on a neighbourhood, so each pattern found has interior in B.  A sample
     contradicting a certified-stable neuron means a certifier bug: it raises rather than mislead.
@@ -358,14 +350,14 @@ def _sampled(net: Network, x0, r, p, enc: Enclosure, n: int, seed: int) -> tuple
     gs = net.preactivations(X)
     k = []
     for l, (g, s) in enumerate(zip(gs, enc.state)):
-        tau = TAU * np.maximum(1.0, np.abs(g[0]))
+        tau = SIGN_TOL * np.maximum(1.0, np.abs(g[0]))
         pos, neg = (g > tau).any(axis=0), (g < -tau).any(axis=0)
         if (pos & (s == -1)).any() or (neg & (s == 1)).any():
             raise RuntimeError(f"internal error: the {enc.certifier} certifier called a layer-{l + 1} neuron "
                                "stable but a sample in the ball changes its sign; please report this.")
         k.append(int(np.count_nonzero(pos & neg)))
     g = np.concatenate(gs, axis=1)
-    tau = TAU * np.maximum(1.0, np.abs(g[0]))
+    tau = SIGN_TOL * np.maximum(1.0, np.abs(g[0]))
     clear = (np.abs(g) > tau).all(axis=1)
     packed = np.ascontiguousarray(np.packbits(g[clear] > 0, axis=1))  # (B', ceil(N/8))
     return tuple(k), int(len(np.unique(packed.view(np.dtype((np.void, packed.shape[1]))))))

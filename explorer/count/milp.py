@@ -24,12 +24,11 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..net import Network
+from ..tolerance import INT_TOL, MARGIN_TOL as TOL
 
 __all__ = ["TOL", "MARGINS", "TIGHTENINGS", "as_box", "UnitBounds", "unit_bounds", "ReluMilp", "build_milp",
            "Find", "new_solver", "find", "start_values", "set_start", "add_no_good", "Confirmer"]
 
-TOL = 1e-7
-INT_TOL = 1e-6            # HiGHS mip_feasibility_tolerance (its default)
 MARGINS = ("both", "active", "none")
 TIGHTENINGS = ("none", "lp", "milp")
 _INF = highspy.kHighsInf

@@ -2,9 +2,9 @@
 (:func:`split_layer`), and correct the cells' next-layer maps where their slopes differ from their
 parent's (:func:`add_slope_corrections`).
 
-Split semantics (same as the module docstring of :mod:`explorer.plane.regions`): a vertex with |g| ≤ tau is on the
-line; a cell is split only if it has vertices strictly on both sides; a unit is active on an unsplit cell
-iff some vertex is strictly positive.  Cells are convex, counter-clockwise, padded by repeating vertex 0.
+Split semantics (rule 1 of :mod:`explorer.tolerance`): a vertex with |g| ≤ tau is on the line; a cell is split
+only if it has vertices strictly on both sides; a unit is active on an unsplit cell iff some vertex is strictly
+positive.  Cells are convex, counter-clockwise, padded by repeating vertex 0.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..net import Network
-from .regions import TOL, Regions
+from ..tolerance import SIGN_TOL
+from .regions import Regions
 
 __all__ = ["adjacency", "linear_labels", "locate", "level_set", "decision_boundary", "layer_boundaries",
            "unit_boundary", "preactivation_maps"]
@@ -17,7 +18,7 @@ def adjacency(regions: Regions) -> np.ndarray:
 
     Two regions touch along a segment only if they descend from the two halves of one split, whose chord
     carries one id on both sides; so edges are matched by chord id and overlap along that chord, in one
-    sorted sweep (no geometric snapping).  Overlaps shorter than TOL times the domain diameter are ignored.
+    sorted sweep (no geometric snapping).  Overlaps shorter than SIGN_TOL times the domain diameter are ignored.
     """
     start, end = regions.edges()
     chord = regions.edge_cuts
@@ -29,7 +30,7 @@ def adjacency(regions: Regions) -> np.ndarray:
     first = np.flatnonzero(np.r_[True, chord[1:] != chord[:-1]])  # first edge of each chord group
     group = np.cumsum(np.r_[True, chord[1:] != chord[:-1]]) - 1
     length = np.hypot(*(q - p).T)
-    longest = order_of_max(length, first)  # reference direction: the longest edge of each chord
+    longest = _order_of_max(length, first)  # reference direction: the longest edge of each chord
     ref = (q - p)[longest] / length[longest, None]
     d = ref[group]
     tp, tq = np.einsum("ij,ij->i", p, d), np.einsum("ij,ij->i", q, d)
@@ -38,13 +39,13 @@ def adjacency(regions: Regions) -> np.ndarray:
     a, b = _overlapping_pairs(group, lo, hi, side)
     diameter = np.ptp(regions.domain, axis=0).max()
     overlap = np.minimum(hi[a], hi[b]) - np.maximum(lo[a], lo[b])
-    keep = overlap > TOL * diameter
+    keep = overlap > SIGN_TOL * diameter
     owner = regions.owner[order]
     pairs = np.sort(np.stack([owner[a[keep]], owner[b[keep]]], axis=1), axis=1)
     return np.unique(pairs, axis=0)
 
 
-def order_of_max(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+def _order_of_max(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     """Index of the largest value in each group of consecutive entries starting at ``first``."""
     group = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(values)]))
     order = np.lexsort((values, group))  # by group, then value: the last of each group is its maximum
@@ -81,7 +82,7 @@ def _overlapping_pairs(group, lo, hi, side):
     return np.concatenate(out_a), np.concatenate(out_b)
 
 
-def linear_labels(regions: Regions, *, rtol: float = 1e-9) -> np.ndarray:
+def linear_labels(regions: Regions, *, rtol: float = SIGN_TOL) -> np.ndarray:
     """Label (R,) of the linear region of every activation region: adjacent regions whose output maps
     coincide are merged (connected components).
 
@@ -116,18 +117,18 @@ def locate(regions: Regions, points: np.ndarray) -> np.ndarray:
 
 
 def _inside_convex(poly: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Whether each point lies in the closed convex CCW polygon (within TOL of its scale)."""
+    """Whether each point lies in the closed convex CCW polygon (within SIGN_TOL of its scale)."""
     d = np.roll(poly, -1, axis=0) - poly  # (K, 2)
     rel = points[:, None, :] - poly[None]  # (B, K, 2)
     cross = d[None, :, 0] * rel[..., 1] - d[None, :, 1] * rel[..., 0]
-    return (cross >= -TOL * np.abs(poly).max() * np.hypot(*d.T)).all(axis=1)
+    return (cross >= -SIGN_TOL * np.abs(poly).max() * np.hypot(*d.T)).all(axis=1)
 
 
 def level_set(regions: Regions, grad: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """Segments (S, 2, 2) of {x : grad[r]·x + bias[r] = 0} inside every region polygon r.
 
     The function is affine on each convex polygon, so its zero set there is the chord between the extreme
-    zero points on the boundary: vertices with |value| ≤ TOL·(terms) and strict sign changes along edges.
+    zero points on the boundary: vertices with |value| ≤ SIGN_TOL·(terms) and strict sign changes along edges.
     Regions where the function is identically zero contribute nothing.
     """
     return _level_segments(regions, grad, bias)[0]
@@ -143,8 +144,8 @@ def _level_segments(regions: Regions, grad: np.ndarray, bias: np.ndarray) -> tup
     grad, bias = np.asarray(grad, dtype=np.float64), np.asarray(bias, dtype=np.float64)
     owner, v = regions.owner, regions.vertices
     val = np.einsum("ij,ij->i", v, grad[owner]) + bias[owner]  # (T,)
-    tol = TOL * (np.abs(v * grad[owner]).sum(axis=1) + np.abs(bias[owner]))
-    nxt = _next_vertex(regions.offsets)
+    tol = SIGN_TOL * (np.abs(v * grad[owner]).sum(axis=1) + np.abs(bias[owner]))
+    nxt = regions.next_vertex
     sgn = np.where(val > tol, 1, np.where(val < -tol, -1, 0))
     scale = max(1.0, float(np.abs(grad).max(initial=0.0)))
     live = np.abs(grad).max(axis=1) > np.finfo(float).eps * scale  # (R,) skip identically-zero maps
@@ -168,7 +169,7 @@ def _level_segments(regions: Regions, grad: np.ndarray, bias: np.ndarray) -> tup
         start, end = regions.edges()
         union, union_owner = _union_on_chords(regions.edge_cuts[on_edge], on_edge, start[on_edge], end[on_edge])
         seg, seg_owner = np.concatenate([seg, union]), np.concatenate([seg_owner, owner[union_owner]])
-    long = np.hypot(*(seg[:, 1] - seg[:, 0]).T) > TOL * np.ptp(regions.domain, axis=0).max()
+    long = np.hypot(*(seg[:, 1] - seg[:, 0]).T) > SIGN_TOL * np.ptp(regions.domain, axis=0).max()
     return seg[long], seg_owner[long]
 
 
@@ -189,7 +190,7 @@ def _union_on_chords(cut, edge, start, end):
         order = np.argsort(t0)
         cur_lo, cur_hi, reach = order[0], order[0], t1[order[0]]
         for i in order[1:]:
-            if t0[i] > reach + TOL * max(1.0, abs(reach)):  # a gap: close the current piece
+            if t0[i] > reach + SIGN_TOL * max(1.0, abs(reach)):  # a gap: close the current piece
                 out.append([lo_pt[cur_lo], hi_pt[cur_hi]])
                 src.append(edge[idx[cur_lo]])
                 cur_lo, cur_hi, reach = i, i, t1[i]
@@ -269,14 +270,8 @@ def _clip_to_top(regions, seg, owner, k, others):
         t1 = np.where(slope < 0, np.minimum(t1, root), t1)
         dead = (slope == 0) & (f0 < 0)
         t1 = np.where(dead, -1.0, t1)
-    keep = t1 > t0 + TOL
+    keep = t1 > t0 + SIGN_TOL
     return np.stack([p + t0[:, None] * d, p + t1[:, None] * d], axis=1)[keep]
-
-
-def _next_vertex(offsets: np.ndarray) -> np.ndarray:
-    idx = np.arange(offsets[-1]) + 1
-    idx[offsets[1:] - 1] = offsets[:-1]
-    return idx
 
 
 def _chords(cut: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:

@@ -1,15 +1,6 @@
 """Exact enumeration of the activation regions of a 2-input network, and 2-D slices of n-D networks.
 
-Tolerance policy (the only one in the engine)
----------------------------------------------
-A neuron's pre-activation is affine on every cell being split, g(x) = a·x + c.  A vertex v lies *on*
-the neuron's line when |a·v + c| ≤ TOL · s, where s bounds the magnitude of every term summed to
-obtain g(v) through all layers (s¹ = |w_x| X + |w_y| Y + |b| with X, Y the largest |x|, |y| of the
-domain; s^l = |W^l| (|σ'| s^{l-1}) + |b^l|), so rounding errors of the float64 pipeline (~1e-16·s),
-cancellations included, can never decide a sign.  A cell is split only if it has vertices strictly
-on both sides; a unit is active on a cell iff some vertex is strictly positive.  Consequences:
-boundaries through vertices, concurrent boundaries, duplicate / opposite / parallel neurons, zero rows
-and dead units produce no slivers; features thinner than TOL·s (relative 1e-9) are not resolved.
+Signs follow rule 1 of :mod:`explorer.tolerance`: a vertex is on a neuron's line when |g(v)| ≤ SIGN_TOL · s.
 """
 
 from __future__ import annotations
@@ -22,14 +13,13 @@ from typing import Callable
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .kernels import add_slope_corrections, split_layer
 from ..errors import ExplorerError
-from ..net import Network
+from ..net import Network, as_box
+from ..tolerance import SIGN_TOL
+from .kernels import add_slope_corrections, split_layer
 
-__all__ = ["TOL", "Regions", "PlaneSlice", "RegionLimitError", "enumerate_regions", "plane_slice",
-           "plane_through", "domain_polygon"]
+__all__ = ["Regions", "PlaneSlice", "RegionLimitError", "enumerate_regions", "plane_slice", "plane_through"]
 
-TOL = 1e-9
 CHUNK = 8192  # cells processed together; bounds the memory of the per-cell affine maps
 _BLAS = ThreadpoolController()  # the GEMMs here are small: one BLAS thread is faster and load-proof
 
@@ -93,19 +83,26 @@ class Regions:
         """Vertices (k, 2) of region i, counter-clockwise."""
         return self.vertices[self.offsets[i]:self.offsets[i + 1]]
 
+    @cached_property
+    def next_vertex(self) -> np.ndarray:
+        """(T,) index of the next vertex of the same polygon (edge k runs from vertex k to vertex next_vertex[k])."""
+        idx = np.arange(self.offsets[-1]) + 1
+        idx[self.offsets[1:] - 1] = self.offsets[:-1]
+        return idx
+
     def areas(self) -> np.ndarray:
         """(R,) polygon areas by the shoelace formula."""
         x, y = self.vertices[:, 0], self.vertices[:, 1]
-        nxt = _next_index(self.offsets)
+        nxt = self.next_vertex
         return np.add.reduceat(x * y[nxt] - x[nxt] * y, self.offsets[:-1]) / 2
 
     def edges(self) -> tuple[np.ndarray, np.ndarray]:
         """Start and end points, each (T, 2), of every polygon edge (edge k leaves vertex k)."""
-        return self.vertices, self.vertices[_next_index(self.offsets)]
+        return self.vertices, self.vertices[self.next_vertex]
 
 
-def enumerate_regions(net: Network, domain, *, tol: float = TOL, max_regions: int | None = None,
-                      time_budget: float | None = None, progress: Progress | None = None) -> Regions:
+def enumerate_regions(net: Network, domain, *, tol: float = SIGN_TOL, max_regions: int | None = None,
+                      time_limit: float | None = None, progress: Progress | None = None) -> Regions:
     """Every activation region of a 2-input network inside a convex domain, exactly.
 
     Layer by layer, every cell is split by the lines on which the layer's pre-activations (affine on the
@@ -115,9 +112,10 @@ def enumerate_regions(net: Network, domain, *, tol: float = TOL, max_regions: in
     Parameters
     ----------
     net : Network with 2 inputs
-    domain : (xmin, xmax, ymin, ymax) or a (K, 2) convex polygon
-    tol : relative on-line tolerance (see the module docstring)
-    max_regions, time_budget : stop with RegionLimitError beyond this many regions or seconds
+    domain : a box (any form of :func:`explorer.net.as_box`: xmin xmax ymin ymax, (2, 2) rows, or LO HI) or a
+        convex polygon given as K ≥ 3 points (K, 2)
+    tol : relative on-line tolerance (rule 1 of explorer.tolerance)
+    max_regions, time_limit : stop with RegionLimitError beyond this many regions or seconds
     progress : called as progress(fraction_of_domain_area_done, message)
 
     Raises
@@ -140,16 +138,16 @@ def enumerate_regions(net: Network, domain, *, tol: float = TOL, max_regions: in
     2
     """
     with _BLAS.limit(limits=1, user_api="blas"):
-        return _enumerate(net, domain, tol, max_regions, time_budget, progress)
+        return _enumerate(net, domain, tol, max_regions, time_limit, progress)
 
 
-def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_budget: float | None,
+def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_limit: float | None,
                progress: Progress | None) -> Regions:
     start = time.perf_counter()
     if net.n_inputs != 2:
         raise ExplorerError(f"exact enumeration needs a network with 2 inputs; got {net.n_inputs}. "
                             "Take a 2-D slice first (plane_through).")
-    poly = domain_polygon(domain)
+    poly = _domain_polygon(domain)
     scale_xy = np.abs(poly).max(axis=0)  # (2,) largest |x|, |y| of the domain
     total_area = _polygon_area(poly)
     widths = net.hidden_widths
@@ -176,8 +174,8 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_b
                 raise RegionLimitError(f"more than {max_regions:,} regions ({100 * area_done / total_area:.0f}% of "
                                        "the domain done); raise the limit or shrink the domain.")
             now = time.perf_counter()
-            if time_budget is not None and now - start > time_budget:
-                raise RegionLimitError(f"time budget of {time_budget:g} s spent after {n_done:,} regions on "
+            if time_limit is not None and now - start > time_limit:
+                raise RegionLimitError(f"time limit of {time_limit:g} s spent after {n_done:,} regions on "
                                        f"{100 * area_done / total_area:.0f}% of the domain; raise it or shrink the domain.")
             if progress is not None and now - last_report > 0.2:
                 progress(min(area_done / total_area, 1.0), f"{n_done:,} regions")
@@ -191,28 +189,7 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_b
     return _assemble(net, poly, done, time.perf_counter() - start)
 
 
-def domain_polygon(domain) -> np.ndarray:
-    """The domain as a (K, 2) counter-clockwise convex polygon; a 4-tuple is a box (xmin, xmax, ymin, ymax)."""
-    arr = np.asarray(domain, dtype=np.float64)
-    if arr.shape == (4,):
-        x0, x1, y0, y1 = arr
-        if not (np.isfinite(arr).all() and x0 < x1 and y0 < y1):
-            raise ExplorerError(f"the domain box needs finite XMIN < XMAX and YMIN < YMAX; got {tuple(arr)}.")
-        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-    if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < 3 or not np.isfinite(arr).all():
-        raise ExplorerError("the domain must be a box (XMIN, XMAX, YMIN, YMAX) or a convex polygon given "
-                            f"as K >= 3 points (K, 2); got shape {arr.shape}.")
-    if _polygon_area(arr) < 0:
-        arr = arr[::-1]
-    d = np.roll(arr, -1, axis=0) - arr
-    turn = d[:, 0] * np.roll(d, -1, axis=0)[:, 1] - d[:, 1] * np.roll(d, -1, axis=0)[:, 0]
-    if _polygon_area(arr) <= 0 or (turn <= 0).any():
-        raise ExplorerError("the domain polygon must be strictly convex with positive area "
-                            "(no repeated or collinear vertices).")
-    return arr.copy()
-
-
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class PlaneSlice:
     """The plane x = origin + s·u + t·v of an n-D input space and the 2-input network living on it.
 
@@ -245,7 +222,8 @@ def plane_slice(net: Network, origin, u, v) -> PlaneSlice:
     if np.linalg.matrix_rank(basis) < 2:
         raise ExplorerError("the two directions of the plane are parallel (or zero); choose independent ones.")
     W, b = net.weights[0], net.biases[0]
-    return PlaneSlice(net.with_first_layer(W @ basis, W @ origin + b), origin, basis, np.zeros((0, 2)))
+    return PlaneSlice(net=net.with_first_layer(W @ basis, W @ origin + b), origin=origin, basis=basis,
+                      anchors=np.zeros((0, 2)))
 
 
 def plane_through(net: Network, p0, p1, p2) -> PlaneSlice:
@@ -264,7 +242,7 @@ def plane_through(net: Network, p0, p1, p2) -> PlaneSlice:
         raise ExplorerError("the three points are collinear, so they span no plane; move one of them.")
     plane = plane_slice(net, p0, u, w / np.linalg.norm(w))
     anchors = plane.to_plane(np.stack([p0, p1, p2]))
-    return PlaneSlice(plane.net, plane.origin, plane.basis, anchors)
+    return PlaneSlice(net=plane.net, origin=plane.origin, basis=plane.basis, anchors=anchors)
 
 
 def _vector(value, n: int, name: str) -> np.ndarray:
@@ -407,12 +385,22 @@ def _assemble(net: Network, poly: np.ndarray, done: list[_Finished], seconds: fl
                    seconds=seconds)
 
 
-def _next_index(offsets: np.ndarray) -> np.ndarray:
-    """(T,) index of the next vertex of the same polygon, for ragged polygons given by offsets."""
-    idx = np.arange(offsets[-1]) + 1
-    ends = offsets[1:] - 1
-    idx[ends] = offsets[:-1]
-    return idx
+def _domain_polygon(domain) -> np.ndarray:
+    """The domain as a (K, 2) counter-clockwise convex polygon: K ≥ 3 points are a polygon, anything else a box."""
+    arr = np.asarray(domain, dtype=np.float64)
+    if not (arr.ndim == 2 and arr.shape[1] == 2 and len(arr) >= 3):
+        (x0, x1), (y0, y1) = as_box(arr, 2)
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    if not np.isfinite(arr).all():
+        raise ExplorerError("the domain polygon has NaN or infinite coordinates; give finite numbers.")
+    if _polygon_area(arr) < 0:
+        arr = arr[::-1]
+    d = np.roll(arr, -1, axis=0) - arr
+    turn = d[:, 0] * np.roll(d, -1, axis=0)[:, 1] - d[:, 1] * np.roll(d, -1, axis=0)[:, 0]
+    if _polygon_area(arr) <= 0 or (turn <= 0).any():
+        raise ExplorerError("the domain polygon must be strictly convex with positive area "
+                            "(no repeated or collinear vertices).")
+    return arr.copy()
 
 
 def _polygon_area(poly: np.ndarray) -> float:
