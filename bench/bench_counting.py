@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from explorer.count.bounds import format_count, layer_stats, upper_bounds  # noqa: E402
+from explorer.count.bounds import layer_stats, upper_bounds  # noqa: E402
+from explorer.plot.text import format_count  # noqa: E402
 from explorer.count.compare import sampled_lower_bound  # noqa: E402
 from explorer.train.data import make_dataset  # noqa: E402
 from explorer.count.exact import count_exact  # noqa: E402

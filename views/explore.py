@@ -18,8 +18,9 @@ import streamlit as st
 from explorer.plot import figures
 from explorer.ball.certify import CERTIFIERS
 from explorer.errors import ExplorerError
-from explorer.ball.local import LABEL, local_bounds, radius_profile
+from explorer.ball.local import LOCAL_BOUND_LABEL, local_bounds, radius_profile
 from explorer.plane.partition import linear_labels, locate
+from explorer.plot.text import format_count
 
 from .click import plot_click, point_from_payload
 from .context import ViewContext
@@ -224,10 +225,11 @@ def _show_analysis(ctx: ViewContext, a: dict) -> None:
                    help="Radius up to which the ball stays in one region" + unit)
     cols[0].metric("sampled lower bound", f"≥ {b.n_sampled:,}",
                    help=f"distinct patterns among {b.n_samples:,} random points")
-    cols[1].metric(f"local upper bound ({b.certifier})", _big(b.headline), help=LABEL)
-    st.caption(f"{LABEL}. Bound B = {_big(b.bound_b)} (conditional: rests on an argument not yet reviewed). "
+    cols[1].metric(f"local upper bound ({b.certifier})", format_count(b.headline), help=LOCAL_BOUND_LABEL)
+    st.caption(f"{LOCAL_BOUND_LABEL}. Bound B = {format_count(b.bound_b)} (conditional: rests on an argument not "
+               "yet reviewed). "
                f"Cutting neurons per layer: certified k = {b.k_certified}, exact k = {b.k_exact}. "
-               f"Global bound {_big(b.global_bound)}. Density {_density(b, a):s}.")
+               f"Global bound {format_count(b.global_bound)}. Density {_density(b, a):s}.")
     bits = "".join("1" if v else "0" for v in a["pattern"])
     cuts = np.cumsum((0, *ctx.net.hidden_widths))
     layers = " | ".join(bits[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1))
@@ -247,7 +249,8 @@ def _pinned_table(ctx: ViewContext, radius: float, norm: str, certifier: str) ->
         b = a["bounds"]
         rows.append({"point": f"P{i + 1} ({p[0]:.3g}, {p[1]:.3g})", "region": a["region"],
                      "d*": round(b.d_star, 4), "exact count": b.n_exact, "sampled lower": b.n_sampled,
-                     f"local upper ({b.certifier})": _big(b.headline), "B (conditional)": _big(b.bound_b)})
+                     f"local upper ({b.certifier})": format_count(b.headline),
+                     "B (conditional)": format_count(b.bound_b)})
     st.markdown(f"**Pinned points** at r = {radius:.3g}")
     st.dataframe(rows, hide_index=True, width="stretch")
 
@@ -270,10 +273,6 @@ def _profile(ctx: ViewContext, a: dict, norm: str, certifier: str) -> None:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _cached_profile(key: str, domain: tuple, point: tuple, radii: tuple, norm: str, certifier: str, _net, _regions):
     return radius_profile(_net, np.array(point), np.array(radii), norm=norm, certifier=certifier, regions=_regions)
-
-
-def _big(v: int) -> str:
-    return f"{v:,}" if v < 10**12 else f"≈ 10^{len(str(v)) - 1}"
 
 
 def _density(b, a: dict) -> str:

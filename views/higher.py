@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.plot import figures
-from explorer.count.bounds import format_count
+from explorer.plot.text import format_count
 from explorer.train.data import make_dataset
 from explorer.errors import ExplorerError
 from explorer.count.compare import compare_counts

@@ -16,7 +16,8 @@ from dataclasses import dataclass, fields, replace
 from explorer.ball.certify import CERTIFIERS
 from explorer.train.data import DATASETS
 from explorer.errors import ExplorerError
-from explorer.plot.figures import COLOR_BY, NORMS, PALETTES
+from explorer.ball.primitives import NORMS
+from explorer.plot.figures import COLOR_BY, PALETTES
 from explorer.net import ACTIVATIONS
 from explorer.train.presets import parse_spec
 from explorer.train.fit import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, OPTIMIZERS, TrainConfig

@@ -22,7 +22,7 @@ from .milp import ReluMilp, build_milp, new_solver, set_start
 from ..net import Network
 
 __all__ = ["UpperBound", "LayerStats", "trivial_bound", "zaslavsky_bound", "montufar2017_bound",
-           "serra2018_bound", "activation_aware_bound", "layer_stats", "max_active", "upper_bounds", "format_count"]
+           "serra2018_bound", "activation_aware_bound", "layer_stats", "max_active", "upper_bounds"]
 
 
 @dataclass(frozen=True)
@@ -196,15 +196,6 @@ def upper_bounds(net: Network, *, stats: LayerStats | None = None) -> tuple[Uppe
                                            full_rank=stats.full_rank, activation=net.activation),
             "measured on the box: stable units, most units active at once, ranks")
     return tuple(out)
-
-
-def format_count(n: int | None) -> str:
-    """'1,744,436' below 1e15, '10^15.20' above (exact ints stay exact in JSON)."""
-    if n is None:
-        return "n/a"
-    if n < 10 ** 15:
-        return f"{n:,}"
-    return f"10^{math.log10(n):.2f}"
 
 
 # ---- helpers -------------------------------------------------------------------------------------

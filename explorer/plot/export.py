@@ -18,6 +18,7 @@ import atexit
 import os
 import shutil
 import threading
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,8 @@ import plotly.graph_objects as go
 from ..errors import ExplorerError
 from .figures import PALETTES
 
-__all__ = ["FORMATS", "CSS_PX_PER_INCH", "POINTS_PER_INCH", "TIMEOUT", "publication_style", "write_figure",
-           "export_bytes", "exporter_available", "server_running"]
+__all__ = ["FORMATS", "CSS_PX_PER_INCH", "POINTS_PER_INCH", "TIMEOUT", "PaperStyle", "publication_style",
+           "write_figure", "export_bytes", "exporter_available", "server_running"]
 
 FORMATS = ("png", "svg", "pdf")
 CSS_PX_PER_INCH = 96.0
@@ -101,50 +102,82 @@ def write_figure(fig: go.Figure, path, *, dpi: float = 300.0) -> Path:
     return path
 
 
-def publication_style(fig: go.Figure, *, width_in: float | None = 3.5, height_in: float | None = 3.5,
-                      width_pt: float | None = None, height_pt: float | None = None, font_family: str = "serif",
-                      font_size: float = 9.0, palette: str | None = None, title: bool = False,
-                      legend: bool = False) -> go.Figure:
-    """A copy of ``fig`` styled for a paper: exact size, one font, white background, thin black axes.
+@dataclass(frozen=True)
+class PaperStyle:
+    """How a figure is styled for a paper (validated when built).
 
-    Size: ``width_pt``/``height_pt`` (points) if given, else inches; the layout gets 96 px per inch.
-    Font: family and size in points for every text.  No UI chrome: no title or legend (unless asked), no
-    sliders or menus, no invisible hover markers (each would be one more SVG element), tight margins (axes
-    grow them to fit their labels).  Filled polygon traces (``fill="toself"``, NaN-separated) become one
-    layout path shape each, filled *and* outlined: Plotly strokes a trace's line as one SVG path per
-    polygon, a shape as a single path, so a region map exports as one path per colour.  ``palette`` (a
-    key of figures.PALETTES; 'okabe-ito' and 'tol-light' are colour-blind safe) sets the colour cycle of
-    traces without colours of their own; region maps take theirs from ``region_map(palette=…)``.
+    width_in, height_in : size in inches;  width_pt, height_pt : size in points, overriding the inches if given
+    font_family : one font for every text;  font_size : in points (3–72)
+    palette : None, or a key of figures.PALETTES ('okabe-ito' and 'tol-light' are colour-blind safe) that sets
+        the colour cycle of traces without colours of their own
+    title, legend : keep the figure's title and legend
 
     Raises
     ------
     ExplorerError : a non-positive or huge size, a bad font size, or an unknown palette.
     """
-    w_in = _inches(width_pt, width_in, "width")
-    h_in = _inches(height_pt, height_in, "height")
-    if not (isinstance(font_size, (int, float)) and 3 <= font_size <= 72):
-        raise ExplorerError(f"font_size is in points and must lie in 3–72; got {font_size!r}.")
-    if palette is not None and palette not in PALETTES:
-        raise ExplorerError(f"unknown palette {palette!r}; choose one of {', '.join(PALETTES)}.")
+
+    width_in: float | None = 3.5
+    height_in: float | None = 3.5
+    width_pt: float | None = None
+    height_pt: float | None = None
+    font_family: str = "serif"
+    font_size: float = 9.0
+    palette: str | None = None
+    title: bool = False
+    legend: bool = False
+
+    def __post_init__(self) -> None:
+        _inches(self.width_pt, self.width_in, "width")
+        _inches(self.height_pt, self.height_in, "height")
+        if not (isinstance(self.font_size, (int, float)) and 3 <= self.font_size <= 72):
+            raise ExplorerError(f"font_size is in points and must lie in 3–72; got {self.font_size!r}.")
+        if self.palette is not None and self.palette not in PALETTES:
+            raise ExplorerError(f"unknown palette {self.palette!r}; choose one of {', '.join(PALETTES)}.")
+
+    @property
+    def size_in(self) -> tuple[float, float]:
+        """(width, height) in inches."""
+        return _inches(self.width_pt, self.width_in, "width"), _inches(self.height_pt, self.height_in, "height")
+
+
+def publication_style(fig: go.Figure, style: PaperStyle | None = None, **changes) -> go.Figure:
+    """A copy of ``fig`` styled for a paper: exact size, one font, white background, thin black axes.
+
+    ``style`` (default ``PaperStyle()``) says how; any of its fields can also be given, or overridden, by
+    keyword, e.g. ``publication_style(fig, width_pt=252, height_pt=144)``.  The layout gets 96 px per inch.
+    No UI chrome: no title or legend (unless asked), no sliders or menus, no invisible hover markers (each
+    would be one more SVG element), tight margins (axes grow them to fit their labels).  Filled polygon
+    traces (``fill="toself"``, NaN-separated) become one layout path shape each, filled *and* outlined:
+    Plotly strokes a trace's line as one SVG path per polygon, a shape as a single path, so a region map
+    exports as one path per colour.  Region maps take their colours from ``region_map(palette=…)``.
+
+    Raises
+    ------
+    ExplorerError : see :class:`PaperStyle`.
+    """
+    style = PaperStyle() if style is None else style
+    style = replace(style, **changes) if changes else style
+    w_in, h_in = style.size_in
     out = go.Figure(fig)
     out.data = [t for t in out.data if not _invisible(t)]
     _fills_as_shapes(out)
-    px = font_size * CSS_PX_PER_INCH / POINTS_PER_INCH
+    px = style.font_size * CSS_PX_PER_INCH / POINTS_PER_INCH
     pad = round(px / 2)
     out.update_layout(width=w_in * CSS_PX_PER_INCH, height=h_in * CSS_PX_PER_INCH, autosize=False,
-                      font=dict(family=font_family, size=px, color="black"), paper_bgcolor="white",
+                      font=dict(family=style.font_family, size=px, color="black"), paper_bgcolor="white",
                       plot_bgcolor="white", margin=dict(l=pad, r=pad, t=pad, b=pad, pad=0, autoexpand=True),
                       sliders=[], updatemenus=[], dragmode=False, hovermode=False)
-    if not title:
+    if not style.title:
         out.update_layout(title_text=None)
-    out.update_layout(showlegend=legend)
+    out.update_layout(showlegend=style.legend)
     out.update_xaxes(automargin=True, showline=True, linecolor="black", linewidth=0.75, mirror=True, ticks="outside",
                      tickcolor="black", ticklen=px / 3, showgrid=False, zeroline=False, title_standoff=pad)
     out.update_yaxes(automargin=True, showline=True, linecolor="black", linewidth=0.75, mirror=True, ticks="outside",
                      tickcolor="black", ticklen=px / 3, showgrid=False, zeroline=False, title_standoff=pad)
-    out.update_annotations(font=dict(family=font_family, size=px))
-    if palette is not None:
-        out.update_layout(colorway=list(PALETTES[palette]))
+    out.update_annotations(font=dict(family=style.font_family, size=px))
+    if style.palette is not None:
+        out.update_layout(colorway=list(PALETTES[style.palette]))
     return out
 
 

@@ -11,18 +11,21 @@ neighbours differ and colours stay put across reruns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
 
-from ..train.data import Dataset
+from ..ball.primitives import NORMS
 from ..errors import ExplorerError
+from ..net import as_box
 from ..plane.partition import adjacency, decision_boundary, layer_boundaries
 from ..plane.regions import Regions
+from ..train.data import Dataset
+from .text import format_count
 
-__all__ = ["COLOR_BY", "PALETTES", "NORMS", "RASTER_REGIONS", "Selection", "PlotFrame", "pixel_to_data",
+__all__ = ["COLOR_BY", "PALETTES", "FONT", "RASTER_REGIONS", "Selection", "PlotFrame", "MapOptions", "pixel_to_data",
            "region_map", "empty_map", "add_overlays", "region_colors", "greedy_coloring", "pattern_strings",
            "affine_strings", "affine_text", "simplification", "ball_outline", "radius_profile_figure",
            "training_figure", "count_chart", "findings_figure"]
@@ -33,7 +36,6 @@ PALETTES = {  # light categorical fills; the first two are colour-blind safe (Ok
     "tol-light": ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33", "#DDDDDD"),
     "pastel": tuple(pc.qualitative.Pastel),
 }
-NORMS = ("2", "inf", "1")
 RASTER_REGIONS = 20_000  # from here on: fills and outlines as one image, hover markers in WebGL
 RASTER_PIXELS = 1400  # longer side of that image
 _SCALES = {"output": "RdBu", "gradient norm": "Cividis", "gradient direction": "Twilight",
@@ -42,7 +44,7 @@ _BINS = 24  # continuous colourings are drawn with this many colour levels
 _CLASS_COLORS = ("#000000", "#882255", "#117733", "#332288", "#AA4499", "#44AA99", "#999933", "#661100",
                  "#6699CC", "#888888")  # dark markers (Tol muted family) that stand out on the light fills
 _LAYER_COLORS = ("#222222", "#AA3377", "#228833", "#4477AA", "#CCBB44", "#EE6677")
-_FONT = dict(family="Inter, Arial, sans-serif", size=13)
+FONT = dict(family="Inter, Arial, sans-serif", size=13)  # every figure of the app
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +78,32 @@ class PlotFrame:
     y_range: tuple[float, float]
 
 
+@dataclass(frozen=True, eq=False)
+class MapOptions:
+    """How a region map is drawn: the colouring, the lines and overlays it shows, and its frame.
+
+    color_by : one of COLOR_BY;  palette : key of PALETTES (used by "region" and "class")
+    show_layers : 0-based hidden layers whose neurons' boundaries are drawn;  show_decision : draw the exact
+        decision boundary
+    dataset : 2-D data drawn over the map (training points; test points too if ``show_test``)
+    selection, pinned, anchors : overlays, see :func:`add_overlays`
+    click_target : name stored in ``layout.meta`` so that a click listener can find the figure
+    height : figure height in pixels
+    """
+
+    color_by: str = "region"
+    palette: str = "okabe-ito"
+    show_layers: Sequence[int] = ()
+    show_decision: bool = True
+    dataset: Dataset | None = None
+    show_test: bool = False
+    selection: Selection | None = None
+    pinned: Sequence[tuple[float, float]] = ()
+    anchors: np.ndarray | None = None
+    click_target: str | None = None
+    height: int = 620
+
+
 def pixel_to_data(px: float, py: float, frame: PlotFrame) -> tuple[float, float] | None:
     """Data coordinates of the pixel (px, py) of the figure's div (y down), or None outside the plot area.
 
@@ -91,55 +119,45 @@ def pixel_to_data(px: float, py: float, frame: PlotFrame) -> tuple[float, float]
     return float(x0 + u * (x1 - x0)), float(y1 - v * (y1 - y0))
 
 
-def region_map(regions: Regions, *, color_by: str = "region", palette: str = "okabe-ito",
-               dataset: Dataset | None = None, show_test: bool = False, show_layers: Sequence[int] = (),
-               show_decision: bool = True, selection: Selection | None = None,
-               pinned: Sequence[tuple[float, float]] = (), anchors: np.ndarray | None = None,
-               click_target: str | None = None, height: int = 620) -> go.Figure:
+def region_map(regions: Regions, options: MapOptions | None = None, **changes) -> go.Figure:
     """The exact partition as filled polygons, with optional boundaries, data, a selected ball and pins.
 
-    Parameters
-    ----------
-    regions : Regions of a 2-input network
-    color_by : one of COLOR_BY;  palette : key of PALETTES (used by "region" and "class")
-    dataset : 2-D data drawn over the regions (training points; test points too if ``show_test``)
-    show_layers : 0-based hidden layers whose neurons' boundaries are drawn
-    show_decision : draw the exact decision boundary
-    selection, pinned, anchors : overlays, see :func:`add_overlays`
-    click_target : name stored in ``layout.meta`` so that a click listener can find this figure
+    ``options`` (default ``MapOptions()``) says how; any of its fields can also be given, or overridden, by
+    keyword, e.g. ``region_map(regions, color_by="class", height=400)``.
     """
-    fills, colorbar = region_colors(regions, color_by=color_by, palette=palette)
+    o = _options(options, changes)
+    fills, colorbar = region_colors(regions, color_by=o.color_by, palette=o.palette)
     raster = regions.n_regions >= RASTER_REGIONS
     traces = [] if raster else _fill_traces(regions, fills)
     traces.append(_hover_trace(regions))
     if colorbar is not None:
         traces.append(colorbar)
-    for layer in show_layers:
+    for layer in o.show_layers:
         if not 0 <= layer < len(regions.net.hidden_widths):
             raise ExplorerError(f"layer {layer + 1} does not exist; the network has "
                                 f"{len(regions.net.hidden_widths)} hidden layers.")
         traces.append(_segments_trace(layer_boundaries(regions, layer), f"layer {layer + 1} neurons",
                                       _LAYER_COLORS[layer % len(_LAYER_COLORS)], 1.6))
-    if show_decision:
+    if o.show_decision:
         traces.append(_segments_trace(decision_boundary(regions), "decision boundary", "#000000", 3.0))
     lo, hi = regions.domain.min(axis=0), regions.domain.max(axis=0)
     box = (lo[0], hi[0], lo[1], hi[1])
-    fig = _map_figure(traces, box, dataset, show_test, click_target, height)
+    fig = _map_figure(traces, box, o)
     if raster:
         fig.add_layout_image(source=_raster(regions, fills, box), xref="x", yref="y", x=box[0], y=box[3],
                              sizex=box[1] - box[0], sizey=box[3] - box[2], sizing="stretch", layer="below")
-    return add_overlays(fig, selection=selection, pinned=pinned, anchors=anchors)
+    return add_overlays(fig, selection=o.selection, pinned=o.pinned, anchors=o.anchors)
 
 
-def empty_map(domain, *, dataset: Dataset | None = None, show_test: bool = False,
-              selection: Selection | None = None, pinned: Sequence[tuple[float, float]] = (),
-              anchors: np.ndarray | None = None, click_target: str | None = None, height: int = 620) -> go.Figure:
+def empty_map(box, options: MapOptions | None = None, **changes) -> go.Figure:
     """The frame of a region map without regions (when the partition is too large), with data and overlays.
 
-    domain : (xmin, xmax, ymin, ymax)
+    box : the 2-D box drawn (xmin xmax ymin ymax, or any form of :func:`explorer.net.as_box`);  ``options`` and
+    keywords as for :func:`region_map` (the colouring and boundary options have nothing to act on here).
     """
-    fig = _map_figure([], tuple(float(v) for v in domain), dataset, show_test, click_target, height)
-    return add_overlays(fig, selection=selection, pinned=pinned, anchors=anchors)
+    o = _options(options, changes)
+    fig = _map_figure([], tuple(float(v) for v in as_box(box, 2).reshape(-1)), o)
+    return add_overlays(fig, selection=o.selection, pinned=o.pinned, anchors=o.anchors)
 
 
 def add_overlays(fig: go.Figure, *, selection: Selection | None = None,
@@ -203,8 +221,8 @@ def region_colors(regions: Regions, *, color_by: str = "region", palette: str = 
     return swatch[level], bar
 
 
-def greedy_coloring(n: int, edges: np.ndarray, keys: np.ndarray, n_colors: int) -> np.ndarray:
-    """Colour index (n,) per node so that adjacent nodes differ whenever ``n_colors`` allows.
+def greedy_coloring(n_nodes: int, edges: np.ndarray, keys: np.ndarray, n_colors: int) -> np.ndarray:
+    """Colour index (n_nodes,) per node so that adjacent nodes differ whenever ``n_colors`` allows.
 
     Nodes are visited in the order of their ``keys`` (ties by index); each takes ``keys % n_colors`` if no
     coloured neighbour has it, else the next free colour cyclically (the preferred one if none is free).
@@ -212,11 +230,11 @@ def greedy_coloring(n: int, edges: np.ndarray, keys: np.ndarray, n_colors: int) 
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     both = np.concatenate([edges, edges[:, ::-1]])
     both = both[np.argsort(both[:, 0], kind="stable")]
-    starts = np.searchsorted(both[:, 0], np.arange(n + 1))
+    starts = np.searchsorted(both[:, 0], np.arange(n_nodes + 1))
     nbrs = both[:, 1].tolist()
-    color = [-1] * n
+    color = [-1] * n_nodes
     prefer = (np.asarray(keys) % n_colors).astype(int).tolist()
-    for v in np.lexsort((np.arange(n), keys)).tolist():
+    for v in np.lexsort((np.arange(n_nodes), keys)).tolist():
         used = {color[u] for u in nbrs[starts[v]:starts[v + 1]]}
         choice = prefer[v]
         for step in range(n_colors):
@@ -259,11 +277,11 @@ def simplification(regions: Regions) -> str:
     return ""
 
 
-def ball_outline(center, radius: float, norm: str = "2", n: int = 129) -> np.ndarray:
-    """Closed outline (n, 2) of the ℓp ball of the given radius: circle, square (inf) or diamond (1)."""
+def ball_outline(center, radius: float, norm: str = "2", n_vertices: int = 129) -> np.ndarray:
+    """Closed outline (n_vertices, 2) of the ℓp ball of the given radius: circle, square (inf) or diamond (1)."""
     if norm not in NORMS:
         raise ExplorerError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}.")
-    t = np.linspace(0.0, 2 * np.pi, n)
+    t = np.linspace(0.0, 2 * np.pi, n_vertices)
     unit = np.stack([np.cos(t), np.sin(t)], axis=1)  # (n, 2)
     if norm != "2":  # scale each direction onto the unit sphere of the norm (n - 1 divisible by 8 hits corners)
         unit = unit / np.linalg.norm(unit, ord={"inf": np.inf, "1": 1}[norm], axis=1)[:, None]
@@ -288,7 +306,7 @@ def radius_profile_figure(profile, *, radius: float | None = None, label: str = 
         fig.add_vline(x=profile.d_star, line=dict(dash="dash", color="#555555"), annotation_text="d*")
     if radius is not None:
         fig.add_vline(x=radius, line=dict(color="#000000", width=1), annotation_text="r")
-    fig.update_layout(template="none", height=360, margin=dict(l=50, r=10, t=20, b=40), font=_FONT,
+    fig.update_layout(template="none", height=360, margin=dict(l=50, r=10, t=20, b=40), font=FONT,
                       xaxis_title="radius r", yaxis=dict(type="log", title="regions in the ball"),
                       legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     return fig
@@ -306,7 +324,7 @@ def training_figure(history: dict) -> go.Figure:
         if len(values) and not np.isnan(values).all():
             fig.add_scatter(x=epoch, y=values, name=name, yaxis=axis, mode="lines",
                             line=dict(color=color, dash=dash))
-    fig.update_layout(template="none", height=230, margin=dict(l=45, r=45, t=10, b=35), font=_FONT,
+    fig.update_layout(template="none", height=230, margin=dict(l=45, r=45, t=10, b=35), font=FONT,
                       xaxis_title="epoch", yaxis=dict(title="loss", rangemode="tozero"),
                       yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02]),
                       legend=dict(orientation="h", y=-0.35, x=0))
@@ -324,13 +342,13 @@ def count_chart(rows: Sequence[dict], *, title: str = "exact (black) · lower bo
     labels = [str(r["label"]) for r in rows]
     values = [min(float(min(r["value"], 10**300)), 1e300) if r.get("value") not in (None, 0) else np.nan
               for r in rows]  # beyond float range: drawn at 1e300, labelled exactly
-    text = [(f"{_count(r['value'])}" if r.get("value") is not None else "—") + _note(r) for r in rows]
+    text = [(format_count(r["value"]) if r.get("value") is not None else "—") + _note(r) for r in rows]
     fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", text=text, textposition="outside",
                            marker_color=[colors.get(r.get("kind"), "#999999") for r in rows],
                            cliponaxis=False, hovertext=text, hoverinfo="text"))
     finite = [v for v in values if np.isfinite(v) and v > 0]
     hi = np.log10(max(finite)) + 1.5 if finite else 1.0
-    fig.update_layout(template="none", height=80 + 46 * len(rows), title=title, font=_FONT,
+    fig.update_layout(template="none", height=80 + 46 * len(rows), title=title, font=FONT,
                       margin=dict(l=10, r=30, t=40 if title else 10, b=40),
                       xaxis=dict(type="log", title="number of regions (log scale)", range=[-0.1, hi]),
                       yaxis=dict(autorange="reversed", automargin=True))
@@ -355,7 +373,7 @@ def findings_figure(findings) -> go.Figure:
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="d*", row=1, col=1)
     fig.update_yaxes(title="exact N_B" if exact else "local upper bound", row=1, col=2)
-    fig.update_layout(template="none", height=340, margin=dict(l=50, r=10, t=40, b=40), font=_FONT,
+    fig.update_layout(template="none", height=340, margin=dict(l=50, r=10, t=40, b=40), font=FONT,
                       legend=dict(orientation="h", y=-0.25, x=0))
     return fig
 
@@ -472,21 +490,26 @@ def _selection_traces(sel: Selection) -> list:
     return traces
 
 
-def _map_figure(traces: list, box: tuple, dataset: Dataset | None, show_test: bool, click_target: str | None,
-                height: int) -> go.Figure:
-    if dataset is not None and dataset.dim == 2:
-        traces = traces + _data_traces(dataset, show_test)
+def _map_figure(traces: list, box: tuple, o: MapOptions) -> go.Figure:
+    if o.dataset is not None and o.dataset.dim == 2:
+        traces = traces + _data_traces(o.dataset, o.show_test)
     fig = go.Figure(traces)
     fig.update_layout(
-        template="none", height=height, margin=dict(l=45, r=10, t=10, b=10), font=_FONT,
+        template="none", height=o.height, margin=dict(l=45, r=10, t=10, b=10), font=FONT,
         xaxis=dict(range=[box[0], box[1]], title=dict(text="x₁", standoff=2), constrain="domain", showgrid=False,
                    zeroline=False),
         yaxis=dict(range=[box[2], box[3]], title="x₂", scaleanchor="x", scaleratio=1, constrain="domain",
                    showgrid=False, zeroline=False),
         hovermode="closest", uirevision="region-map", plot_bgcolor="#FFFFFF",
         legend=dict(orientation="h", yanchor="top", y=-0.1, x=0.0, bgcolor="rgba(255,255,255,0.7)"),
-        meta=dict(click_target=click_target) if click_target else None)
+        meta=dict(click_target=o.click_target) if o.click_target else None)
     return fig
+
+
+def _options(options: MapOptions | None, changes: dict) -> MapOptions:
+    """``options`` (default MapOptions()) with the fields in ``changes`` replaced."""
+    options = MapOptions() if options is None else options
+    return replace(options, **changes) if changes else options
 
 
 def _pattern_hash(regions: Regions) -> np.ndarray:
@@ -510,10 +533,3 @@ def _note(row: dict) -> str:
     if row.get("seconds") is not None:
         parts.append(f"{row['seconds']:.2g} s")
     return f"  ({', '.join(parts)})" if parts else ""
-
-
-def _count(v) -> str:
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}" if v < 10**9 else f"10^{np.log10(float(min(v, 10**300))):.1f}" if v < 10**300 \
-            else f"≈ 2^{int(v).bit_length() - 1}"
-    return f"{float(v):.3g}"

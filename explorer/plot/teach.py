@@ -11,17 +11,16 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..train.data import Dataset
 from ..ball.disk import disk_count
 from ..errors import ExplorerError
-from .figures import ball_outline, region_map
 from ..plane.partition import unit_boundary
 from ..plane.regions import Regions
+from ..train.data import Dataset
+from .figures import FONT, ball_outline, region_map
 
 __all__ = ["add_disks", "layer_reveal", "timeline_figure", "depth_figure"]
 
 _HIGHLIGHT = "#D55E00"
-_FONT = dict(family="Inter, Arial, sans-serif", size=13)
 
 
 def add_disks(fig: go.Figure, disks: Sequence[Sequence[float]], *, regions: Regions | None = None,
@@ -93,7 +92,7 @@ def timeline_figure(timeline, current: int | None = None) -> go.Figure:
         for row in range(1, 5):
             fig.add_vline(x=epochs[current], line=dict(color="#555555", width=1.5, dash="dot"), row=row, col=1)
     fig.update_xaxes(title="epoch", row=4, col=1)
-    fig.update_layout(template="none", height=560, margin=dict(l=55, r=10, t=30, b=40), font=_FONT,
+    fig.update_layout(template="none", height=560, margin=dict(l=55, r=10, t=30, b=40), font=FONT,
                       showlegend=False)
     fig.update_annotations(font=dict(size=12))
     return fig
@@ -111,7 +110,7 @@ def depth_figure(depths: Sequence[int], exact: Sequence[int], closed_form: Seque
     if shallow is not None:
         fig.add_scatter(x=list(depths), y=list(shallow), mode="lines+markers", name="one layer, same units",
                         line=dict(color="#0072B2", dash="dash"))
-    fig.update_layout(template="none", height=320, title=title, font=_FONT,
+    fig.update_layout(template="none", height=320, title=title, font=FONT,
                       margin=dict(l=55, r=10, t=40 if title else 10, b=40),
                       xaxis=dict(title="depth k (hidden layers)", dtick=1),
                       yaxis=dict(type="log", title="regions"), legend=dict(orientation="h", y=1.12, x=0))
