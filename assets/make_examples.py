@@ -32,7 +32,7 @@ def main() -> None:
         dataset = make_dataset(**data_settings)
         result = train(dataset, config)
         provenance = {**training_provenance(dataset, config, result), "source": "assets/make_examples.py"}
-        io.save_checkpoint(HERE / filename, result.net, domain=dataset.domain, provenance=provenance)
+        io.save_checkpoint(HERE / filename, result.net, box=dataset.domain, provenance=provenance)
         _report(filename, result.net.architecture, result.history)
         if filename == "moons_2x16.pt":
             io.save_state_dict(HERE / "state_dict_2x16.pt", result.net)

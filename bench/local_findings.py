@@ -50,7 +50,7 @@ def main() -> None:
                                             snapshot_every=args.every))
         t1 = time.perf_counter()
         findings = local_findings(result.snapshots, dataset.x_train, dataset.domain, radius=args.radius,
-                                  n_points=args.points, seed=seed)
+                                  n_samples=args.points, seed=seed)
         rows = findings.table()
         runs.append((seed, result, findings, rows))
         print(f"\nseed {seed}: 2-{'-'.join(map(str, args.hidden))}-1 on moons (500 points, noise 0.1), final train "

@@ -1,4 +1,7 @@
-"""Command line: python -m explorer {regions,local,count,figure} MODEL …  (bad input: one line on stderr, exit 2)."""
+"""Command line: python -m explorer {regions,local,count,figure} MODEL …  (bad input: one line on stderr, exit 2).
+
+Every subcommand reads a box the same way (``--box``, or its older spelling ``--domain``): LO HI for the same
+interval on every input, or 2·n0 numbers LO1 HI1 LO2 HI2 … (for two inputs: XMIN XMAX YMIN YMAX)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,10 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from .errors import ExplorerError
+from .net import as_box
 
 __all__ = ["main"]
 
@@ -27,8 +33,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("regions", help="exact activation and linear regions of a 2-input network")
     _model_args(p)
-    p.add_argument("--domain", nargs=4, type=float, metavar=("XMIN", "XMAX", "YMIN", "YMAX"), default=None,
-                   help="box to partition (default: the checkpoint's domain, else -3 3 -3 3)")
+    _box_arg(p, "box to partition")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--polygons", action="store_true", help="with --json: add every region's vertices and pattern")
     p.set_defaults(handler=_cmd_regions)
@@ -44,8 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("count", help="exact counts, MIPBound lower bounds and upper bounds in any dimension")
     _model_args(p)
-    p.add_argument("--domain", nargs="+", type=float, required=True, metavar="B",
-                   help="LO HI for the box [LO,HI]^n0, or 2·n0 numbers LO1 HI1 LO2 HI2 …")
+    _box_arg(p, "box to count in")
     p.add_argument("--exact", action="store_true")
     p.add_argument("--mipbound", action="store_true")
     p.add_argument("--trials", type=int, default=10)
@@ -58,8 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("figure", help="export the region map as PNG, SVG or PDF")
     _model_args(p)
-    p.add_argument("--domain", nargs=4, type=float, metavar=("XMIN", "XMAX", "YMIN", "YMAX"), default=None,
-                   help="box to draw (default: the checkpoint's domain, else -3 3 -3 3)")
+    _box_arg(p, "box to draw")
     p.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.pdf (the suffix picks the format)")
     p.add_argument("--color-by", default="region", help="region | class | output | gradient-norm | "
                    "gradient-direction | active-units")
@@ -83,6 +86,13 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--activation", default=None, help="relu | leaky_relu:ALPHA (for state_dict files)")
 
 
+def _box_arg(p: argparse.ArgumentParser, what: str) -> None:
+    """The one box option of every subcommand (``--domain`` is its older spelling)."""
+    p.add_argument("--box", "--domain", dest="box", nargs="+", type=float, default=None, metavar="B",
+                   help=f"{what}: LO HI (the same interval on every input) or 2·n0 numbers LO1 HI1 LO2 HI2 … "
+                   "(2-D: XMIN XMAX YMIN YMAX); default: the checkpoint's box, else -3 3")
+
+
 def _emit(payload: dict, as_json: bool, lines: list[str]) -> int:
     if as_json:
         print(json.dumps(payload))
@@ -97,13 +107,13 @@ def _load(args: argparse.Namespace):
     return load(args.model, activation=args.activation)
 
 
-def _box(args: argparse.Namespace, checkpoint) -> tuple[float, float, float, float]:
-    """The --domain box, else the checkpoint's own domain, else [-3, 3]^2."""
-    if args.domain is not None:
-        return tuple(float(v) for v in args.domain)
-    if checkpoint.domain is not None and checkpoint.domain.shape == (2, 2):
-        return tuple(float(v) for v in checkpoint.domain.reshape(-1))
-    return (-3.0, 3.0, -3.0, 3.0)
+def _box(args: argparse.Namespace, checkpoint) -> np.ndarray:
+    """The --box (n0, 2), else the checkpoint's own box, else [-3, 3] on every input."""
+    if args.box is not None:
+        return as_box(args.box, checkpoint.net.n_inputs)
+    if checkpoint.box is not None:
+        return checkpoint.box
+    return as_box((-3.0, 3.0), checkpoint.net.n_inputs)
 
 
 def _cmd_regions(args: argparse.Namespace) -> int:
@@ -114,14 +124,15 @@ def _cmd_regions(args: argparse.Namespace) -> int:
     box = _box(args, checkpoint)
     regions = enumerate_regions(checkpoint.net, box)
     labels = linear_labels(regions)
+    flat = box.reshape(-1).tolist()  # xmin, xmax, ymin, ymax
     payload = {"count": regions.n_regions, "linear_count": int(labels.max()) + 1 if len(labels) else 0,
                "seconds": regions.seconds, "architecture": checkpoint.net.architecture,
-               "activation": checkpoint.net.activation, "domain": list(box)}
+               "activation": checkpoint.net.activation, "domain": flat}
     if args.polygons:
         patterns = regions.patterns.astype(int).tolist()
         payload["regions"] = [{"vertices": regions.polygon(i).tolist(), "pattern": patterns[i]}
                               for i in range(regions.n_regions)]
-    lines = [f"network {payload['architecture']} ({payload['activation']}), domain {box}",
+    lines = [f"network {payload['architecture']} ({payload['activation']}), box {tuple(flat)}",
              f"activation regions: {payload['count']}",
              f"linear regions:     {payload['linear_count']}",
              f"enumeration time:   {regions.seconds:.4f} s"]
@@ -133,8 +144,8 @@ def _cmd_local(args: argparse.Namespace) -> int:
     import math
 
     from .ball.certify import CERTIFIERS
-    from .io.files import load_network
     from .ball.local import EXACT_AUTO_UNITS, local_bounds
+    from .io.files import load_network
 
     net = load_network(args.model, activation=args.activation)
     if args.certifier not in CERTIFIERS:
@@ -168,13 +179,12 @@ def _cmd_local(args: argparse.Namespace) -> int:
 
 def _cmd_count(args: argparse.Namespace) -> int:
     """Exact count, MIPBound lower bound, sampled lower bound and upper bounds inside a box (all if none chosen)."""
-    from .count.bounds import format_count
     from .count.compare import compare_counts
-    from .io.files import load_network
+    from .plot.text import format_count
 
-    net = load_network(args.model, activation=args.activation)
+    checkpoint = _load(args)
     everything = not (args.exact or args.mipbound or args.upper)
-    result = compare_counts(net, args.domain, exact=args.exact or everything,
+    result = compare_counts(checkpoint.net, _box(args, checkpoint), exact=args.exact or everything,
                             mipbound=args.mipbound or everything, upper=args.upper or everything,
                             trials=args.trials, confidence=args.confidence, xor_length=args.xor_length,
                             time_limit=args.time_limit)
@@ -197,9 +207,9 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     """Region map with publication styling, written as PNG, SVG (polygons as paths) or PDF."""
     from pathlib import Path
 
-    from .plot.export import FORMATS, publication_style, write_figure
-    from .plot.figures import region_map
     from .plane.regions import enumerate_regions
+    from .plot.export import FORMATS, PaperStyle, publication_style, write_figure
+    from .plot.figures import region_map
     from .plot.teach import add_disks
 
     out = Path(args.out)
@@ -211,8 +221,8 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     color_by = args.color_by.replace("-", " ").replace("_", " ")
     fig = region_map(regions, color_by=color_by, palette=args.palette, show_decision=args.decision_boundary)
     fig = add_disks(fig, args.disk, regions=regions)
-    fig = publication_style(fig, width_in=args.width_in, height_in=args.height_in, width_pt=args.width_pt,
-                            height_pt=args.height_pt, font_family=args.font, font_size=args.font_size)
+    fig = publication_style(fig, PaperStyle(width_in=args.width_in, height_in=args.height_in, width_pt=args.width_pt,
+                                            height_pt=args.height_pt, font_family=args.font, font_size=args.font_size))
     path = write_figure(fig, out, dpi=args.dpi)
     width, height = fig.layout.width / 96, fig.layout.height / 96
     print(f"wrote {path} ({path.suffix[1:].upper()}, {width:g} x {height:g} in, {regions.n_regions} regions, "

@@ -42,19 +42,19 @@ def load_upload(data: bytes, filename: str) -> None:
             raise ExplorerError(f"{filename} takes {n0} input; the region map needs 2 inputs (or more, "
                                 "through a 2-D slice).")
         if n0 == 2:
-            st.session_state["model"] = Model(net, f"uploaded: {filename}", provenance, ckpt.domain)
-            if ckpt.domain is not None:
-                apply_settings(dict(zip(("xmin", "xmax", "ymin", "ymax"), ckpt.domain.reshape(-1).tolist())))
+            st.session_state["model"] = Model(net, f"uploaded: {filename}", provenance, ckpt.box)
+            if ckpt.box is not None:
+                apply_settings(dict(zip(("xmin", "xmax", "ymin", "ymax"), ckpt.box.reshape(-1).tolist())))
             data_settings = provenance.get("dataset")
             if isinstance(data_settings, dict) and data_settings.get("dim", 2) == 2:
                 apply_settings({k: data_settings[k] for k in ("n_points", "noise", "test_fraction", "seed",
                                                               "n_classes") if k in data_settings}
                                | ({"dataset": data_settings["name"]} if "name" in data_settings else {}))
             return
-        centre = ckpt.domain.mean(axis=1) if ckpt.domain is not None else np.zeros(n0)
+        centre = ckpt.box.mean(axis=1) if ckpt.box is not None else np.zeros(n0)
         eye = np.eye(n0)
         points = (centre, centre + eye[0], centre + eye[1])
-        _set_slice(Model(net, f"uploaded: {filename}", provenance, ckpt.domain, full_net=net), points)
+        _set_slice(Model(net, f"uploaded: {filename}", provenance, ckpt.box, full_net=net), points)
         st.session_state["load_info"] = (
             f"{filename} takes {n0} inputs, so the map shows the 2-D slice through p0, p1, p2 "
             f"({', '.join(_fmt(p) for p in points)}); change the points under Load and save.")
@@ -100,7 +100,7 @@ def _checkpoint(model: Model) -> bytes:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _checkpoint_bytes(key: str, _net: Network, _domain, _provenance: dict) -> bytes:
-    return checkpoint_bytes(_net, domain=_domain, provenance=_provenance)
+    return checkpoint_bytes(_net, box=_domain, provenance=_provenance)
 
 
 def _set_slice(model: Model, points) -> None:

@@ -61,7 +61,7 @@ def _run(job: Job, snapshots, points, domain, radius: float, n_points: int, cert
         if job.stop_requested or time.perf_counter() > deadline:
             break
         job.progress(i / len(snapshots), f"snapshot {i + 1}/{len(snapshots)} (epoch {snap[0]})")
-        parts.append(local_findings([snap], points, domain, radius=radius, n_points=n_points, certifier=certifier))
+        parts.append(local_findings([snap], points, domain, radius=radius, n_samples=n_points, certifier=certifier))
     done = len(parts)
     why = "stopped" if job.stop_requested else "time budget"
     status = "complete" if done == len(snapshots) else f"partial: {done} of {len(snapshots)} snapshots ({why})"

@@ -78,7 +78,7 @@ def init() -> None:
     hidden = ckpt.net.hidden_widths
     apply_settings({"layers": len(hidden), **{f"units_{i}": w for i, w in enumerate(hidden)}})
     ss["model"] = Model(ckpt.net, f"example network ({d.get('name', 'moons')}, {ckpt.net.architecture})",
-                        ckpt.provenance, ckpt.domain)
+                        ckpt.provenance, ckpt.box)
     params = st.query_params.to_dict()
     if params:
         state, warnings = from_query(params)

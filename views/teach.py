@@ -137,8 +137,8 @@ def _presets(ctx: ViewContext) -> None:
     _, default, (lo, hi) = PRESETS[name]
     label = "depth k" if name in ("sawtooth", "folded") else "number of lines n"
     n = st.slider(label, lo, hi, default, key=f"teach_preset_{name}")
-    preset = build(f"{name}:{n}", domain=ctx.domain)
-    regions = get_regions(preset.net, preset.domain)
+    preset = build(f"{name}:{n}", box=ctx.domain)
+    regions = get_regions(preset.net, preset.box)
     linear = int(linear_labels(regions).max()) + 1
     fig = region_map(regions, height=560)
     st.plotly_chart(fig, key="teach_preset_map", config={"displaylogo": False})
@@ -153,7 +153,7 @@ def _presets(ctx: ViewContext) -> None:
     if name in ("sawtooth", "folded") and not ctx.classroom:
         axes = 2 if name == "folded" else 1
         depths = list(range(1, n + 1))
-        exact = [get_regions(build(f"{name}:{k}", domain=ctx.domain).net, ctx.domain).n_regions for k in depths]
+        exact = [get_regions(build(f"{name}:{k}", box=ctx.domain).net, ctx.domain).n_regions for k in depths]
         chart = depth_figure(depths, exact, [(2 ** k) ** axes for k in depths],
                              shallow=[zaslavsky(2 * axes * k) for k in depths])
         st.plotly_chart(chart, key="teach_depth_chart", config={"displaylogo": False})
@@ -171,11 +171,11 @@ def _init_vs_trained(ctx: ViewContext) -> None:
         return
     known = {f.name for f in fields(TrainConfig)}
     config = TrainConfig(**{k: tuple(v) if k == "hidden" else v for k, v in training.items() if k in known})
-    init, trained = init_vs_trained(ctx.dataset, config, trained=ctx.net, domain=ctx.domain)
+    init, trained = init_vs_trained(ctx.dataset, config, trained=ctx.net, box=ctx.domain)
     cols = st.columns(2)
     for col, preset, key in ((cols[0], init, "init"), (cols[1], trained, "trained")):
         with col:
-            regions = get_regions(preset.net, preset.domain)
+            regions = get_regions(preset.net, preset.box)
             st.markdown(f"**{preset.title}**: {regions.n_regions:,} regions")
             fig = region_map(regions, dataset=ctx.dataset, height=420)
             st.plotly_chart(fig, key=f"teach_cmp_{key}", config={"displaylogo": False})

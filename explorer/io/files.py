@@ -1,9 +1,9 @@
 """Loading and saving networks: torch modules, state_dicts, TorchScript, ONNX and the explorer's checkpoint.
 
 Files are recognised by their content, never their suffix, and read without executing anything: torch
-zip archives go through a restricted, torch-free unpickler (``_torchfile``) that knows only the globals
-a dictionary of tensors needs; TorchScript modules become inert records whose class names are matched
-against the supported layers; ONNX is parsed as protobuf data.  ``torch.load(weights_only=True)`` is
+zip archives go through a restricted, torch-free unpickler (:mod:`explorer.io.torchfile`) that knows only
+the globals a dictionary of tensors needs; TorchScript modules become inert records whose class names are
+matched against the supported layers; ONNX is parsed as protobuf data.  ``torch.load(weights_only=True)`` is
 the fallback for the rare torch globals the reader lacks and for the legacy (pre-1.6) format.  All
 parameters become float64 exactly (float32 → float64 is lossless), so a state_dict, a TorchScript
 file and a checkpoint of one network give bitwise-identical weights.
@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ExplorerError
+from ..net import Network, parse_activation
 from . import torchfile as _torchfile
 from .layers import Act, Affine, act_step, assemble, batchnorm, specs_from_script, specs_from_state_dict
 from .onnxfile import looks_like_onnx, specs_from_onnx
-from ..errors import ExplorerError
-from ..net import Network, parse_activation
 
 __all__ = ["Checkpoint", "load", "load_network", "save_checkpoint", "checkpoint_bytes", "from_module",
            "to_module", "save_state_dict", "save_torchscript", "MAX_FILE_BYTES", "MAX_PARAMETERS",
@@ -38,20 +38,20 @@ _LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"  # t
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model", "net")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Checkpoint:
     """A network with the input box it was made for and how it came to be.
 
     Attributes
     ----------
     net : Network
-    domain : float64 ndarray (n0, 2) of [lo, hi] per input dimension, or None if the file has none
+    box : float64 ndarray (n0, 2) of [lo, hi] per input dimension, or None if the file has none
     provenance : JSON-able dict (dataset settings, architecture, training settings and history, source);
         for files that are not explorer checkpoints: {"source": {"format": ..., "filename": ...}}
     """
 
     net: Network
-    domain: np.ndarray | None = None
+    box: np.ndarray | None = None
     provenance: dict = field(default_factory=dict)
 
 
@@ -94,15 +94,15 @@ def load(source, *, activation: str | None = None, filename: str | None = None) 
 
 
 def load_network(source, *, activation: str | None = None, filename: str | None = None) -> Network:
-    """The network of :func:`load` (domain and provenance dropped)."""
+    """The network of :func:`load` (box and provenance dropped)."""
     return load(source, activation=activation, filename=filename).net
 
 
-def checkpoint_bytes(net: Network, *, domain=None, provenance: dict | None = None) -> bytes:
+def checkpoint_bytes(net: Network, *, box=None, provenance: dict | None = None) -> bytes:
     """The explorer checkpoint as bytes: a torch zip archive of a plain dict, written without torch.
 
     It holds 'format', 'version', 'activation', 'alpha', 'weights' and 'biases' (lists of float64
-    tensors), 'domain' ((n0, 2) tensor or None), 'input_names' and 'provenance' (a JSON string), so
+    tensors), 'domain' (the box: an (n0, 2) tensor or None), 'input_names' and 'provenance' (a JSON string), so
     ``torch.load(path, weights_only=True)`` reads it as well.  Output is deterministic.
     """
     if not isinstance(net, Network):
@@ -116,15 +116,15 @@ def checkpoint_bytes(net: Network, *, domain=None, provenance: dict | None = Non
         "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
         "activation": net.activation, "alpha": float(net.alpha),
         "weights": list(net.weights), "biases": list(net.biases),
-        "domain": _domain(domain, net.n_inputs, "the domain"),
+        "domain": _box(box, net.n_inputs, "the box"),
         "input_names": [str(n) for n in net.input_names], "provenance": text,
     }
     return _torchfile.archive_bytes(payload, name="checkpoint")
 
 
-def save_checkpoint(target, net: Network, *, domain=None, provenance: dict | None = None) -> None:
+def save_checkpoint(target, net: Network, *, box=None, provenance: dict | None = None) -> None:
     """Write :func:`checkpoint_bytes` to a path or a binary file-like object."""
-    data = checkpoint_bytes(net, domain=domain, provenance=provenance)
+    data = checkpoint_bytes(net, box=box, provenance=provenance)
     if hasattr(target, "write"):
         target.write(data)
     else:
@@ -295,7 +295,7 @@ def _interpret(obj, label: str, activation: str | None, fmt: str) -> Checkpoint:
 
 def _from_steps(steps: list, label: str, fmt: str) -> Checkpoint:
     net = assemble(steps, max_parameters=MAX_PARAMETERS)
-    return Checkpoint(net, None, {"source": {"format": fmt, "filename": label.strip("'")}})
+    return Checkpoint(net=net, provenance={"source": {"format": fmt, "filename": label.strip("'")}})
 
 
 def _checkpoint_from_dict(d: dict, label: str) -> Checkpoint:
@@ -319,14 +319,14 @@ def _checkpoint_from_dict(d: dict, label: str) -> Checkpoint:
         provenance = None
     if not isinstance(provenance, dict):
         raise ExplorerError(f"{label} is a damaged explorer checkpoint: its provenance is not a JSON object.")
-    return Checkpoint(net, _domain(d.get("domain"), net.n_inputs, f"the domain in {label}"), provenance)
+    return Checkpoint(net=net, box=_box(d.get("domain"), net.n_inputs, f"the box in {label}"), provenance=provenance)
 
 
-def _domain(domain, n0: int, what: str) -> np.ndarray | None:
-    """Validate a box: float64 (n0, 2), finite, lo < hi in every row."""
-    if domain is None:
+def _box(box, n0: int, what: str) -> np.ndarray | None:
+    """Validate a stored box strictly: float64 (n0, 2), finite, lo < hi in every row."""
+    if box is None:
         return None
-    box = np.array(domain, dtype=np.float64)
+    box = np.array(box, dtype=np.float64)
     if box.shape != (n0, 2) or not np.isfinite(box).all() or not (box[:, 0] < box[:, 1]).all():
         raise ExplorerError(f"{what} must be {n0} finite [lo, hi] pairs with lo < hi; got {box.tolist()!r:.120}.")
     return box

@@ -218,7 +218,7 @@ def _names(keys: list) -> str:
 
 # ---- TorchScript ------------------------------------------------------------------------------
 def specs_from_script(root, read_code) -> list:
-    """Steps of a TorchScript nn.Sequential from its inert pickle records (see _torchfile.ScriptObject).
+    """Steps of a TorchScript nn.Sequential from its inert pickle records (see torchfile.ScriptObject).
 
     ``read_code(path)`` returns the TorchScript source of a class file; constants that TorchScript
     compiles into the code (LeakyReLU's slope, BatchNorm's ε) are read from it as numbers.

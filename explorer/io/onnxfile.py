@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import Act, Affine, batchnorm
 from ..errors import ExplorerError
 from ..net import parse_activation
+from .layers import Act, Affine, batchnorm
 
 __all__ = ["looks_like_onnx", "specs_from_onnx"]
 

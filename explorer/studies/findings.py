@@ -2,7 +2,7 @@
 
 (a) During training, does the distance d* from training points to the nearest region boundary grow?
 (b) Do balls centred at training points hold more regions than balls centred at random points of the
-domain?  Both are measured, never assumed: :meth:`Findings.table` reports whichever way they come out.
+box?  Both are measured, never assumed: :meth:`Findings.table` reports whichever way they come out.
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ball.certify import check_ball
-from ..errors import ExplorerError
 from ..ball.local import local_bounds, one_region_radii
+from ..ball.primitives import check_ball
+from ..errors import ExplorerError
+from ..net import as_box
 
 __all__ = ["Findings", "local_findings"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Findings:
-    """Per-snapshot measurements at S snapshots, P training points and Q random points of the domain.
+    """Per-snapshot measurements at S snapshots, P training points and Q random points of the box.
 
     Attributes
     ----------
@@ -78,47 +79,46 @@ class Findings:
         return rows
 
 
-def local_findings(snapshots: Sequence, train_points, domain, *, radius: float, n_points: int = 200,
+def local_findings(snapshots: Sequence, train_points, box, *, radius: float, n_samples: int = 200,
                    norm: str = "2", certifier: str = "symbolic", seed: int = 0,
                    progress: Callable[[float, str], None] | None = None) -> Findings:
-    """Measure d*, exact N_B (2-D) and the local bound at training points and at random domain points.
+    """Measure d*, exact N_B (2-D) and the local bound at training points and at random points of ``box``.
 
-    For every (epoch, Network) in ``snapshots`` (e.g. ``TrainResult.snapshots``), the same ``n_points``
-    training points (a seeded subset) and ``n_points`` uniform points of the box ``domain`` (n0, 2) are the
-    centres of balls of radius ``radius``.  In 2-D, one exact partition of the domain grown by the radius
-    per snapshot serves every ball.
+    For every (epoch, Network) in ``snapshots`` (e.g. ``TrainResult.snapshots``), the same ``n_samples``
+    training points (a seeded subset) and ``n_samples`` uniform points of ``box`` (any form of
+    :func:`explorer.net.as_box`) are the centres of balls of radius ``radius``.  In 2-D, one exact partition of
+    the box grown by the radius per snapshot serves every ball.
 
     Raises
     ------
-    ExplorerError : no snapshots, a bad radius/norm/certifier, or points and domain that do not match.
+    ExplorerError : no snapshots, a bad radius/norm/certifier, or points and box that do not match the network.
 
     Notes
     -----
-    Cost per snapshot: one enumeration of the grown domain (2-D) plus 2·n_points local bounds.
+    Cost per snapshot: one enumeration of the grown box (2-D) plus 2·n_samples local bounds.
     """
     start = time.perf_counter()
     if len(snapshots) == 0:
         raise ExplorerError("local_findings needs at least one (epoch, network) snapshot; train with "
                             "snapshot_every > 0.")
     train_points = np.atleast_2d(np.asarray(train_points, dtype=np.float64))
-    domain = np.asarray(domain, dtype=np.float64)
     n0 = snapshots[0][1].n_inputs
-    if train_points.shape[1] != n0 or domain.shape != (n0, 2) or not (domain[:, 0] < domain[:, 1]).all():
-        raise ExplorerError(f"training points must have shape (P, {n0}) and the domain shape ({n0}, 2) with "
-                            f"lo < hi; got {train_points.shape} and {domain.shape}.")
-    if not (isinstance(n_points, (int, np.integer)) and n_points >= 2):
-        raise ExplorerError(f"n_points must be an integer ≥ 2; got {n_points!r}.")
+    box = as_box(box, n0)
+    if train_points.shape[1] != n0:
+        raise ExplorerError(f"training points must have shape (P, {n0}); got {train_points.shape}.")
+    if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 2):
+        raise ExplorerError(f"n_samples must be an integer ≥ 2; got {n_samples!r}.")
     p = check_ball(snapshots[0][1], np.zeros(n0), radius, norm)[2]
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(train_points), size=min(n_points, len(train_points)), replace=False)
-    centres = {"train": train_points[pick], "random": rng.uniform(domain[:, 0], domain[:, 1], size=(n_points, n0))}
+    pick = rng.choice(len(train_points), size=min(n_samples, len(train_points)), replace=False)
+    centres = {"train": train_points[pick], "random": rng.uniform(box[:, 0], box[:, 1], size=(n_samples, n0))}
     out = {f"{what}_{side}": [] for what in ("d", "n", "bound", "k") for side in centres}
     for s, (epoch, net) in enumerate(snapshots):
         regions = None
-        if n0 == 2:
+        if n0 == 2:  # the region engine (compiled kernels) is loaded for 2-input networks only
             from ..plane.regions import enumerate_regions
 
-            regions = enumerate_regions(net, (*(domain[0] + [-radius, radius]), *(domain[1] + [-radius, radius])))
+            regions = enumerate_regions(net, box + [-radius, radius])
         for side, X in centres.items():
             out[f"d_{side}"].append(one_region_radii(net, X, norm=p))
             rows = [local_bounds(net, x, radius, norm=p, certifier=certifier, n_samples=0, regions=regions)
@@ -130,8 +130,9 @@ def local_findings(snapshots: Sequence, train_points, domain, *, radius: float, 
             progress((s + 1) / len(snapshots), f"snapshot {s + 1}/{len(snapshots)} (epoch {epoch})")
     arr = {key: np.array(value) for key, value in out.items()}
     exact = n0 == 2
-    return Findings(np.array([e for e, _ in snapshots], dtype=np.int64), centres["train"], centres["random"],
-                    arr["d_train"], arr["d_random"], arr["n_train"] if exact else None,
-                    arr["n_random"] if exact else None, arr["bound_train"], arr["bound_random"],
-                    arr["k_train"].astype(np.int64), arr["k_random"].astype(np.int64), float(radius), p, certifier,
-                    time.perf_counter() - start)
+    return Findings(epochs=np.array([e for e, _ in snapshots], dtype=np.int64), train_points=centres["train"],
+                    random_points=centres["random"], d_star_train=arr["d_train"], d_star_random=arr["d_random"],
+                    n_exact_train=arr["n_train"] if exact else None, n_exact_random=arr["n_random"] if exact else None,
+                    bound_train=arr["bound_train"], bound_random=arr["bound_random"],
+                    k_train=arr["k_train"].astype(np.int64), k_random=arr["k_random"].astype(np.int64),
+                    radius=float(radius), norm=p, certifier=certifier, seconds=time.perf_counter() - start)

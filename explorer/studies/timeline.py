@@ -9,27 +9,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..train.data import Dataset
-from ..errors import ExplorerError
 from ..ball.local import one_region_radii
+from ..errors import ExplorerError
+from ..net import as_box
 from ..plane.regions import RegionLimitError, enumerate_regions
+from ..train.data import Dataset
 from ..train.fit import predict
 
 __all__ = ["Timeline", "snapshot_timeline", "cross_entropy"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Timeline:
     """Measurements at S training snapshots.
 
     Attributes
     ----------
     epochs : int64 (S,)
-    n_regions : int64 (S,), activation regions in ``domain``; -1 where the region budget was exceeded
+    n_regions : int64 (S,), activation regions in ``box``; -1 where the region budget was exceeded
     mean_d_star : float64 (S,), mean over training points of d*(x) = ℓ2 distance to the boundary of x's region
     loss, accuracy : float64 (S,), mean cross-entropy and accuracy on the training points
     test_loss, test_accuracy : float64 (S,), the same on the test points (NaN without test points)
-    domain : (xmin, xmax, ymin, ymax)
+    box : (xmin, xmax, ymin, ymax)
     seconds : wall time
     """
 
@@ -40,11 +41,11 @@ class Timeline:
     accuracy: np.ndarray
     test_loss: np.ndarray
     test_accuracy: np.ndarray
-    domain: tuple
+    box: tuple
     seconds: float
 
 
-def snapshot_timeline(snapshots: Sequence, dataset: Dataset, domain, *, max_regions: int | None = 60_000,
+def snapshot_timeline(snapshots: Sequence, dataset: Dataset, box, *, max_regions: int | None = 60_000,
                       progress: Callable[[float, str], None] | None = None) -> Timeline:
     """Measure every (epoch, Network) of ``snapshots`` (``TrainResult.snapshots``) on ``dataset``.
 
@@ -57,7 +58,7 @@ def snapshot_timeline(snapshots: Sequence, dataset: Dataset, domain, *, max_regi
 
     Notes
     -----
-    Cost per snapshot: one exact enumeration of ``domain`` plus one forward pass with Jacobians per point.
+    Cost per snapshot: one exact enumeration of ``box`` plus one forward pass with Jacobians per point.
     """
     start = time.perf_counter()
     if len(snapshots) == 0:
@@ -65,7 +66,7 @@ def snapshot_timeline(snapshots: Sequence, dataset: Dataset, domain, *, max_regi
     if dataset.dim != 2 or snapshots[0][1].n_inputs != 2:
         raise ExplorerError(f"the timeline draws 2-D networks on 2-D data; got {snapshots[0][1].n_inputs} inputs "
                             f"and {dataset.dim}-D data.")
-    box = tuple(float(v) for v in np.asarray(domain, dtype=float).reshape(-1))
+    box = tuple(float(v) for v in as_box(box, 2).reshape(-1))
     rows = []
     for s, (epoch, net) in enumerate(snapshots):
         try:
@@ -77,9 +78,11 @@ def snapshot_timeline(snapshots: Sequence, dataset: Dataset, domain, *, max_regi
                      *_scores(net, dataset.x_test, dataset.y_test)))
         if progress is not None:
             progress((s + 1) / len(snapshots), f"snapshot {s + 1}/{len(snapshots)} (epoch {epoch})")
-    cols = list(zip(*rows))
-    return Timeline(np.array(cols[0], np.int64), np.array(cols[1], np.int64), *(np.array(c, float) for c in cols[2:]),
-                    box, time.perf_counter() - start)
+    epochs, counts, d_star, loss, accuracy, test_loss, test_accuracy = zip(*rows)
+    return Timeline(epochs=np.array(epochs, np.int64), n_regions=np.array(counts, np.int64),
+                    mean_d_star=np.array(d_star, float), loss=np.array(loss, float), accuracy=np.array(accuracy, float),
+                    test_loss=np.array(test_loss, float), test_accuracy=np.array(test_accuracy, float), box=box,
+                    seconds=time.perf_counter() - start)
 
 
 def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:

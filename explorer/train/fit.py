@@ -16,9 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-from .data import Dataset
 from ..errors import ExplorerError
 from ..net import Network, parse_activation
+from .data import Dataset
 
 __all__ = ["TrainConfig", "TrainResult", "train", "init_network", "predict", "training_provenance",
            "OPTIMIZERS", "MAX_HIDDEN_LAYERS", "MAX_UNITS"]
@@ -69,7 +69,7 @@ class TrainConfig:
                 raise ExplorerError(f"{key} must be an integer in {lo}–{hi}; got {value!r}.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainResult:
     """Outcome of :func:`train`.
 
@@ -150,7 +150,8 @@ def train(dataset: Dataset, config: TrainConfig | None = None, *,
             snapshots.append((done, net))
     finally:
         torch.set_num_threads(threads)
-    return TrainResult(net, history, tuple(snapshots), stopped, time.perf_counter() - start)
+    return TrainResult(net=net, history=history, snapshots=tuple(snapshots), stopped=stopped,
+                       seconds=time.perf_counter() - start)
 
 
 def init_network(hidden, *, n_inputs: int = 2, n_outputs: int = 1, activation: str = "relu",

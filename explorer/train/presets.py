@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ExplorerError
-from ..net import Network
+from ..net import Network, as_box
 
 __all__ = ["Preset", "PRESETS", "BOX", "MAX_LINES", "MAX_DEPTH", "MAX_DEPTH_FOLDED", "lines", "concurrent_lines",
            "parallel_lines", "sawtooth", "init_vs_trained", "build", "parse_spec", "zaslavsky"]
 
-BOX = (-3.0, 3.0, -3.0, 3.0)  # the app's default domain
+BOX = (-3.0, 3.0, -3.0, 3.0)  # the app's default box
 MAX_LINES = 64
 MAX_DEPTH = 10  # sawtooth along x: 2^10 = 1,024 regions
 MAX_DEPTH_FOLDED = 6  # folding both axes: 4^6 = 4,096 regions
@@ -31,7 +31,7 @@ PRESETS = {  # spec name: (title, default parameter, parameter range)
 }
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Preset:
     """A named construction.
 
@@ -40,7 +40,7 @@ class Preset:
     spec : 'name:parameter', e.g. 'lines:5' (what :func:`build` reads and the URL stores)
     title : short human title, e.g. '5 lines in general position'
     net : Network with 2 inputs
-    domain : (xmin, xmax, ymin, ymax) box in which the closed forms hold
+    box : (xmin, xmax, ymin, ymax), the box in which the closed forms hold
     closed_form : exact number of activation regions in the box, or None if there is no closed form
     linear_closed_form : exact number of linear regions (maximal pieces with one affine map), or None
     formula : the closed form as text, e.g. '1 + n + C(n, 2) = 16' ('' if none)
@@ -50,7 +50,7 @@ class Preset:
     spec: str
     title: str
     net: Network
-    domain: tuple
+    box: tuple
     closed_form: int | None
     linear_closed_form: int | None
     formula: str
@@ -62,7 +62,7 @@ def zaslavsky(n: int) -> int:
     return 1 + n + math.comb(n, 2)
 
 
-def lines(n: int, *, domain=BOX) -> Preset:
+def lines(n: int, *, box=BOX) -> Preset:
     """One hidden layer whose n lines are tangents to a circle: no two parallel, no three concurrent.
 
     Tangent points at angles θ_i = 2π i / m (m = n if n is odd, n + 1 otherwise) never make two directions
@@ -71,44 +71,45 @@ def lines(n: int, *, domain=BOX) -> Preset:
     Every unit has output weight 1, so every line bends the output: activation = linear = 1 + n + C(n, 2).
     """
     n = _check_int(n, "lines", 1, MAX_LINES)
-    centre, h = _centre(domain)
+    centre, h = _centre(box)
     m = n if n % 2 else n + 1
     theta = 2 * np.pi * np.arange(n) / m
     normal = np.stack([np.cos(theta), np.sin(theta)], axis=1)  # (n, 2) unit normals
     r = 0.9 * h * np.sin(np.pi / (2 * m))
     # unit i: g_i = r − normal_i·(x − centre), zero on the tangent at θ_i and active on the circle's side
     count = zaslavsky(n)
-    return Preset(f"lines:{n}", f"{n} line{'s' * (n > 1)} in general position",
-                  _one_layer(-normal, r + normal @ centre),
-                  _box(domain), count, count, f"1 + n + C(n, 2) = 1 + {n} + {math.comb(n, 2)} = {count}",
-                  f"{n} lines, no two parallel and no three through one point, with every crossing inside the box, "
-                  "cut it into 1 + n + C(n, 2) regions (Zaslavsky); this is the most one layer of n units can make.")
+    return Preset(spec=f"lines:{n}", title=f"{n} line{'s' * (n > 1)} in general position",
+                  net=_one_layer(-normal, r + normal @ centre), box=_box(box), closed_form=count,
+                  linear_closed_form=count, formula=f"1 + n + C(n, 2) = 1 + {n} + {math.comb(n, 2)} = {count}",
+                  explanation=f"{n} lines, no two parallel and no three through one point, with every crossing "
+                  "inside the box, cut it into 1 + n + C(n, 2) regions (Zaslavsky); this is the most one layer of n "
+                  "units can make.")
 
 
-def concurrent_lines(n: int, *, domain=BOX) -> Preset:
+def concurrent_lines(n: int, *, box=BOX) -> Preset:
     """One hidden layer whose n lines all pass through the centre of the box, at angles π i / n: 2n sectors."""
     n = _check_int(n, "concurrent", 1, MAX_LINES)
-    centre, _ = _centre(domain)
+    centre, _ = _centre(box)
     theta = np.pi * np.arange(n) / n
     normal = np.stack([np.cos(theta), np.sin(theta)], axis=1)  # (n, 2)
-    return Preset(f"concurrent:{n}", f"{n} line{'s' * (n > 1)} through one point", _one_layer(normal, -normal @ centre),
-                  _box(domain), 2 * n, 2 * n, f"2n = {2 * n}",
-                  f"{n} distinct lines through one point make 2n sectors: degenerate, far fewer than the "
-                  f"{zaslavsky(n)} of general position.")
+    return Preset(spec=f"concurrent:{n}", title=f"{n} line{'s' * (n > 1)} through one point",
+                  net=_one_layer(normal, -normal @ centre), box=_box(box), closed_form=2 * n, linear_closed_form=2 * n,
+                  formula=f"2n = {2 * n}", explanation=f"{n} distinct lines through one point make 2n sectors: "
+                  f"degenerate, far fewer than the {zaslavsky(n)} of general position.")
 
 
-def parallel_lines(n: int, *, domain=BOX) -> Preset:
+def parallel_lines(n: int, *, box=BOX) -> Preset:
     """One hidden layer of n parallel vertical lines, evenly spaced inside the box: n + 1 strips."""
     n = _check_int(n, "parallel", 1, MAX_LINES)
-    x0, x1, _, _ = _box(domain)
+    x0, x1, _, _ = _box(box)
     offsets = x0 + (x1 - x0) * np.arange(1, n + 1) / (n + 1)
     normal = np.tile([1.0, 0.0], (n, 1))  # (n, 2)
-    return Preset(f"parallel:{n}", f"{n} parallel line{'s' * (n > 1)}", _one_layer(normal, -offsets), _box(domain),
-                  n + 1, n + 1, f"n + 1 = {n + 1}",
-                  f"{n} parallel lines make n + 1 strips: the least n distinct lines can make.")
+    return Preset(spec=f"parallel:{n}", title=f"{n} parallel line{'s' * (n > 1)}", net=_one_layer(normal, -offsets),
+                  box=_box(box), closed_form=n + 1, linear_closed_form=n + 1, formula=f"n + 1 = {n + 1}",
+                  explanation=f"{n} parallel lines make n + 1 strips: the least n distinct lines can make.")
 
 
-def sawtooth(depth: int, *, both: bool = False, domain=BOX) -> Preset:
+def sawtooth(depth: int, *, both: bool = False, box=BOX) -> Preset:
     """The depth-k composition of the tent map t(s) = 2 relu(s) − 4 relu(s − ½) along x (and y if ``both``).
 
     Layer 1 maps x to s = (x − xmin) / (xmax − xmin) ∈ [0, 1]; every hidden layer holds the units
@@ -119,7 +120,7 @@ def sawtooth(depth: int, *, both: bool = False, domain=BOX) -> Preset:
     boundary, so linear regions = activation regions.  One hidden layer needs 2^k − 1 units for 2^k pieces.
     """
     depth = _check_int(depth, "folded" if both else "sawtooth", 1, MAX_DEPTH_FOLDED if both else MAX_DEPTH)
-    x0, x1, y0, y1 = _box(domain)
+    x0, x1, y0, y1 = _box(box)
     axes = 2 if both else 1
     eye = np.eye(axes)
     # first layer: per axis (s, s - 1/2) with s the axis rescaled to [0, 1]
@@ -139,25 +140,26 @@ def sawtooth(depth: int, *, both: bool = False, domain=BOX) -> Preset:
     name = "folded" if both else "sawtooth"
     what = "x and y" if both else "x"
     formula = f"(2^k)^2 = 4^{depth} = {count}" if both else f"2^k = 2^{depth} = {count}"
-    return Preset(f"{name}:{depth}", f"sawtooth of depth {depth} folding {what}", net, (x0, x1, y0, y1), count, count,
-                  formula, f"each layer of {2 * axes} units folds {what} once more, doubling the pieces per axis: "
+    return Preset(spec=f"{name}:{depth}", title=f"sawtooth of depth {depth} folding {what}", net=net,
+                  box=(x0, x1, y0, y1), closed_form=count, linear_closed_form=count, formula=formula,
+                  explanation=f"each layer of {2 * axes} units folds {what} once more, doubling the pieces per axis: "
                   f"{count:,} regions from {2 * axes * depth} units, exponential in depth (Telgarsky); one layer "
                   f"needs {2 ** depth - 1} units per axis for as many.")
 
 
-def init_vs_trained(dataset, config, *, trained: Network | None = None, domain=None) -> tuple[Preset, Preset]:
+def init_vs_trained(dataset, config, *, trained: Network | None = None, box=None) -> tuple[Preset, Preset]:
     """The same architecture at initialisation (``init_network`` with the config's seed) and after training.
 
     ``dataset`` is an explorer Dataset (2-D) and ``config`` a TrainConfig.  ``trained`` is the network that
     ``train(dataset, config)`` gave (training is deterministic, so pass it when you have it); without it this
     function trains, which costs one training run.  No closed form: both counts come from enumeration.
-    The box defaults to the dataset's domain.
+    The box defaults to the dataset's.
     """
     from .fit import init_network, train
 
     if dataset.dim != 2:
         raise ExplorerError(f"init versus trained needs a 2-D dataset to draw; got {dataset.dim} inputs.")
-    box = _box(dataset.domain.reshape(-1) if domain is None else domain)
+    box = _box(dataset.domain if box is None else box)
     n_out = 1 if dataset.n_classes == 2 else dataset.n_classes
     start = init_network(config.hidden, n_outputs=n_out, activation=config.activation, alpha=config.alpha,
                          seed=config.seed)
@@ -167,11 +169,13 @@ def init_vs_trained(dataset, config, *, trained: Network | None = None, domain=N
         raise ExplorerError(f"the trained network is {trained.architecture} but the configuration gives "
                             f"{start.architecture}; pass the network trained with this configuration.")
     arch = start.architecture
-    init = Preset("init", f"{arch} at initialisation (seed {config.seed})", start, box, None, None, "",
-                  "PyTorch's uniform ±1/√fan_in initialisation: boundaries are spread with no relation to the data.")
-    done = Preset("trained", f"{arch} after {config.epochs} epochs on {dataset.name}", trained, box, None, None, "",
-                  f"the same initial weights after training with {config.optimizer}: compare where the "
-                  "boundaries went and how many there are.")
+    no_closed_form = dict(box=box, closed_form=None, linear_closed_form=None, formula="")
+    init = Preset(spec="init", title=f"{arch} at initialisation (seed {config.seed})", net=start, **no_closed_form,
+                  explanation="PyTorch's uniform ±1/√fan_in initialisation: boundaries are spread with no relation "
+                  "to the data.")
+    done = Preset(spec="trained", title=f"{arch} after {config.epochs} epochs on {dataset.name}", net=trained,
+                  **no_closed_form, explanation=f"the same initial weights after training with {config.optimizer}: "
+                  "compare where the boundaries went and how many there are.")
     return init, done
 
 
@@ -190,7 +194,7 @@ def parse_spec(spec: str) -> tuple[str, int]:
     return name, _check_int(number, name, lo, hi)
 
 
-def build(spec: str, *, domain=BOX) -> Preset:
+def build(spec: str, *, box=BOX) -> Preset:
     """The preset a spec names: 'lines:N', 'concurrent:N', 'parallel:N', 'sawtooth:K' or 'folded:K'.
 
     Examples
@@ -205,8 +209,8 @@ def build(spec: str, *, domain=BOX) -> Preset:
     """
     name, n = parse_spec(spec)
     if name in ("sawtooth", "folded"):
-        return sawtooth(n, both=name == "folded", domain=domain)
-    return {"lines": lines, "concurrent": concurrent_lines, "parallel": parallel_lines}[name](n, domain=domain)
+        return sawtooth(n, both=name == "folded", box=box)
+    return {"lines": lines, "concurrent": concurrent_lines, "parallel": parallel_lines}[name](n, box=box)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -216,16 +220,13 @@ def _one_layer(normal: np.ndarray, bias: np.ndarray) -> Network:
     return Network((normal, np.ones((1, n))), (bias, np.zeros(1)))
 
 
-def _box(domain) -> tuple[float, float, float, float]:
-    arr = np.asarray(domain, dtype=np.float64).reshape(-1)
-    if arr.shape != (4,) or not np.isfinite(arr).all() or not (arr[0] < arr[1] and arr[2] < arr[3]):
-        raise ExplorerError(f"a preset needs a box (XMIN, XMAX, YMIN, YMAX) with XMIN < XMAX and YMIN < YMAX; "
-                            f"got {np.asarray(domain).tolist()}.")
-    return tuple(float(v) for v in arr)
+def _box(box) -> tuple[float, float, float, float]:
+    """The 2-D box as (xmin, xmax, ymin, ymax) floats, from any form of :func:`explorer.net.as_box`."""
+    return tuple(float(v) for v in as_box(box, 2).reshape(-1))
 
 
-def _centre(domain) -> tuple[np.ndarray, float]:
-    x0, x1, y0, y1 = _box(domain)
+def _centre(box) -> tuple[np.ndarray, float]:
+    x0, x1, y0, y1 = _box(box)
     return np.array([(x0 + x1) / 2, (y0 + y1) / 2]), min(x1 - x0, y1 - y0) / 2
 
 
