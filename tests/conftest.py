@@ -1,4 +1,4 @@
-"""Shared fixtures: small named networks, a random-network factory and the shipped example files."""
+"""Shared fixtures: small random networks and the shipped example files (the networks themselves: tests/nets.py)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,9 @@ import numpy as np
 import pytest
 
 from explorer.net import Network
+from tests.nets import random_network
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
-
-def random_network(widths=(5, 4), *, n0: int = 2, n_out: int = 1, activation: str = "relu",
-                   alpha: float = 0.0, seed: int = 0) -> Network:
-    """A network n0 → widths → n_out with standard-normal float64 weights and biases."""
-    rng = np.random.default_rng(seed)
-    dims = (n0, *widths, n_out)
-    weights = tuple(rng.standard_normal((dims[k + 1], dims[k])) for k in range(len(dims) - 1))
-    biases = tuple(rng.standard_normal(dims[k + 1]) for k in range(len(dims) - 1))
-    return Network(weights, biases, activation, alpha)
 
 
 @pytest.fixture
@@ -30,13 +21,13 @@ def rng() -> np.random.Generator:
 @pytest.fixture
 def small_net() -> Network:
     """2-5-4-1 ReLU network with random weights."""
-    return random_network((5, 4))
+    return random_network((5, 4), scale_bias=1.0)
 
 
 @pytest.fixture
 def leaky_net() -> Network:
     """2-6-3-2 LeakyReLU(0.1) network with random weights."""
-    return random_network((6, 3), n_out=2, activation="leaky_relu", alpha=0.1, seed=1)
+    return random_network((6, 3), n_out=2, activation="leaky_relu", alpha=0.1, seed=1, scale_bias=1.0)
 
 
 @pytest.fixture(scope="session")

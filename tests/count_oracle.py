@@ -16,7 +16,7 @@ from scipy.optimize import linprog
 
 from explorer.net import Network
 
-__all__ = ["lp_patterns", "random_net"]
+__all__ = ["lp_patterns"]
 
 
 def lp_patterns(net: Network, box, *, tol: float = 1e-6) -> set:
@@ -51,13 +51,3 @@ def lp_patterns(net: Network, box, *, tol: float = 1e-6) -> set:
         if res.status == 0 and -res.fun > tol:
             found.add(s)
     return found
-
-
-def random_net(widths, *, n0: int = 2, seed: int = 0, activation: str = "relu", alpha: float = 0.0,
-               scale_bias: float = 0.5) -> Network:
-    """n0 → widths → 1 with standard-normal weights and biases scaled by ``scale_bias``."""
-    rng = np.random.default_rng(seed)
-    dims = (n0, *widths, 1)
-    return Network(tuple(rng.standard_normal((dims[k + 1], dims[k])) for k in range(len(dims) - 1)),
-                   tuple(scale_bias * rng.standard_normal(dims[k + 1]) for k in range(len(dims) - 1)),
-                   activation, alpha)

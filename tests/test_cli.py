@@ -11,8 +11,8 @@ import pytest
 from explorer.io import load, save_state_dict, save_torchscript
 from explorer.net import Network
 from explorer.plane.regions import enumerate_regions
+from tests.nets import random_network
 from tests.oracles import exact_regions
-from tests.plane.test_regions import random_net
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
@@ -24,7 +24,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_regions_json_on_a_state_dict_matches_an_exact_oracle(tmp_path):
-    net = random_net(np.random.default_rng(0), [5, 4])
+    net = random_network([5, 4], seed=0, fan_in=True)
     path = tmp_path / "net.pt"
     save_state_dict(path, net)
     out = run("regions", str(path), "--domain", "-2", "2", "-2", "2", "--json", "--polygons")
@@ -55,7 +55,7 @@ def test_state_dict_torchscript_and_checkpoint_give_the_same_counts(tmp_path):
 
 
 def test_leaky_activation_option_changes_nothing_but_the_slopes(tmp_path):
-    net = random_net(np.random.default_rng(1), [6, 6])
+    net = random_network([6, 6], seed=1, fan_in=True)
     path = tmp_path / "net.pt"
     save_state_dict(path, net)
     out = run("regions", str(path), "--domain", "-2", "2", "-2", "2", "--activation", "leaky_relu:0.2", "--json")
@@ -71,7 +71,7 @@ def test_plain_output_is_readable():
 @pytest.mark.parametrize("make, message", [
     (lambda p: p.write_text("hello, I am not a network\n"), "not a network file"),
     (lambda p: None, "no file"),
-    (lambda p: save_state_dict(p, random_net(np.random.default_rng(2), [4], n0=3)), "2 inputs"),
+    (lambda p: save_state_dict(p, random_network([4], seed=2, fan_in=True, n0=3)), "2 inputs"),
 ])
 def test_bad_input_prints_one_line_and_exits_2(tmp_path, make, message):
     path = tmp_path / "bad.pt"
@@ -97,8 +97,29 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
 
 
 def test_torchscript_file_is_accepted(tmp_path):
-    net = random_net(np.random.default_rng(3), [4, 3])
+    net = random_network([4, 3], seed=3, fan_in=True)
     path = tmp_path / "net.ts"
     save_torchscript(path, net)
     out = run("regions", str(path), "--domain", "-2", "2", "-2", "2", "--json")
     assert json.loads(out.stdout)["count"] == len(exact_regions(net, (-2, 2, -2, 2)))
+
+
+def test_every_subcommand_reads_the_box_the_same_way(tmp_path, capsys):
+    from explorer.__main__ import main
+
+    net = random_network([4, 3], seed=5, fan_in=True)
+    path = str(tmp_path / "net.pt")
+    save_state_dict(path, net)
+    counts = []
+    for box in (["--box", "-2", "2"], ["--domain", "-2", "2", "-2", "2"], ["--box", "-2", "2", "-2", "2"]):
+        assert main(["regions", path, *box, "--json"]) == 0
+        payload = json.loads(capsys.readouterr().out)
+        assert payload["domain"] == [-2.0, 2.0, -2.0, 2.0]
+        counts.append(payload["count"])
+    assert main(["count", path, "--box", "-2", "2", "--exact", "--json"]) == 0
+    counts.append(json.loads(capsys.readouterr().out)["exact"])
+    assert counts == [len(exact_regions(net, (-2, 2, -2, 2)))] * 4
+    for bad, message in ((["1", "2", "3"], "LO HI or 4 numbers"), (["2", "-2"], "LO < HI")):
+        assert main(["regions", path, "--box", *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]

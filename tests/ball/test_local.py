@@ -11,51 +11,24 @@ from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon
 
 from explorer.__main__ import main
-from explorer.ball.certify import CERTIFIERS, EXACT_MAX_UNITS, certify, certify_chain, sample_ball
+from explorer.ball.certify import CERTIFIERS, EXACT_MAX_UNITS, certify, certify_chain
 from explorer.ball.disk import disk_count, disk_counts, pattern_distances
+from explorer.ball.local import (LOCAL_BOUND_LABEL, bound_a, bound_b, global_bound, local_bounds, one_region_radii,
+                                 one_region_radius, radius_profile)
+from explorer.ball.primitives import sample_ball
 from explorer.errors import ExplorerError
-from explorer.studies.findings import local_findings
-from explorer.ball.local import (LABEL, bound_a, bound_b, global_bound, local_bounds, one_region_radii,
-                            one_region_radius, radius_profile)
-from explorer.net import Network
+from explorer.net import Network, local_affine
 from explorer.plane.regions import enumerate_regions
+from explorer.studies.findings import local_findings
+from tests.nets import N1, N2, random_network, tangent_lines
 from tests.oracles import exact_regions
 
-# ---- named toy networks -------------------------------------------------------------------------
-N1 = Network(([[1., 0.], [0., 1.], [1., 1.]], [[1., 1., 1.]]), ([0., 0., -1.], [0.]))  # x, y, x + y − 1
-N2 = Network(([[1., 0.], [-1., 0.]], [[1., 1.]], [[1.]]), ([0., 0.], [-1.], [0.]))  # g² = |x1| − 1
 PROPERTY = settings(max_examples=1000, deadline=None, derandomize=True)
 
 
-def lines_tangent_to_circle(n: int) -> Network:
-    """n lines tangent to the unit circle: general position, every crossing within 1/sin(π/2n) of 0."""
-    theta = np.arange(n) * np.pi / n
-    return Network((np.stack([np.cos(theta), np.sin(theta)], 1), np.ones((1, n))), (-np.ones(n), [0.0]))
-
-
-def random_net(seed: int, n0: int, widths, *, leaky: bool = False, degenerate: bool = False) -> Network:
-    """Random float64 net; ``degenerate`` adds a duplicate, an opposite, a parallel, a zero and a dead unit."""
-    rng = np.random.default_rng(seed)
-    ws, bs, n = [], [], n0
-    for w in list(widths) + [1]:
-        W, b = rng.normal(size=(w, n)) / np.sqrt(n), rng.normal(size=w) * 0.5
-        if degenerate and w >= 2 and len(ws) < len(widths):
-            i, j = rng.choice(w, size=2, replace=False)
-            kind = rng.integers(5)
-            if kind == 0:
-                W[j], b[j] = W[i], b[i]  # duplicate
-            elif kind == 1:
-                W[j], b[j] = -W[i], -b[i]  # opposite
-            elif kind == 2:
-                W[j], b[j] = 2.5 * W[i], 2.5 * b[i] + 0.3  # parallel
-            elif kind == 3:
-                W[j], b[j] = 0.0, 0.0  # zero row
-            else:
-                b[j] = -50.0  # dead unit
-        ws.append(W)
-        bs.append(b)
-        n = w
-    return Network(tuple(ws), tuple(bs), "leaky_relu" if leaky else "relu", 0.1 if leaky else 0.0)
+def leaky_if(leaky: bool) -> dict:
+    """Keyword arguments of random_network for a LeakyReLU(0.1) network, or none for ReLU."""
+    return dict(activation="leaky_relu", alpha=0.1) if leaky else {}
 
 
 # ---- independent oracles ------------------------------------------------------------------------
@@ -105,7 +78,7 @@ def test_L1_three_lines(x0, r, k, A, exact):
         b = local_bounds(N1, x0, r, certifier=certifier, n_samples=20_000)
         assert (b.k_certified, b.bound_a, b.headline, b.n_exact, b.k_exact) == ((k,), A, A, exact, (k,))
         assert b.n_sampled == exact and b.k_sampled == (k,)
-        assert b.upper_bound == A and b.label == LABEL
+        assert b.upper_bound == A and b.label == LOCAL_BOUND_LABEL
 
 
 def test_L1_one_region_radius():
@@ -150,7 +123,7 @@ def test_L3_recursion_is_theorem_1(n0, widths, value):
 
 
 def test_L3_eight_generic_lines():
-    net = lines_tangent_to_circle(8)
+    net = tangent_lines(8)
     b = local_bounds(net, (0.05, -0.02), 1 / np.sin(np.pi / 16) + 0.5, n_samples=50_000)
     assert b.bound_a == b.n_exact == 37 and b.n_sampled <= 37
 
@@ -162,8 +135,8 @@ def test_montufar_product_for_leaky_relu():
 
 
 # ---- L4: properties over random networks ----------------------------------------------------------
-nets = st.builds(lambda seed, n0, widths, leaky, degenerate: random_net(seed, n0, widths, leaky=leaky,
-                                                                           degenerate=degenerate),
+nets = st.builds(lambda seed, n0, widths, leaky, degenerate: random_network(
+                     widths, n0=n0, seed=seed, fan_in=True, degenerate=degenerate, **leaky_if(leaky)),
                  st.integers(0, 2**31), st.integers(1, 3), st.lists(st.integers(2, 8), min_size=1, max_size=3),
                  st.booleans(), st.booleans())
 
@@ -218,7 +191,7 @@ def test_L4_enclosures_nest_and_contain_every_sample(net, log_r, norm, c):
        norm=st.sampled_from(["2", "inf", "1"]), r=st.floats(0.05, 2.0), leaky=st.booleans())
 def test_d_star_is_the_boundary_distance(seed, widths, norm, r, leaky):
     """N_B = 1 just inside d*, ≥ 2 at 1.01·d*; the point just beyond the nearest facet has another pattern."""
-    net = random_net(seed, 2, widths, leaky=leaky)
+    net = random_network(widths, seed=seed, fan_in=True, **leaky_if(leaky))
     x0 = np.random.default_rng(seed).uniform(-1, 1, 2)
     d, (l, j) = one_region_radius(net, x0, norm=norm)
     assert one_region_radii(net, np.stack([x0, x0]), norm=norm) == pytest.approx([d, d])
@@ -227,12 +200,11 @@ def test_d_star_is_the_boundary_distance(seed, widths, norm, r, leaky):
 
 
 def test_d_star_in_higher_dimensions():
-    net = random_net(3, 5, [7, 6])
+    net = random_network([7, 6], n0=5, seed=3, fan_in=True)
     x0 = np.full(5, 0.2)
     d, (l, j) = one_region_radius(net, x0)
     g, G = net.preactivations(x0)[l - 1][0, j], None
-    from explorer.ball.local import jacobians
-    G = jacobians(net, x0[None])[l - 1][1][0, j]
+    G = local_affine(net, x0[None])[l - 1][1][0, j]
     foot = x0 - g * G / (G @ G)  # nearest point of unit (l, j)'s hyperplane
     assert np.linalg.norm(foot - x0) == pytest.approx(d)
     inside = sample_ball(x0, d * (1 - 1e-6), 5000, seed=0)
@@ -246,7 +218,7 @@ def test_d_star_in_higher_dimensions():
        norm=st.sampled_from(["2", "inf", "1"]), r=st.floats(0.1, 1.5), degenerate=st.booleans(),
        leaky=st.booleans())
 def test_exact_count_and_k_match_independent_oracle(seed, widths, norm, r, degenerate, leaky):
-    net = random_net(seed, 2, widths, degenerate=degenerate, leaky=leaky)
+    net = random_network(widths, seed=seed, fan_in=True, degenerate=degenerate, **leaky_if(leaky))
     x0 = np.random.default_rng(seed + 1).uniform(-0.5, 0.5, 2)
     polys = oracle_polygons(net, x0, r)
     got = disk_count(net, x0, r, norm=norm)
@@ -265,7 +237,7 @@ def test_exact_count_and_k_match_independent_oracle(seed, widths, norm, r, degen
        norm=st.sampled_from(["inf", "1"]), r=st.floats(0.1, 2.0))
 def test_exact_certifier_classifies_like_the_polygons(seed, widths, norm, r):
     """For square and diamond balls the MILP is exact: its k equals the polygon count of cutting units."""
-    net = random_net(seed, 2, widths)
+    net = random_network(widths, seed=seed, fan_in=True)
     x0 = np.random.default_rng(seed).uniform(-1, 1, 2)
     assert certify(net, x0, r, norm=norm, certifier="exact").k == disk_count(net, x0, r, norm=norm).k
 
@@ -282,7 +254,7 @@ def test_degenerate_networks_and_tangent_ball():
 
 # ---- reuse of a partition, profiles, solver budgets -----------------------------------------------
 def test_reuses_a_covering_partition_and_refuses_foreign_ones():
-    net = random_net(5, 2, [6, 5])
+    net = random_network([6, 5], seed=5, fan_in=True)
     regions = enumerate_regions(net, (-2, 2, -2, 2))
     own = local_bounds(net, (0.3, -0.1), 0.7, regions=regions, n_samples=500)
     fresh = local_bounds(net, (0.3, -0.1), 0.7, n_samples=500)
@@ -299,7 +271,7 @@ def test_reuses_a_covering_partition_and_refuses_foreign_ones():
 
 
 def test_radius_profile_matches_pointwise_results():
-    net = random_net(7, 2, [5, 5])
+    net = random_network([5, 5], seed=7, fan_in=True)
     radii = [0.05, 0.2, 0.6, 1.0]
     prof = radius_profile(net, (0.1, 0.1), radii)
     for i, r in enumerate(radii):
@@ -311,14 +283,15 @@ def test_radius_profile_matches_pointwise_results():
 
 
 def test_time_limit_keeps_looser_sound_bounds_and_reports_progress():
-    net = random_net(2, 3, [8, 8, 8])
+    net = random_network([8, 8, 8], n0=3, seed=2, fan_in=True)
     cut = certify(net, np.zeros(3), 1.0, certifier="lp", time_limit=0.0)
     sym = certify(net, np.zeros(3), 1.0, certifier="symbolic")
     assert "time limit" in cut.status and cut.k == sym.k
     seen = []
     full = certify(net, np.zeros(3), 1.0, certifier="lp", progress=lambda f, msg: seen.append(f))
     assert full.status == "complete" and seen and seen[-1] == pytest.approx(1.0)
-    wide = local_bounds(random_net(0, 2, [64, 64, 64]), (0, 0), 3.0, time_limit=0.01, n_samples=100)
+    wide = local_bounds(random_network([64, 64, 64], seed=0, fan_in=True), (0, 0), 3.0, time_limit=0.01,
+                        n_samples=100)
     assert wide.n_exact is None and wide.exact_source.startswith("not computed") and wide.headline >= wide.n_sampled
 
 
@@ -333,7 +306,7 @@ def test_bad_input_raises_one_clear_error(kwargs, match):
 
 
 def test_exact_certifier_states_its_limit():
-    big = random_net(0, 3, [EXACT_MAX_UNITS // 2 + 1, EXACT_MAX_UNITS // 2])
+    big = random_network([EXACT_MAX_UNITS // 2 + 1, EXACT_MAX_UNITS // 2], n0=3, seed=0, fan_in=True)
     with pytest.raises(ExplorerError, match=f"at most {EXACT_MAX_UNITS} hidden units"):
         local_bounds(big, np.zeros(3), 0.1, certifier="exact")
 
@@ -343,13 +316,13 @@ def test_cli_local_json(tmp_path, capsys):
     from explorer.io import save_checkpoint
 
     path = tmp_path / "net.pt"
-    save_checkpoint(path, random_net(4, 2, [8, 8]))
+    save_checkpoint(path, random_network([8, 8], seed=4, fan_in=True))
     assert main(["local", str(path), "--center", "0.1", "0.2", "--radius", "0.6", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["exact"] >= out["sampled_lower"] and out["upper_bound"] >= out["exact"]
     assert out["upper_bound"] == min(row["headline"] for row in out["bounds"].values())
     assert set(out["bounds"]) == set(CERTIFIERS) and out["bounds"]["symbolic"]["B_conditional"] is True
-    save_checkpoint(path, random_net(4, 4, [6]))
+    save_checkpoint(path, random_network([6], n0=4, seed=4, fan_in=True))
     assert main(["local", str(path), "--center", "0", "0", "0", "0", "--radius", "0.3", "--norm", "1",
                  "--certifier", "ibp", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -359,14 +332,14 @@ def test_cli_local_json(tmp_path, capsys):
 
 
 def test_local_findings_shapes_and_consistency():
-    snaps = ((0, random_net(1, 2, [6, 6])), (10, random_net(2, 2, [6, 6])))
+    snaps = ((0, random_network([6, 6], seed=1, fan_in=True)), (10, random_network([6, 6], seed=2, fan_in=True)))
     pts = np.random.default_rng(0).uniform(-1, 1, (30, 2))
-    f = local_findings(snaps, pts, np.array([[-2, 2], [-2, 2]]), radius=0.3, n_points=10)
+    f = local_findings(snaps, pts, np.array([[-2, 2], [-2, 2]]), radius=0.3, n_samples=10)
     assert f.d_star_train.shape == f.n_exact_random.shape == (2, 10) and f.epochs.tolist() == [0, 10]
     assert f.n_exact_train[1, 3] == disk_count(snaps[1][1], f.train_points[3], 0.3).n_regions
     assert (f.bound_train >= f.n_exact_train).all() and [row["epoch"] for row in f.table()] == [0, 10]
-    f3 = local_findings(((0, random_net(1, 3, [5])),), np.zeros((4, 3)), np.tile([-1.0, 1.0], (3, 1)),
-                        radius=0.2, n_points=4)
+    f3 = local_findings(((0, random_network([5], n0=3, seed=1, fan_in=True)),), np.zeros((4, 3)),
+                        np.tile([-1.0, 1.0], (3, 1)), radius=0.2, n_samples=4)
     assert f3.n_exact_train is None and f3.table()[0]["n_mean_train"] >= 1
     with pytest.raises(ExplorerError, match="snapshot"):
         local_findings((), pts, np.array([[-2, 2], [-2, 2]]), radius=0.3)
@@ -381,7 +354,7 @@ def test_any_dual_vector_bounds_the_lp_from_below():
     """The LP bounds are made rigorous from the duals: every y gives min c·z ≥ bound(y), optimal y ≈ min."""
     from explorer.ball.ballmodel import BallModel
 
-    net = random_net(9, 2, [6, 5])
+    net = random_network([6, 5], seed=9, fan_in=True)
     x0, r = np.array([0.2, -0.1]), 0.8
     enc = certify(net, x0, r, certifier="symbolic")
     model = BallModel(x0, r, "1", 0.0, integer=False)

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.count.bounds import (activation_aware_bound, format_count, layer_stats, montufar2017_bound,
+from explorer.plot.text import format_count
+from explorer.count.bounds import (activation_aware_bound, layer_stats, montufar2017_bound,
                              serra2018_bound, trivial_bound, upper_bounds, zaslavsky_bound)
 from explorer.errors import ExplorerError
 from explorer.count.exact import count_exact
-from tests.count_oracle import random_net
+from tests.nets import random_network as random_net
 
 
 def theorem1_by_enumeration(n0, widths):

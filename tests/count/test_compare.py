@@ -8,7 +8,7 @@ from explorer.__main__ import main
 from explorer.count.compare import compare_counts, sampled_lower_bound
 from explorer.errors import ExplorerError
 from explorer.count.exact import count_exact
-from tests.count_oracle import random_net
+from tests.nets import random_network as random_net
 from tests.count.test_exact import N1
 
 

@@ -5,15 +5,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.count_oracle import lp_patterns, random_net
+from tests.count_oracle import lp_patterns
+from tests.nets import N1, N2, N3  # named toy nets of spec T4
+from tests.nets import random_network as random_net
 from explorer.errors import ExplorerError
 from explorer.count.exact import chord_points, count_exact, sample_patterns
 from explorer.net import Network
-
-# named toy nets of spec T4
-N1 = Network(([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0, 1.0]]), ([0.0, 0.0, -1.0], [0.0]))
-N2 = Network(([[1.0, 0.0], [-1.0, 0.0]], [[1.0, 1.0]], [[1.0]]), ([0.0, 0.0], [-1.0], [0.0]))   # |x1| − 1
-N3 = Network(([[1.0, 0.0], [0.0, 1.0], [1.0, -1.0]], [[1.0, 1.0, 1.0]]), ([0.0, 0.0, 0.0], [0.0]))
 
 
 def as_set(patterns):

@@ -13,7 +13,7 @@ from explorer.count.milp import build_milp
 from explorer.count.mipbound import (_draw_support, all_feasible_confidence, alpha_for, binomial_tail, majority_error,
                                majority_k, mipbound)
 from explorer.net import Network
-from tests.count_oracle import random_net
+from tests.nets import random_network as random_net
 from tests.count.test_exact import N1
 
 SMALL_NETS = [random_net(w, n0=n0, seed=s, scale_bias=1.0)

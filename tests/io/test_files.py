@@ -19,7 +19,8 @@ from explorer.io import torchfile as _torchfile
 from explorer.io import files as io
 from explorer.errors import ExplorerError
 from explorer.net import Network
-from tests.conftest import ASSETS, random_network
+from tests.conftest import ASSETS
+from tests.nets import random_network
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit / legacy ONNX export notices
 X = np.random.default_rng(7).uniform(-3, 3, (200, 2))
@@ -59,7 +60,7 @@ def bn(n: int, seed: int, *, affine: bool = True, eps: float = 1e-3) -> nn.Batch
 # ---- three formats, one network ------------------------------------------------------------------
 @pytest.mark.parametrize("activation, alpha", [("relu", 0.0), ("leaky_relu", 0.2)])
 def test_state_dict_torchscript_and_checkpoint_give_identical_networks(tmp_path, activation, alpha):
-    net = random_network((7, 5, 3), n_out=2, activation=activation, alpha=alpha, seed=3)
+    net = random_network((7, 5, 3), n_out=2, activation=activation, alpha=alpha, seed=3, scale_bias=1.0)
     io.save_state_dict(tmp_path / "sd.pt", net)
     io.save_torchscript(tmp_path / "ts.pt", net)
     io.save_checkpoint(tmp_path / "ck.pt", net)
@@ -76,31 +77,31 @@ def test_shipped_examples_agree_and_frame_their_data():
                            ("clusters_8d.pt", "8-12-12-1", 8)]:
         ckpt = io.load(ASSETS / name)
         assert ckpt.net.architecture == arch
-        np.testing.assert_array_equal(ckpt.domain, np.tile([-3.0, 3.0], (n0, 1)))
+        np.testing.assert_array_equal(ckpt.box, np.tile([-3.0, 3.0], (n0, 1)))
         assert ckpt.provenance["dataset"]["dim"] == n0 and ckpt.provenance["history"]["train_acc"][-1] > 0.9
         assert (ASSETS / name).stat().st_size < 200_000
 
 
-def test_checkpoint_round_trip_keeps_domain_provenance_and_names(leaky_net, tmp_path):
+def test_checkpoint_round_trip_keeps_box_provenance_and_names(leaky_net, tmp_path):
     net = Network(leaky_net.weights, leaky_net.biases, "leaky_relu", 0.1, input_names=("x1", "x2"))
-    domain = [[-1.0, 2.0], [-3.0, 0.5]]
+    box = [[-1.0, 2.0], [-3.0, 0.5]]
     prov = {"dataset": {"name": "moons", "noise": 0.1}, "history": {"loss": [0.5, float("nan")]}, "é": "ü"}
-    data = io.checkpoint_bytes(net, domain=domain, provenance=prov)
-    assert data == io.checkpoint_bytes(net, domain=domain, provenance=prov)  # deterministic
+    data = io.checkpoint_bytes(net, box=box, provenance=prov)
+    assert data == io.checkpoint_bytes(net, box=box, provenance=prov)  # deterministic
     buf = pyio.BytesIO()
-    io.save_checkpoint(buf, net, domain=domain, provenance=prov)
+    io.save_checkpoint(buf, net, box=box, provenance=prov)
     assert buf.getvalue() == data
     for source in (data, pyio.BytesIO(data), _write(tmp_path / "c.bin", data)):
         ckpt = io.load(source)
         assert identical(ckpt.net, net) and ckpt.net.input_names == ("x1", "x2")
-        np.testing.assert_array_equal(ckpt.domain, domain)
+        np.testing.assert_array_equal(ckpt.box, box)
         assert ckpt.provenance["dataset"] == prov["dataset"] and ckpt.provenance["é"] == "ü"
         assert np.isnan(ckpt.provenance["history"]["loss"][1])
-    assert io.load(io.checkpoint_bytes(net)).domain is None
+    assert io.load(io.checkpoint_bytes(net)).box is None
 
 
 def test_checkpoint_is_a_plain_tensor_dict_for_torch_load(small_net):
-    d = torch.load(pyio.BytesIO(io.checkpoint_bytes(small_net, domain=[[-3, 3], [-3, 3]])), weights_only=True)
+    d = torch.load(pyio.BytesIO(io.checkpoint_bytes(small_net, box=[[-3, 3], [-3, 3]])), weights_only=True)
     assert d["format"] == io.CHECKPOINT_FORMAT and d["activation"] == "relu" and json.loads(d["provenance"]) == {}
     for t, W in zip(d["weights"], small_net.weights):
         assert t.dtype == torch.float64 and np.array_equal(t.numpy(), W)
@@ -143,9 +144,9 @@ def test_reading_a_state_dict_or_checkpoint_does_not_import_torch():
 
 
 def test_legacy_format_and_odd_globals_fall_back_to_torch_weights_only():
-    sd = io.to_module(random_network((4,), seed=5)).state_dict()
+    sd = io.to_module(random_network((4,), seed=5, scale_bias=1.0)).state_dict()
     legacy = torch_bytes(sd, _use_new_zipfile_serialization=False)
-    assert identical(io.load_network(legacy), random_network((4,), seed=5))
+    assert identical(io.load_network(legacy), random_network((4,), seed=5, scale_bias=1.0))
     odd = torch_bytes({**sd, "dtype": torch.float32})  # 'torch float32' is not in the reader's vocabulary
     with pytest.raises(ExplorerError, match="unexpected entries 'dtype'"):
         io.load(odd)
@@ -378,8 +379,8 @@ def test_size_limits_and_activation_conflicts(monkeypatch, small_net, tmp_path):
 
 
 def test_bad_checkpoint_requests_are_refused(small_net):
-    with pytest.raises(ExplorerError, match=r"domain must be 2 finite \[lo, hi\] pairs"):
-        io.checkpoint_bytes(small_net, domain=[[1, 0], [0, 1]])
+    with pytest.raises(ExplorerError, match=r"box must be 2 finite \[lo, hi\] pairs"):
+        io.checkpoint_bytes(small_net, box=[[1, 0], [0, 1]])
     with pytest.raises(ExplorerError, match="JSON-able"):
         io.checkpoint_bytes(small_net, provenance={"x": object()})
     with pytest.raises(ExplorerError, match="needs an explorer Network"):

@@ -8,8 +8,8 @@ from explorer.net import Network
 from explorer.plane.partition import (adjacency, decision_boundary, layer_boundaries, level_set, linear_labels, locate,
                                 unit_boundary)
 from explorer.plane.regions import enumerate_regions
+from tests.nets import ABS, random_network
 from tests.oracles import contains
-from tests.plane.test_regions import ABS, random_net
 
 
 # ---- adjacency and linear regions ------------------------------------------------------------------
@@ -24,7 +24,7 @@ def shapely_adjacency(regions):
 @pytest.mark.parametrize("seed", range(5))
 def test_adjacency_matches_shapely(seed):
     rng = np.random.default_rng(seed)
-    regions = enumerate_regions(random_net(rng, [6, 6, 4]), (-2, 2, -2, 2))
+    regions = enumerate_regions(random_network([6, 6, 4], seed=rng, fan_in=True), (-2, 2, -2, 2))
     assert set(map(tuple, adjacency(regions))) == shapely_adjacency(regions)
 
 
@@ -36,7 +36,7 @@ def test_linear_regions_merge_neighbours_with_equal_maps():
     assert regions.n_regions == 4 and linear_labels(regions).max() + 1 == 2
     # a dead output weight merges only where the maps coincide: compare with a shapely oracle
     rng = np.random.default_rng(7)
-    net = random_net(rng, [5, 5])
+    net = random_network([5, 5], seed=rng, fan_in=True)
     W = [w.copy() for w in net.weights]
     W[-1][0, :3] = 0.0
     regions = enumerate_regions(Network(tuple(W), net.biases), (-2, 2, -2, 2))
@@ -51,7 +51,7 @@ def test_linear_regions_merge_neighbours_with_equal_maps():
 
 def test_locate_finds_the_region_containing_a_point():
     rng = np.random.default_rng(8)
-    regions = enumerate_regions(random_net(rng, [8, 8]), (-2, 2, -2, 2))
+    regions = enumerate_regions(random_network([8, 8], seed=rng, fan_in=True), (-2, 2, -2, 2))
     pts = rng.uniform(-2, 2, size=(500, 2))
     idx = locate(regions, pts)
     assert (idx >= 0).all()
@@ -75,7 +75,7 @@ def chord_length(poly: np.ndarray, a: np.ndarray, c: float) -> float:
 @pytest.mark.parametrize("seed", range(4))
 def test_decision_boundary_is_the_exact_zero_set(seed):
     rng = np.random.default_rng(seed)
-    net = random_net(rng, [8, 8])
+    net = random_network([8, 8], seed=rng, fan_in=True)
     regions = enumerate_regions(net, (-2, 2, -2, 2))
     seg = decision_boundary(regions)
     expected = sum(chord_length(regions.polygon(i), regions.out_grad[i, 0], regions.out_bias[i, 0])
@@ -92,7 +92,7 @@ def test_multiclass_boundary_is_where_the_top_two_logits_tie():
     seg = decision_boundary(enumerate_regions(net, (-1, 1, -1, 1)))
     assert np.hypot(*(seg[:, 1] - seg[:, 0]).T).sum() == pytest.approx(2 + np.sqrt(2))
     rng = np.random.default_rng(0)
-    net = random_net(rng, [6, 6])
+    net = random_network([6, 6], seed=rng, fan_in=True)
     net = Network(net.weights[:-1] + (rng.normal(size=(3, 6)),), net.biases[:-1] + (rng.normal(size=3),))
     seg = decision_boundary(enumerate_regions(net, (-2, 2, -2, 2)))
     mid = seg.mean(axis=1)
@@ -102,7 +102,7 @@ def test_multiclass_boundary_is_where_the_top_two_logits_tie():
 
 def test_unit_boundary_is_the_units_zero_set():
     rng = np.random.default_rng(5)
-    net = random_net(rng, [6, 6])
+    net = random_network([6, 6], seed=rng, fan_in=True)
     regions = enumerate_regions(net, (-2, 2, -2, 2))
     line = unit_boundary(regions, 0)  # layer 1: a straight line across the box
     w, b = net.weights[0][0], net.biases[0][0]
@@ -116,7 +116,7 @@ def test_unit_boundary_is_the_units_zero_set():
 
 def test_layer_boundaries_cover_every_interior_edge_once():
     rng = np.random.default_rng(6)
-    regions = enumerate_regions(random_net(rng, [5, 5]), (-2, 2, -2, 2))
+    regions = enumerate_regions(random_network([5, 5], seed=rng, fan_in=True), (-2, 2, -2, 2))
     chords = np.concatenate([layer_boundaries(regions, layer) for layer in range(2)])
     inner = regions.edge_units >= 0
     start, end = regions.edges()

@@ -12,28 +12,8 @@ import explorer.plane.regions as regions_module
 from explorer.errors import ExplorerError
 from explorer.net import Network
 from explorer.plane.regions import RegionLimitError, enumerate_regions, plane_slice, plane_through
+from tests.nets import N1, random_network, tangent_lines
 from tests.oracles import contains, exact_regions, polygon_area
-
-# ---- named toy networks with closed-form counts ------------------------------------------------
-N1 = Network(([[1., 0.], [0., 1.], [1., 1.]], [[1., 1., 1.]]), ([0., 0., -1.], [0.]))  # 3 generic lines
-ABS = Network(([[1., 0.], [-1., 0.]], [[1., 1.]]), ([0., 0.], [-1.]))  # |x| - 1: two regions, one kink
-
-
-def tangent_lines(n: int) -> Network:
-    """n lines tangent to the unit circle: general position, all C(n,2) crossings within 1/sin(π/2n)."""
-    theta = np.arange(n) * np.pi / n
-    W = np.stack([np.cos(theta), np.sin(theta)], axis=1)
-    return Network((W, np.ones((1, n))), (-np.ones(n), [0.0]))
-
-
-def random_net(rng, widths, *, n0=2, activation="relu", alpha=0.0) -> Network:
-    ws, bs, n = [], [], n0
-    for w in list(widths) + [1]:
-        ws.append(rng.normal(size=(w, n)) / np.sqrt(n))
-        bs.append(rng.normal(size=w) * 0.5)
-        n = w
-    return Network(tuple(ws), tuple(bs), activation, alpha)
-
 
 def assert_patterns_at(net, points, patterns):
     """The network's pattern at the points equals the claimed one, except for units whose value there is
@@ -160,7 +140,8 @@ def test_integer_networks_match_the_rational_oracle(net, box):
 @given(st.integers(0, 2**32 - 1), st.lists(st.integers(1, 6), min_size=1, max_size=3), st.booleans())
 def test_random_networks_match_the_rational_oracle(seed, widths, leaky):
     rng = np.random.default_rng(seed)
-    net = random_net(rng, widths, activation="leaky_relu" if leaky else "relu", alpha=0.1 if leaky else 0.0)
+    net = random_network(widths, seed=rng, fan_in=True, activation="leaky_relu" if leaky else "relu",
+                         alpha=0.1 if leaky else 0.0)
     regions = assert_matches_oracle(net, (-2, 2, -2, 2))
     check_tiling(regions, rng, n_points=300)
 
@@ -168,7 +149,7 @@ def test_random_networks_match_the_rational_oracle(seed, widths, leaky):
 # ---- the affine maps, invariances, larger nets -----------------------------------------------------
 def test_output_maps_reproduce_the_network_on_each_region():
     rng = np.random.default_rng(3)
-    net = random_net(rng, [12, 12, 12])
+    net = random_network([12, 12, 12], seed=rng, fan_in=True)
     regions = enumerate_regions(net, (-3, 3, -3, 3))
     check_tiling(regions, rng)
     for i in rng.choice(regions.n_regions, 50, replace=False):
@@ -180,7 +161,7 @@ def test_output_maps_reproduce_the_network_on_each_region():
 
 def test_neuron_permutation_and_positive_rescaling_keep_the_partition():
     rng = np.random.default_rng(4)
-    net = random_net(rng, [10, 10])
+    net = random_network([10, 10], seed=rng, fan_in=True)
     perm, scale = rng.permutation(10), rng.uniform(0.1, 10, size=10)
     W1, W2, W3 = net.weights
     b1, b2, b3 = net.biases
@@ -192,7 +173,7 @@ def test_neuron_permutation_and_positive_rescaling_keep_the_partition():
 
 def test_small_chunks_give_the_same_partition(monkeypatch):
     rng = np.random.default_rng(5)
-    net = random_net(rng, [16, 16, 16])
+    net = random_network([16, 16, 16], seed=rng, fan_in=True)
     whole = enumerate_regions(net, (-3, 3, -3, 3))
     monkeypatch.setattr(regions_module, "CHUNK", 7)
     chunked = enumerate_regions(net, (-3, 3, -3, 3))
@@ -211,7 +192,7 @@ def test_convex_polygon_domain():
 
 def test_truncated_network_gives_the_partition_after_each_layer():
     rng = np.random.default_rng(12)
-    net = random_net(rng, [6, 5, 4])
+    net = random_network([6, 5, 4], seed=rng, fan_in=True)
     full = enumerate_regions(net, (-2, 2, -2, 2))
     counts = [enumerate_regions(net.truncated(k), (-2, 2, -2, 2)).n_regions for k in range(4)]
     assert counts[0] == 1 and counts[-1] == full.n_regions
@@ -223,7 +204,7 @@ def test_truncated_network_gives_the_partition_after_each_layer():
 # ---- slices ----------------------------------------------------------------------------------------
 def test_plane_slice_composes_the_plane_into_layer_one():
     rng = np.random.default_rng(9)
-    net = random_net(rng, [8, 8], n0=5)
+    net = random_network([8, 8], seed=rng, fan_in=True, n0=5)
     p = rng.normal(size=(3, 5))
     plane = plane_through(net, *p)
     np.testing.assert_allclose(plane.to_input(plane.anchors), p, atol=1e-12)
@@ -237,7 +218,7 @@ def test_plane_slice_composes_the_plane_into_layer_one():
 
 def test_identity_slice_of_a_2d_net_changes_nothing():
     rng = np.random.default_rng(10)
-    net = random_net(rng, [10, 10])
+    net = random_network([10, 10], seed=rng, fan_in=True)
     sliced = plane_slice(net, [0, 0], [1, 0], [0, 1]).net
     assert enumerate_regions(sliced, (-2, 2, -2, 2)).n_regions == enumerate_regions(net, (-2, 2, -2, 2)).n_regions
 
@@ -251,11 +232,11 @@ def test_bad_requests_raise_one_clear_error():
     with pytest.raises(ExplorerError, match="convex"):
         enumerate_regions(N1, [[0, 0], [2, 0], [1, 0.1], [2, 2], [0, 2]])
     with pytest.raises(ExplorerError, match="collinear"):
-        plane_through(random_net(np.random.default_rng(0), [3], n0=3), [0, 0, 0], [1, 1, 1], [2, 2, 2])
+        plane_through(random_network([3], seed=0, fan_in=True, n0=3), [0, 0, 0], [1, 1, 1], [2, 2, 2])
 
 
 def test_budgets_stop_large_enumerations_with_a_message():
-    net = random_net(np.random.default_rng(11), [32, 32])
+    net = random_network([32, 32], seed=11, fan_in=True)
     with pytest.raises(RegionLimitError, match="more than 50 regions"):
         enumerate_regions(net, (-3, 3, -3, 3), max_regions=50)
     seen = []

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.plot.figures import region_map
 from explorer.io import load
 from explorer.plane.partition import layer_boundaries, unit_boundary
-from explorer.train.presets import lines, sawtooth
 from explorer.plane.regions import enumerate_regions
+from explorer.plot.figures import region_map
 from explorer.plot.teach import add_disks, depth_figure, layer_reveal, timeline_figure
+from explorer.train.presets import lines, sawtooth
 
 ROOT = Path(__file__).resolve().parents[2]
 BOX = (-3.0, 3.0, -3.0, 3.0)
@@ -125,7 +125,7 @@ def test_layer_reveal_highlights_the_new_layer_or_one_neuron():
 
 def test_add_disks_labels_exact_counts():
     preset = lines(5)
-    regions = enumerate_regions(preset.net, preset.domain)
+    regions = enumerate_regions(preset.net, preset.box)
     fig = add_disks(region_map(regions), [(0, 0, 10.0), (0, 0, 1e-3)], regions=regions)
     assert [a.text for a in fig.layout.annotations] == ["D1: N = 16", "D2: N = 1"]  # whole box; tiny disk
 
@@ -139,8 +139,9 @@ def test_depth_and_timeline_figures_draw_their_data():
 def test_timeline_figure_marks_the_current_snapshot():
     from explorer.studies.timeline import Timeline
 
-    t = Timeline(np.array([0, 5]), np.array([10, -1]), np.array([0.1, np.inf]), np.array([0.7, 0.3]),
-                 np.array([0.5, 0.9]), np.array([np.nan, np.nan]), np.array([np.nan, np.nan]), BOX, 0.0)
+    t = Timeline(epochs=np.array([0, 5]), n_regions=np.array([10, -1]), mean_d_star=np.array([0.1, np.inf]),
+                 loss=np.array([0.7, 0.3]), accuracy=np.array([0.5, 0.9]), test_loss=np.array([np.nan, np.nan]),
+                 test_accuracy=np.array([np.nan, np.nan]), box=BOX, seconds=0.0)
     fig = timeline_figure(t, current=1)
     assert len(fig.data) == 4  # no test curves without test points
     assert np.isnan(fig.data[0].y[1]) and np.isnan(fig.data[1].y[1])  # over budget, infinite d*: not drawn

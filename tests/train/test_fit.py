@@ -110,7 +110,7 @@ def test_thread_count_is_restored():
 def test_provenance_is_json_and_travels_in_the_checkpoint():
     result = train(MOONS, QUICK)
     prov = training_provenance(MOONS, QUICK, result)
-    ckpt = io.load(io.checkpoint_bytes(result.net, domain=MOONS.domain, provenance=prov))
+    ckpt = io.load(io.checkpoint_bytes(result.net, box=MOONS.domain, provenance=prov))
     assert ckpt.provenance == json.loads(json.dumps(prov))
     assert make_dataset(**ckpt.provenance["dataset"]).x_train.tobytes() == MOONS.x_train.tobytes()
     again = train(make_dataset(**ckpt.provenance["dataset"]), TrainConfig(**ckpt.provenance["training"]))

@@ -6,19 +6,19 @@ import math
 import numpy as np
 import pytest
 
-from explorer.train.data import make_dataset
 from explorer.errors import ExplorerError
 from explorer.plane.partition import linear_labels
-from explorer.train.presets import (BOX, PRESETS, build, concurrent_lines, init_vs_trained, lines, parallel_lines,
-                              parse_spec, sawtooth, zaslavsky)
 from explorer.plane.regions import enumerate_regions
+from explorer.train.data import make_dataset
 from explorer.train.fit import TrainConfig, train
+from explorer.train.presets import (BOX, PRESETS, build, concurrent_lines, init_vs_trained, lines, parallel_lines,
+                                    parse_spec, sawtooth, zaslavsky)
 
 BOXES = [BOX, (0.0, 1.0, 0.0, 1.0), (-1.3, 2.7, 0.1, 5.0)]
 
 
 def counts(preset):
-    regions = enumerate_regions(preset.net, preset.domain)
+    regions = enumerate_regions(preset.net, preset.box)
     return regions.n_regions, int(linear_labels(regions).max()) + 1
 
 
@@ -37,7 +37,7 @@ def test_zaslavsky_small_values():
 @pytest.mark.parametrize("box", BOXES)
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 13, 32, 64])
 def test_lines_in_general_position_reach_zaslavsky(n, box):
-    preset = lines(n, domain=box)
+    preset = lines(n, box=box)
     assert preset.closed_form == preset.linear_closed_form == 1 + n + math.comb(n, 2)
     assert counts(preset) == (preset.closed_form, preset.linear_closed_form)
 
@@ -45,7 +45,7 @@ def test_lines_in_general_position_reach_zaslavsky(n, box):
 @pytest.mark.parametrize("n", [2, 5, 8, 13])
 def test_lines_are_in_general_position_with_every_crossing_inside(n):
     box = (-1.3, 2.7, 0.1, 5.0)
-    W, b = lines(n, domain=box).net.weights[0], lines(n, domain=box).net.biases[0]
+    W, b = lines(n, box=box).net.weights[0], lines(n, box=box).net.biases[0]
     crossings = []
     for i, j in itertools.combinations(range(n), 2):
         A = W[[i, j]]
@@ -61,7 +61,7 @@ def test_lines_are_in_general_position_with_every_crossing_inside(n):
 @pytest.mark.parametrize("box", BOXES)
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 20])
 def test_degenerate_arrangements(n, box):
-    through_one_point, parallel = concurrent_lines(n, domain=box), parallel_lines(n, domain=box)
+    through_one_point, parallel = concurrent_lines(n, box=box), parallel_lines(n, box=box)
     assert counts(through_one_point) == (2 * n, 2 * n) == (through_one_point.closed_form,) * 2
     assert counts(parallel) == (n + 1, n + 1) == (parallel.closed_form,) * 2
 
@@ -70,7 +70,7 @@ def test_degenerate_arrangements(n, box):
 @pytest.mark.parametrize("box", BOXES)
 @pytest.mark.parametrize("k", range(1, 7))
 def test_sawtooth_counts_are_powers_of_two(k, box):
-    one, both = sawtooth(k, domain=box), sawtooth(k, both=True, domain=box)
+    one, both = sawtooth(k, box=box), sawtooth(k, both=True, box=box)
     assert one.closed_form == one.linear_closed_form == 2 ** k
     assert both.closed_form == both.linear_closed_form == 4 ** k
     assert counts(one) == (2 ** k, 2 ** k)
@@ -85,7 +85,7 @@ def test_deep_sawtooth(k):
 @pytest.mark.parametrize("k", [1, 3, 5])
 def test_sawtooth_stripes_are_the_dyadic_intervals_and_the_output_is_the_tent_power(k):
     box = (-1.3, 2.7, 0.1, 5.0)
-    preset = sawtooth(k, domain=box)
+    preset = sawtooth(k, box=box)
     regions = enumerate_regions(preset.net, box)
     s_of = lambda x: (x - box[0]) / (box[1] - box[0])  # noqa: E731
     xs = [regions.polygon(i)[:, 0] for i in range(regions.n_regions)]
@@ -93,7 +93,7 @@ def test_sawtooth_stripes_are_the_dyadic_intervals_and_the_output_is_the_tent_po
     assert spans == [(j, j + 1) for j in range(2 ** k)]
     x = np.random.default_rng(0).uniform([box[0], box[2]], [box[1], box[3]], size=(500, 2))
     np.testing.assert_allclose(preset.net.forward(x)[:, 0], tent_power(s_of(x[:, 0]), k) - 0.5, atol=1e-9)
-    folded = sawtooth(k, both=True, domain=box)
+    folded = sawtooth(k, both=True, box=box)
     t = (x[:, 1] - box[2]) / (box[3] - box[2])
     np.testing.assert_allclose(folded.net.forward(x)[:, 0], tent_power(s_of(x[:, 0]), k) - tent_power(t, k),
                                atol=1e-9)
@@ -118,10 +118,12 @@ def test_bad_specs(spec, message):
         build(spec)
 
 
-@pytest.mark.parametrize("bad", [(1, 0, 0, 1), (0, 1, 0, float("nan")), (0, 1)])
-def test_bad_box(bad):
-    with pytest.raises(ExplorerError, match="needs a box"):
-        lines(3, domain=bad)
+@pytest.mark.parametrize("bad, message", [((1, 0, 0, 1), "XMIN < XMAX"), ((0, 1, 0, float("nan")), "finite"),
+                                          ((0, 1, 2), "LO HI or 4 numbers")])
+def test_bad_box(bad, message):
+    with pytest.raises(ExplorerError, match=message):
+        lines(3, box=bad)
+    assert lines(3, box=(0, 1)).box == (0.0, 1.0, 0.0, 1.0)  # LO HI: the same interval on both inputs
 
 
 def test_bool_is_not_a_count():
@@ -136,7 +138,7 @@ def test_init_vs_trained_uses_the_training_start_and_result():
     result = train(dataset, config)
     init, trained = init_vs_trained(dataset, config, trained=result.net)
     assert init.net.equals(result.snapshots[0][1]) and trained.net is result.net
-    assert init.domain == trained.domain == tuple(dataset.domain.reshape(-1))
+    assert init.box == trained.box == tuple(dataset.domain.reshape(-1))
     assert init.closed_form is None and trained.closed_form is None
     _, retrained = init_vs_trained(dataset, config)  # trains itself: deterministic, so the same network
     assert retrained.net.equals(result.net)

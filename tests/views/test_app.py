@@ -20,7 +20,8 @@ from explorer.plot.figures import PlotFrame, pixel_to_data
 from explorer.io import checkpoint_bytes, load
 from explorer.plane.regions import enumerate_regions
 from explorer.train.fit import TrainConfig, train
-from tests.conftest import ASSETS, random_network
+from tests.conftest import ASSETS
+from tests.nets import random_network
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 FRAME = {"left": 50.0, "top": 40.0, "width": 500.0, "height": 500.0, "x_range": [-3.0, 3.0], "y_range": [-3.0, 3.0]}
@@ -146,7 +147,7 @@ def test_pinned_points_are_compared_in_a_table():
 
 def test_click_and_slider_on_a_2x32_network_are_fast(capsys):
     net = random_network((32, 32), seed=3)
-    at = _start(load_pending=("net_2x32.pt", checkpoint_bytes(net, domain=[[-3, 3], [-3, 3]])))
+    at = _start(load_pending=("net_2x32.pt", checkpoint_bytes(net, box=[[-3, 3], [-3, 3]])))
     assert at.session_state["model"].net.architecture == "2-32-32-1"
     times = []
     for i, (x, y) in enumerate([(0.3, 0.2), (-1.0, 1.5), (2.0, -0.5)]):
@@ -213,7 +214,7 @@ def test_good_uploads_replace_the_network(moons):
     assert "load_error" not in at.session_state
     expected = enumerate_regions(load(ASSETS / "state_dict_2x16.pt").net, (-3, 3, -3, 3)).n_regions
     assert _metrics(at)["activation regions"] == f"{expected:,}"
-    _upload(at, "moons.pt", checkpoint_bytes(moons.net, domain=[[-2, 2], [-2, 2]], provenance=moons.provenance))
+    _upload(at, "moons.pt", checkpoint_bytes(moons.net, box=[[-2, 2], [-2, 2]], provenance=moons.provenance))
     assert at.session_state["s_xmin"] == -2.0 and _figure(at)["layout"]["xaxis"]["range"] == [-2, 2]
 
 

@@ -12,7 +12,8 @@ from explorer.train.data import DATASETS
 from explorer.errors import ExplorerError
 from explorer.net import ACTIVATIONS
 from explorer.ball.certify import CERTIFIERS
-from explorer.plot.figures import COLOR_BY, NORMS, PALETTES
+from explorer.ball.primitives import NORMS
+from explorer.plot.figures import COLOR_BY, PALETTES
 from views.state import (COMPARISON, LEARNING_RATES, LIMITS, MAX_PINNED, TABS, AppState, from_query,
                              to_query)
 from explorer.train.fit import OPTIMIZERS

@@ -95,8 +95,8 @@ def test_a_preset_url_opens_the_construction_with_its_closed_form(server):
     from explorer.train.presets import build
 
     state = AppState(preset="folded:3", domain=(0.0, 1.0, 0.0, 2.0), tab="teach")  # presets live in Teach
-    preset = build(state.preset, domain=state.domain)
-    exact = enumerate_regions(preset.net, preset.domain).n_regions
+    preset = build(state.preset, box=state.domain)
+    exact = enumerate_regions(preset.net, preset.box).n_regions
     assert exact == preset.closed_form == 64
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
