@@ -187,16 +187,36 @@ def test_construction_normalises():
 
 # ---- what the state means ------------------------------------------------------------------------------
 def test_the_default_state_trains_the_shipped_example_network():
+    """The default link describes the shipped example: its recipe retrains the example's weights (to a stated
+    tolerance) and the same exact partition of the default domain (count and set of patterns).
+
+    Bitwise equality cannot be asserted: float32 training in torch sums in an order that depends on the CPU's
+    vector units and math library (AVX-512 against AVX2, or other MKL settings, give other last bits, in
+    float32 and float64 alike), and 1,400 Adam steps carry those bits into the weights.
+    """
     from pathlib import Path
 
-    from explorer.train.data import make_dataset
+    import numpy as np
+
     from explorer.io import load
-    from views.state import dataset_kwargs, train_config
+    from explorer.plane.regions import enumerate_regions
+    from explorer.train.data import make_dataset
     from explorer.train.fit import train
+    from views.state import dataset_kwargs, train_config
 
     state = AppState()
     net = train(make_dataset(**dataset_kwargs(state)), train_config(state)).net
-    assert net.equals(load(Path(__file__).resolve().parents[2] / "assets" / "moons_2x16.pt").net)
+    example = load(Path(__file__).resolve().parents[2] / "assets" / "moons_2x16.pt").net
+    assert (net.architecture, net.activation, net.alpha) == (example.architecture, example.activation, example.alpha)
+    # 1e-4: two CPUs gave weights 8.3e-7 apart, while the smallest drift of the recipe (one epoch fewer) moves
+    # them by 3.6e-3 and every other one tried (lr, batch size, weight decay, seeds, optimiser, noise, number
+    # of points, test share) by more than 0.2; so rounding has a margin of 100 and a drift still fails.
+    gap = max(float(np.abs(a - b).max()) for a, b in zip((*net.weights, *net.biases),
+                                                          (*example.weights, *example.biases)))
+    assert gap <= 1e-4
+    ours, shipped = enumerate_regions(net, state.domain), enumerate_regions(example, state.domain)
+    assert ours.n_regions == shipped.n_regions == 271
+    assert {p.tobytes() for p in ours.packed_patterns} == {p.tobytes() for p in shipped.packed_patterns}
 
 
 def test_config_mapping():
