@@ -8,26 +8,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer.train.data import DATASETS
+from explorer.ball.certify import CERTIFIERS, NORMS
 from explorer.errors import ExplorerError
 from explorer.net import ACTIVATIONS
-from explorer.ball.certify import CERTIFIERS
-from explorer.plot.figures import COLOR_BY, NORMS, PALETTES
-from views.state import (COMPARISON, LEARNING_RATES, LIMITS, MAX_PINNED, TABS, AppState, from_query,
-                             to_query)
+from explorer.plot.figures import COLOR_BY, PALETTES
+from explorer.train.data import DATASETS
 from explorer.train.fit import OPTIMIZERS
+from views.state import COMPARISON, LEARNING_RATES, MAX_PINNED, SETTING, TABS, AppState, from_query, to_query
+
+HIDDEN, DOMAIN = SETTING["hidden"], SETTING["domain"]
 
 
 def floats(name):
-    lo, hi = LIMITS[name]
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+    return st.floats(SETTING[name].lo, SETTING[name].hi, allow_nan=False, allow_infinity=False)
 
 
 def ints(name):
-    return st.integers(*LIMITS[name])
+    return st.integers(SETTING[name].lo, SETTING[name].hi)
 
 
-coords = st.floats(*LIMITS["domain"], allow_nan=False, allow_infinity=False)
+coords = st.floats(-DOMAIN.limit, DOMAIN.limit, allow_nan=False, allow_infinity=False)
 
 
 @st.composite
@@ -44,11 +44,11 @@ states = st.builds(
     AppState, dataset=st.sampled_from(DATASETS), n_classes=ints("n_classes"), n_points=ints("n_points"),
     noise=floats("noise"),
     test_fraction=floats("test_fraction"), seed=ints("seed"),
-    hidden=st.lists(st.integers(*LIMITS["units"]), min_size=1, max_size=LIMITS["layers"][1]).map(tuple),
+    hidden=st.lists(st.integers(*HIDDEN.units), min_size=1, max_size=HIDDEN.max_layers).map(tuple),
     activation=st.sampled_from(ACTIVATIONS), alpha=floats("alpha"), optimizer=st.sampled_from(OPTIMIZERS),
     lr=st.sampled_from(LEARNING_RATES), epochs=ints("epochs"), batch_size=ints("batch_size"),
     weight_decay=floats("weight_decay"), color_by=st.sampled_from(COLOR_BY), palette=st.sampled_from(list(PALETTES)),
-    show_layers=st.sets(st.integers(0, LIMITS["layers"][1] - 1)).map(lambda s: tuple(sorted(s))),
+    show_layers=st.sets(st.integers(0, HIDDEN.max_layers - 1)).map(lambda s: tuple(sorted(s))),
     show_decision=st.booleans(), show_data=st.booleans(), show_test=st.booleans(),
     pinned=st.lists(st.tuples(coords, coords), max_size=MAX_PINNED).map(tuple), radius=floats("radius"),
     norm=st.sampled_from(NORMS), certifier=st.sampled_from(CERTIFIERS), domain=boxes(), classroom=st.booleans(),
