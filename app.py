@@ -15,7 +15,7 @@ from explorer.errors import ExplorerError
 st.set_page_config(page_title="Linear-region explorer", page_icon="◇", layout="wide")
 
 from views import explore, findings, higher, session, sidebar, teach  # noqa: E402  (after set_page_config)
-from views.session import TAB_LABELS  # noqa: E402
+from views.state import TAB_LABELS  # noqa: E402
 
 TABS = {TAB_LABELS["explore"]: explore.render, TAB_LABELS["higher"]: higher.render,
         TAB_LABELS["findings"]: findings.render, TAB_LABELS["teach"]: teach.render}
