@@ -6,8 +6,6 @@ write-back, and the single place where an ExplorerError becomes a message on the
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from explorer.errors import ExplorerError
@@ -31,7 +29,6 @@ def shown(fn, *args):
 
 
 def main() -> None:
-    start = time.perf_counter()
     ctx = shown(sidebar.context)
     if ctx is not None:
         sidebar.progress()
@@ -44,7 +41,6 @@ def main() -> None:
     shown(sidebar.render)
     if ctx is not None:
         session.publish_url()
-    st.session_state["perf_run_ms"] = 1000 * (time.perf_counter() - start)
 
 
 main()

@@ -1,16 +1,13 @@
 """The Explore tab: the region map with counts, and the panel of a selected point (click, or type it).
 
-A point is selected by :func:`select_point`, reached from a click on the map (through the click
-component, or the ``"explore_pending_click"`` session-state hook that tests use with the same payload)
-or from the coordinates text box.  The
+A point is selected by :func:`select_point`, reached from a click on the map (the click component's
+payload, converted by :func:`views.click.point_from_payload`) or from the coordinates text box.  The
 panel shows the point's region, pattern and affine map, d*, the exact number of regions meeting the
 ball, sampled and certified bounds, a profile against the radius, and a table of pinned points.  Every
 number comes from explorer.* and is cached per network and point.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import plotly.graph_objects as go
@@ -36,12 +33,11 @@ _FAST_CERTIFIERS = ("lipschitz", "ibp", "symbolic")
 
 def render(ctx: ViewContext) -> None:
     """Draw the tab for the network and partition in ``ctx``."""
-    start = time.perf_counter()
     ss = st.session_state
     ss.setdefault("point", None)
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        payload = plot_click(CLICK_TARGET, key="explore_click") or ss.pop("explore_pending_click", None)
+        payload = plot_click(CLICK_TARGET, key="explore_click")
         if payload is not None:
             point = point_from_payload(payload)
             if point is not None:
@@ -50,7 +46,6 @@ def render(ctx: ViewContext) -> None:
         _map(ctx, analysis)
     with right:
         _point_panel(ctx, analysis, problem)
-    ss["perf_explore_ms"] = 1000 * (time.perf_counter() - start)
 
 
 def select_point(x: float, y: float) -> None:

@@ -1,7 +1,7 @@
 """Load and save: upload a network file (any format explorer.io reads), n-D networks as a 2-D slice, download.
 
-Uploads go through :func:`load_upload`, both from the uploader's callback and from the ``"load_pending"``
-session-state hook (``(filename, bytes)``) that tests use; a bad file leaves one message and the old network.
+The uploader's callback opens the file with :func:`load_upload`; a bad file leaves one message and the old
+network.
 """
 
 from __future__ import annotations

@@ -24,14 +24,11 @@ __all__ = ["context", "progress", "render"]
 
 
 def context() -> ViewContext:
-    """Start or continue the session (example, link, upload, finished training) and build the context every tab
+    """Start or continue the session (example, link, finished training) and build the context every tab
     receives, from the settings in session state; call :func:`render` afterwards to draw the controls."""
     session.init()
     if st.session_state.pop("url_train", False):
         _start_training()
-    pending = st.session_state.pop("load_pending", None)
-    if pending is not None:
-        files.load_upload(pending[1], pending[0])
     _adopt_training()
     n_layers = len(session.on_screen().net.hidden_widths)
     st.session_state["s_show_layers"] = [l for l in st.session_state["s_show_layers"] if l < n_layers]
