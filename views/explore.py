@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.ball.local import LABEL, local_bounds, radius_profile
+from explorer.count.bounds import format_count
 from explorer.errors import ExplorerError
 from explorer.plane.partition import linear_labels, locate
 from explorer.plot import figures
@@ -213,10 +214,11 @@ def _show_analysis(ctx: ViewContext, a: dict) -> None:
                    help="Radius up to which the ball stays in one region" + unit)
     cols[0].metric("sampled lower bound", f"≥ {b.n_sampled:,}",
                    help=f"distinct patterns among {b.n_samples:,} random points")
-    cols[1].metric(f"local upper bound ({b.certifier})", _big(b.headline), help=LABEL)
-    st.caption(f"{LABEL}. Bound B = {_big(b.bound_b)} (conditional: rests on an argument not yet reviewed). "
+    cols[1].metric(f"local upper bound ({b.certifier})", format_count(b.headline), help=LABEL)
+    st.caption(f"{LABEL}. Bound B = {format_count(b.bound_b)} (conditional: rests on an argument not yet "
+               "reviewed). "
                f"Cutting neurons per layer: certified k = {b.k_certified}, exact k = {b.k_exact}. "
-               f"Global bound {_big(b.global_bound)}. Density {_density(b, a):s}.")
+               f"Global bound {format_count(b.global_bound)}. Density {_density(b, a):s}.")
     bits = "".join("1" if v else "0" for v in a["pattern"])
     cuts = np.cumsum((0, *ctx.on_screen.net.hidden_widths))
     layers = " | ".join(bits[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1))
@@ -236,7 +238,8 @@ def _pinned_table(ctx: ViewContext, radius: float, norm: str, certifier: str) ->
         b = a["bounds"]
         rows.append({"point": f"P{i + 1} ({p[0]:.3g}, {p[1]:.3g})", "region": a["region"],
                      "d*": round(b.d_star, 4), "exact count": b.n_exact, "sampled lower": b.n_sampled,
-                     f"local upper ({b.certifier})": _big(b.headline), "B (conditional)": _big(b.bound_b)})
+                     f"local upper ({b.certifier})": format_count(b.headline),
+                     "B (conditional)": format_count(b.bound_b)})
     st.markdown(f"**Pinned points** at r = {radius:.3g}")
     st.dataframe(rows, hide_index=True, width="stretch")
 
@@ -259,10 +262,6 @@ def _profile(ctx: ViewContext, a: dict, norm: str, certifier: str) -> None:
 @st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=HASH_FUNCS)
 def _cached_profile(net, regions, domain: tuple, point: tuple, radii: tuple, norm: str, certifier: str):
     return radius_profile(net, np.array(point), np.array(radii), norm=norm, certifier=certifier, regions=regions)
-
-
-def _big(v: int) -> str:
-    return f"{v:,}" if v < 10**12 else f"≈ 10^{len(str(v)) - 1}"
 
 
 def _density(b, a: dict) -> str:
