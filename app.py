@@ -6,8 +6,6 @@ write-back, and the single place where an ExplorerError becomes a message on the
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from explorer.errors import ExplorerError
@@ -15,7 +13,7 @@ from explorer.errors import ExplorerError
 st.set_page_config(page_title="Linear-region explorer", page_icon="◇", layout="wide")
 
 from views import explore, findings, higher, session, sidebar, teach  # noqa: E402  (after set_page_config)
-from views.session import TAB_LABELS  # noqa: E402
+from views.state import TAB_LABELS  # noqa: E402
 
 TABS = {TAB_LABELS["explore"]: explore.render, TAB_LABELS["higher"]: higher.render,
         TAB_LABELS["findings"]: findings.render, TAB_LABELS["teach"]: teach.render}
@@ -31,7 +29,6 @@ def shown(fn, *args):
 
 
 def main() -> None:
-    start = time.perf_counter()
     ctx = shown(sidebar.context)
     if ctx is not None:
         sidebar.progress()
@@ -44,7 +41,6 @@ def main() -> None:
     shown(sidebar.render)
     if ctx is not None:
         session.publish_url()
-    st.session_state["perf_run_ms"] = 1000 * (time.perf_counter() - start)
 
 
 main()

@@ -1,4 +1,8 @@
-"""What every tab receives from app.py (ViewContext) and the cached enumeration wrapper get_regions."""
+"""The network on screen (OnScreen), what every tab receives (ViewContext), the one cache key, cached regions.
+
+Caches key a network by its content: :func:`cache_key` is the only key function, and ``HASH_FUNCS`` hands it
+to ``st.cache_resource`` so cached functions take networks, partitions and datasets as ordinary arguments.
+"""
 
 from __future__ import annotations
 
@@ -10,70 +14,111 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from explorer.train.data import Dataset
 from explorer.net import Network
 from explorer.plane.regions import RegionLimitError, Regions, enumerate_regions
-from explorer.train.fit import TrainResult
+from explorer.train.data import Dataset
+from explorer.train.fit import TrainConfig, TrainResult, training_provenance
 
-__all__ = ["ViewContext", "get_regions", "net_key", "MAX_REGIONS", "TIME_BUDGET"]
+from .state import MAX_REGIONS
 
-MAX_REGIONS = 60_000  # default size budget of the map's enumeration
-TIME_BUDGET = 30.0  # seconds
+__all__ = ["OnScreen", "ViewContext", "cache_key", "HASH_FUNCS", "get_regions", "training_summary", "TIME_LIMIT"]
+
+TIME_LIMIT = 30.0  # seconds
 _CACHE_ENTRIES = 16
 
 
-@dataclass
-class ViewContext:
-    """The current network and everything drawn from it, as app.py hands it to each tab.
+@dataclass(frozen=True)
+class OnScreen:
+    """The network on screen and where it came from.
 
-    net : Network on screen (2 inputs, or the 2-D slice of a larger one)
-    domain : (xmin, xmax, ymin, ymax) of the region map
-    regions : exact partition of ``domain``, or None when it was too large or failed (``regions_note`` says why)
-    dataset : the training data, if the network was trained here (or its settings are known)
-    train_result : the last training run of this session, if any
-    provenance : JSON-able record of how the network came to be
-    source : "example", "trained", "uploaded: x.pt", "preset: sawtooth", …
-    classroom : hide controls not needed for a demo
-    full_net : the n-D network when ``net`` is a 2-D slice of it (None otherwise)
-    regions_note : why ``regions`` is None ("" otherwise)
-    extras : "net_key" (content hash of ``net``), "anchors" ((3, 2) slice points or None), "file_domain"
-        ((n0, 2) box of an uploaded file or None), "train_dataset" (the data ``train_result`` was trained on)
+    net : the 2-input network drawn (the 2-D slice of ``full_net`` when that is set)
+    source : one line saying where it came from ("example network (…)", "uploaded: x.pt", "trained on …")
+    provenance : JSON-able record of how it was made, saved with it
+    box : (n0, 2) input box of the original network (from its file or its training data), or None
+    full_net : the n-input network (n > 2) behind a slice, or None
+    anchors : (3, 2) plane coordinates of the slice's points p0, p1, p2, or None
+    train_result : the training run of this session that made it, or None
+    train_dataset : the data of that run, or None
     """
 
     net: Network
+    source: str
+    provenance: dict = field(default_factory=dict)
+    box: np.ndarray | None = None
+    full_net: Network | None = None
+    anchors: np.ndarray | None = None
+    train_result: TrainResult | None = None
+    train_dataset: Dataset | None = None
+
+    @property
+    def original(self) -> Network:
+        """The network as loaded or trained (``full_net`` for a slice, else ``net``)."""
+        return self.full_net if self.full_net is not None else self.net
+
+    @classmethod
+    def trained(cls, dataset: Dataset, config: TrainConfig, result: TrainResult) -> "OnScreen":
+        """The network of a training run, with its data, record and box."""
+        return cls(net=result.net, source=f"trained on {dataset.name} ({training_summary(result)})",
+                   provenance=training_provenance(dataset, config, result), box=dataset.domain,
+                   train_result=result, train_dataset=dataset)
+
+
+@dataclass(frozen=True)
+class ViewContext:
+    """What app.py hands to each tab: the network on screen, the map's domain and partition, and view options.
+
+    on_screen : the network and where it came from
+    domain : (xmin, xmax, ymin, ymax) of the region map
+    regions : exact partition of ``domain``, or None when it was too large (``regions_note`` says why)
+    dataset : the data drawn on the map (from the data settings), or None when hidden or for a slice
+    classroom : hide the controls a demonstration does not need
+    regions_note : why ``regions`` is None ("" otherwise)
+    """
+
+    on_screen: OnScreen
     domain: tuple[float, float, float, float]
     regions: Regions | None
     dataset: Dataset | None
-    train_result: TrainResult | None
-    provenance: dict
-    source: str
     classroom: bool = False
-    full_net: Network | None = None
     regions_note: str = ""
-    extras: dict = field(default_factory=dict)
 
 
-def net_key(net: Network) -> str:
-    """A content hash of the network (activation, slope and every parameter's bytes)."""
-    h = hashlib.sha1(f"{net.activation}:{net.alpha!r}:{net.architecture}".encode())
-    for a in (*net.weights, *net.biases):
+def training_summary(result: TrainResult) -> str:
+    """'trained 200 epochs in 1.2 s', or 'stopped after epoch 40: showing the partial network'."""
+    epochs = result.history["epoch"][-1] if result.history["epoch"] else 0
+    return (f"stopped after epoch {epochs}: showing the partial network" if result.stopped
+            else f"trained {epochs} epochs in {result.seconds:.1f} s")
+
+
+def cache_key(obj: Network | Regions | Dataset) -> str:
+    """The content key of a network (activation, slope, every parameter's bytes), of a partition (its network
+    and domain) or of a dataset (its settings, which regenerate it)."""
+    if isinstance(obj, Regions):
+        return f"{cache_key(obj.net)}:{np.asarray(obj.domain, dtype=np.float64).tolist()!r}"
+    if isinstance(obj, Dataset):
+        return repr(sorted(obj.settings.items()))
+    h = hashlib.sha1(f"{obj.activation}:{obj.alpha!r}:{obj.architecture}".encode())
+    for a in (*obj.weights, *obj.biases):
         h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
     return h.hexdigest()
 
 
-def get_regions(net: Network, domain, *, max_regions: int = MAX_REGIONS, time_budget: float = TIME_BUDGET) -> Regions:
-    """The exact partition of ``domain`` by ``net``, enumerated once per (network bytes, domain, budget).
+HASH_FUNCS = {Network: cache_key, Regions: cache_key, Dataset: cache_key}  # for st.cache_resource(hash_funcs=…)
+
+
+def get_regions(net: Network, domain, *, max_regions: int = MAX_REGIONS, time_limit: float = TIME_LIMIT) -> Regions:
+    """The exact partition of ``domain`` by ``net``, enumerated once per (network content, domain, budget).
 
     The result is shared by every session and must be treated as read-only.  A budget overrun is
     remembered too, so reruns do not retry it; a progress bar is shown while enumerating.
 
     Raises
     ------
-    RegionLimitError : the partition exceeds ``max_regions`` or ``time_budget``.
+    RegionLimitError : the partition exceeds ``max_regions`` or ``time_limit``.
     ExplorerError : the network does not take 2 inputs or the domain is invalid.
     """
     domain = tuple(float(v) for v in domain)
-    key = (net_key(net), domain, int(max_regions), float(time_budget))
+    key = (cache_key(net), domain, int(max_regions), float(time_limit))
     store = _store()
     outcome = store.get(key)
     if outcome is None:
@@ -83,7 +128,7 @@ def get_regions(net: Network, domain, *, max_regions: int = MAX_REGIONS, time_bu
             bar.progress(min(max(fraction, 0.0), 1.0), text=f"Enumerating regions… {message}")
 
         try:
-            outcome = enumerate_regions(net, domain, max_regions=max_regions, time_limit=time_budget,
+            outcome = enumerate_regions(net, domain, max_regions=max_regions, time_limit=time_limit,
                                         progress=progress)
         except RegionLimitError as exc:
             outcome = exc

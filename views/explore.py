@@ -1,48 +1,44 @@
 """The Explore tab: the region map with counts, and the panel of a selected point (click, or type it).
 
-A point is selected by :func:`select_point`, reached from a click on the map (through the click
-component, or the ``"explore_pending_click"`` session-state hook that tests use with the same payload)
-or from the coordinates text box.  The panel shows the point's region, pattern and affine map, d*, the
-exact number of regions meeting the ball, sampled and certified bounds, a profile against the radius,
-and a table of pinned points.  Every number comes from explorer.* and is cached per network and point.
+A point is selected by :func:`select_point`, reached from a click on the map (the click component's
+payload, converted by :func:`views.click.point_from_payload`) or from the coordinates text box.  The
+panel shows the point's region, pattern and affine map, d*, the exact number of regions meeting the
+ball, sampled and certified bounds, a profile against the radius, and a table of pinned points.  Every
+number comes from explorer.* and is cached per network and point.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.plot import figures
-from explorer.ball.certify import CERTIFIERS
-from explorer.errors import ExplorerError
 from explorer.ball.local import LOCAL_BOUND_LABEL, local_bounds, radius_profile
-from explorer.plane.partition import linear_labels, locate
 from explorer.plot.text import format_count
+from explorer.errors import ExplorerError
+from explorer.plane.partition import linear_labels, locate
+from explorer.plot import figures
 
 from .click import plot_click, point_from_payload
-from .context import ViewContext
+from .context import HASH_FUNCS, ViewContext
+from .controls import control
+from .state import SETTING
 
 __all__ = ["render", "select_point", "CLICK_TARGET"]
 
 CLICK_TARGET = "explore-map"
 MAP_HEIGHT = 700
 N_SAMPLES = 4000  # sampled lower bound: distinct patterns among this many points of the ball
-_NORMS = {"2": "ℓ2 (disk)", "inf": "ℓ∞ (square)", "1": "ℓ1 (diamond)"}
 _FAST_CERTIFIERS = ("lipschitz", "ibp", "symbolic")
 
 
 def render(ctx: ViewContext) -> None:
     """Draw the tab for the network and partition in ``ctx``."""
-    start = time.perf_counter()
     ss = st.session_state
     ss.setdefault("point", None)
-    ss.setdefault("pinned", [])
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        payload = plot_click(CLICK_TARGET, key="explore_click") or ss.pop("explore_pending_click", None)
+        payload = plot_click(CLICK_TARGET, key="explore_click")
         if payload is not None:
             point = point_from_payload(payload)
             if point is not None:
@@ -51,7 +47,6 @@ def render(ctx: ViewContext) -> None:
         _map(ctx, analysis)
     with right:
         _point_panel(ctx, analysis, problem)
-    ss["perf_explore_ms"] = 1000 * (time.perf_counter() - start)
 
 
 def select_point(x: float, y: float) -> None:
@@ -63,7 +58,7 @@ def select_point(x: float, y: float) -> None:
 # ---- map ------------------------------------------------------------------------------------------
 def _map(ctx: ViewContext, analysis: dict | None) -> None:
     s = st.session_state
-    anchors = ctx.extras.get("anchors")
+    anchors = ctx.on_screen.anchors
     pinned = s["pinned"]
     selection = None
     if analysis is not None:
@@ -77,11 +72,12 @@ def _map(ctx: ViewContext, analysis: dict | None) -> None:
                                 pinned=pinned, anchors=anchors, click_target=CLICK_TARGET, height=MAP_HEIGHT)
     else:
         _counts(ctx)
-        base = _base_map(ctx.extras["net_key"], ctx.domain, s["s_color_by"], s["s_palette"], tuple(s["s_show_layers"]),
-                         bool(s["s_show_decision"]), _data_key(ctx), bool(s["s_show_test"]), ctx.regions, ctx.dataset)
+        base = _base_map(ctx.regions, ctx.dataset, s["s_color_by"], s["s_palette"], tuple(s["s_show_layers"]),
+                         bool(s["s_show_decision"]), bool(s["s_show_test"]))
         fig = figures.add_overlays(go.Figure(base), selection=selection, pinned=pinned, anchors=anchors)
-    net = ctx.net.architecture if ctx.full_net is None else f"2-D slice of {ctx.full_net.architecture}"
-    st.caption(f"{net} · {ctx.source}")
+    shown = ctx.on_screen
+    net = shown.net.architecture if shown.full_net is None else f"2-D slice of {shown.full_net.architecture}"
+    st.caption(f"{net} · {shown.source}")
     st.plotly_chart(fig, key="explore_map", theme=None, config={
         "displaylogo": False, "scrollZoom": True,
         "toImageButtonOptions": {"format": "svg", "filename": "regions"}})
@@ -91,7 +87,7 @@ def _map(ctx: ViewContext, analysis: dict | None) -> None:
 
 def _counts(ctx: ViewContext) -> None:
     regions = ctx.regions
-    n_linear = _n_linear(ctx.extras["net_key"], ctx.domain, regions)
+    n_linear = _n_linear(regions)
     cols = st.columns(3)
     cols[0].metric("activation regions", f"{regions.n_regions:,}")
     cols[1].metric("linear regions", f"{n_linear:,}", help="adjacent regions with the same affine map merged")
@@ -101,25 +97,21 @@ def _counts(ctx: ViewContext) -> None:
         st.info(f"Simplified drawing: {note}")
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _n_linear(key: str, domain: tuple, _regions) -> int:
-    return int(len(np.unique(linear_labels(_regions))))
+@st.cache_resource(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
+def _n_linear(regions) -> int:
+    return int(len(np.unique(linear_labels(regions))))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _base_map(key: str, domain: tuple, color_by: str, palette: str, layers: tuple, decision: bool, data_key,
-              show_test: bool, _regions, _dataset) -> go.Figure:
-    return figures.region_map(_regions, color_by=color_by, palette=palette, dataset=_dataset, show_test=show_test,
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=HASH_FUNCS)
+def _base_map(regions, dataset, color_by: str, palette: str, layers: tuple, decision: bool,
+              show_test: bool) -> go.Figure:
+    return figures.region_map(regions, color_by=color_by, palette=palette, dataset=dataset, show_test=show_test,
                               show_layers=layers, show_decision=decision, click_target=CLICK_TARGET,
                               height=MAP_HEIGHT)
 
 
-def _data_key(ctx: ViewContext):
-    return None if ctx.dataset is None else tuple(sorted(ctx.dataset.settings.items()))
-
-
 def _raise_budget(limit: int) -> None:
-    st.session_state["s_max_regions"] = min(limit, 1_000_000)
+    st.session_state["s_max_regions"] = min(limit, SETTING["max_regions"].hi)
 
 
 # ---- point panel ----------------------------------------------------------------------------------
@@ -151,12 +143,11 @@ def _point_panel(ctx: ViewContext, analysis: dict | None, problem: str) -> None:
         st.error(s["point_error"])
     radius, norm, certifier = _settings(ctx)
     width = min(ctx.domain[1] - ctx.domain[0], ctx.domain[3] - ctx.domain[2])
-    st.slider("Ball radius r", width / 500, width / 2, step=width / 500, key="s_radius", format="%.3f")
+    control("radius", min_value=width / 500, max_value=width / 2, step=width / 500)
     if not ctx.classroom:
         cols = st.columns(2)
-        cols[0].selectbox("Norm", tuple(_NORMS), format_func=_NORMS.get, key="s_norm")
-        cols[1].selectbox("Certifier", CERTIFIERS, key="s_certifier",
-                          help="lipschitz < ibp < symbolic < lp < exact: tighter and slower.")
+        control("norm", where=cols[0])
+        control("certifier", where=cols[1])
     if problem:
         st.error(problem)
     elif analysis is None:
@@ -196,20 +187,18 @@ def _clear_pins() -> None:
 
 
 def _analysis(ctx: ViewContext, point, radius: float, norm: str, certifier: str) -> dict:
-    return _cached_analysis(ctx.extras["net_key"], ctx.domain, tuple(point), radius, norm, certifier, ctx.net,
-                            ctx.regions)
+    return _cached_analysis(ctx.on_screen.net, ctx.regions, ctx.domain, tuple(point), radius, norm, certifier)
 
 
-@st.cache_resource(show_spinner=False, max_entries=512)
-def _cached_analysis(key: str, domain: tuple, point: tuple, radius: float, norm: str, certifier: str,
-                     _net, _regions) -> dict:
-    b = local_bounds(_net, np.array(point), radius, norm=norm, certifier=certifier, n_samples=N_SAMPLES,
-                     seed=0, regions=_regions, time_limit=20.0)
-    region = int(locate(_regions, np.array([point]))[0]) if _regions is not None else -1
-    pattern = _net.patterns(np.array([point]))[0]
+@st.cache_resource(show_spinner=False, max_entries=512, hash_funcs=HASH_FUNCS)
+def _cached_analysis(net, regions, domain: tuple, point: tuple, radius: float, norm: str, certifier: str) -> dict:
+    b = local_bounds(net, np.array(point), radius, norm=norm, certifier=certifier, n_samples=N_SAMPLES,
+                     seed=0, regions=regions, time_limit=20.0)
+    region = int(locate(regions, np.array([point]))[0]) if regions is not None else -1
+    pattern = net.patterns(np.array([point]))[0]
     return {"point": point, "radius": radius, "norm": norm, "bounds": b, "d_star": b.d_star, "region": region,
-            "polygon": _regions.polygon(region) if region >= 0 else None, "pattern": pattern,
-            "map": figures.affine_text(_regions.out_grad[region], _regions.out_bias[region]) if region >= 0 else None}
+            "polygon": regions.polygon(region) if region >= 0 else None, "pattern": pattern,
+            "map": figures.affine_text(regions.out_grad[region], regions.out_bias[region]) if region >= 0 else None}
 
 
 def _show_analysis(ctx: ViewContext, a: dict) -> None:
@@ -226,12 +215,12 @@ def _show_analysis(ctx: ViewContext, a: dict) -> None:
     cols[0].metric("sampled lower bound", f"≥ {b.n_sampled:,}",
                    help=f"distinct patterns among {b.n_samples:,} random points")
     cols[1].metric(f"local upper bound ({b.certifier})", format_count(b.headline), help=LOCAL_BOUND_LABEL)
-    st.caption(f"{LOCAL_BOUND_LABEL}. Bound B = {format_count(b.bound_b)} (conditional: rests on an argument not "
-               "yet reviewed). "
+    st.caption(f"{LOCAL_BOUND_LABEL}. Bound B = {format_count(b.bound_b)} (conditional: rests on an argument not yet "
+               "reviewed). "
                f"Cutting neurons per layer: certified k = {b.k_certified}, exact k = {b.k_exact}. "
                f"Global bound {format_count(b.global_bound)}. Density {_density(b, a):s}.")
     bits = "".join("1" if v else "0" for v in a["pattern"])
-    cuts = np.cumsum((0, *ctx.net.hidden_widths))
+    cuts = np.cumsum((0, *ctx.on_screen.net.hidden_widths))
     layers = " | ".join(bits[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1))
     st.markdown(f"Activation pattern (1 = active, layers separated by |): `{layers}`")
     if a["map"]:
@@ -260,7 +249,7 @@ def _profile(ctx: ViewContext, a: dict, norm: str, certifier: str) -> None:
     top = float(2.0 ** np.ceil(np.log2(2 * a["radius"])))  # from 2r up to 4r: slider moves reuse the profile
     radii = tuple(np.round(np.linspace(top / 30, top, 30), 12))
     try:
-        profile = _cached_profile(ctx.extras["net_key"], ctx.domain, a["point"], radii, norm, use, ctx.net, ctx.regions)
+        profile = _cached_profile(ctx.on_screen.net, ctx.regions, ctx.domain, a["point"], radii, norm, use)
     except ExplorerError as exc:
         st.error(str(exc))
         return
@@ -270,9 +259,9 @@ def _profile(ctx: ViewContext, a: dict, norm: str, certifier: str) -> None:
         st.caption(f"The profile uses the symbolic certifier; {certifier} is computed for the chosen radius only.")
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _cached_profile(key: str, domain: tuple, point: tuple, radii: tuple, norm: str, certifier: str, _net, _regions):
-    return radius_profile(_net, np.array(point), np.array(radii), norm=norm, certifier=certifier, regions=_regions)
+@st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=HASH_FUNCS)
+def _cached_profile(net, regions, domain: tuple, point: tuple, radii: tuple, norm: str, certifier: str):
+    return radius_profile(net, np.array(point), np.array(radii), norm=norm, certifier=certifier, regions=regions)
 
 
 def _density(b, a: dict) -> str:

@@ -1,7 +1,7 @@
 """Load and save: upload a network file (any format explorer.io reads), n-D networks as a 2-D slice, download.
 
-Uploads go through :func:`load_upload`, both from the uploader's callback and from the ``"load_pending"``
-session-state hook (``(filename, bytes)``) that tests use; a bad file leaves one message and the old network.
+The uploader's callback opens the file with :func:`load_upload`; a bad file leaves one message and the old
+network.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from explorer.train.data import HALF_WIDTH
 from explorer.errors import ExplorerError
 from explorer.io import checkpoint_bytes, load
 from explorer.net import Network
 from explorer.plane.regions import plane_through
 
-from .context import net_key
-from .session import Model, apply_settings
+from .context import HASH_FUNCS, OnScreen
+from .session import apply_fields, on_screen, set_on_screen
+from .state import SETTING, made_with
 
 __all__ = ["load_upload", "controls"]
 
@@ -41,20 +41,17 @@ def load_upload(data: bytes, filename: str) -> None:
         if n0 < 2:
             raise ExplorerError(f"{filename} takes {n0} input; the region map needs 2 inputs (or more, "
                                 "through a 2-D slice).")
+        shown = OnScreen(net, f"uploaded: {filename}", provenance, ckpt.box)
         if n0 == 2:
-            st.session_state["model"] = Model(net, f"uploaded: {filename}", provenance, ckpt.box)
+            set_on_screen(shown)
             if ckpt.box is not None:
-                apply_settings(dict(zip(("xmin", "xmax", "ymin", "ymax"), ckpt.box.reshape(-1).tolist())))
-            data_settings = provenance.get("dataset")
-            if isinstance(data_settings, dict) and data_settings.get("dim", 2) == 2:
-                apply_settings({k: data_settings[k] for k in ("n_points", "noise", "test_fraction", "seed",
-                                                              "n_classes") if k in data_settings}
-                               | ({"dataset": data_settings["name"]} if "name" in data_settings else {}))
+                st.session_state.update(SETTING["domain"].session(ckpt.box.reshape(-1).tolist()))
+            apply_fields(made_with(provenance, groups=("data",)))
             return
         centre = ckpt.box.mean(axis=1) if ckpt.box is not None else np.zeros(n0)
         eye = np.eye(n0)
         points = (centre, centre + eye[0], centre + eye[1])
-        _set_slice(Model(net, f"uploaded: {filename}", provenance, ckpt.box, full_net=net), points)
+        _set_slice(replace(shown, full_net=net), points)
         st.session_state["load_info"] = (
             f"{filename} takes {n0} inputs, so the map shows the 2-D slice through p0, p1, p2 "
             f"({', '.join(_fmt(p) for p in points)}); change the points under Load and save.")
@@ -77,46 +74,42 @@ def controls() -> None:
         st.error(st.session_state["load_error"])
     if "load_info" in st.session_state:
         st.info(st.session_state["load_info"])
-    model: Model = st.session_state["model"]
-    if model.full_net is not None:
-        n0 = model.full_net.n_inputs
+    shown = on_screen()
+    if shown.full_net is not None:
+        n0 = shown.full_net.n_inputs
         st.caption(f"2-D slice of the {n0}-input network through three points (comma-separated, {n0} numbers).")
         for name in ("p0", "p1", "p2"):
             st.text_input(name, key=f"slice_{name}")
         st.button("Show this slice", on_click=_apply_slice_inputs)
         if "slice_error" in st.session_state:
             st.error(st.session_state["slice_error"])
-    original = model.full_net or model.net
-    st.download_button("Download the network (.pt)", data=_checkpoint(model), mime="application/octet-stream",
-                       file_name=f"network_{original.architecture}.pt", width="stretch",
+    original = shown.original
+    st.download_button("Download the network (.pt)", data=_checkpoint_bytes(original, shown.box, shown.provenance),
+                       mime="application/octet-stream", file_name=f"network_{original.architecture}.pt",
+                       width="stretch",
                        help="The explorer's checkpoint: weights, domain and how the network was made. "
                             "Reload it here or read it with torch.load(path, weights_only=True).")
 
 
-def _checkpoint(model: Model) -> bytes:
-    net = model.full_net or model.net
-    return _checkpoint_bytes(net_key(net), net, model.file_domain, model.provenance)
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=HASH_FUNCS)
+def _checkpoint_bytes(net: Network, box, provenance: dict) -> bytes:
+    return checkpoint_bytes(net, box=box, provenance=provenance)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _checkpoint_bytes(key: str, _net: Network, _domain, _provenance: dict) -> bytes:
-    return checkpoint_bytes(_net, box=_domain, provenance=_provenance)
-
-
-def _set_slice(model: Model, points) -> None:
-    plane = plane_through(model.full_net, *points)
-    st.session_state["model"] = replace(model, net=plane.net, anchors=plane.anchors)
+def _set_slice(shown: OnScreen, points) -> None:
+    plane = plane_through(shown.full_net, *points)
+    set_on_screen(replace(shown, net=plane.net, anchors=plane.anchors))
     for name, p in zip(("p0", "p1", "p2"), points):
         st.session_state[f"slice_{name}"] = _fmt(p)
-    apply_settings({"xmin": -HALF_WIDTH, "xmax": HALF_WIDTH, "ymin": -HALF_WIDTH, "ymax": HALF_WIDTH})
+    st.session_state.update(SETTING["domain"].session(SETTING["domain"].default))
 
 
 def _apply_slice_inputs() -> None:
     st.session_state.pop("slice_error", None)
-    model: Model = st.session_state["model"]
+    shown = on_screen()
     try:
-        points = [_parse_vector(st.session_state[f"slice_{n}"], model.full_net.n_inputs, n) for n in ("p0", "p1", "p2")]
-        _set_slice(model, points)
+        points = [_parse_vector(st.session_state[f"slice_{n}"], shown.full_net.n_inputs, n) for n in ("p0", "p1", "p2")]
+        _set_slice(shown, points)
     except ExplorerError as exc:
         st.session_state["slice_error"] = str(exc)
 

@@ -30,7 +30,7 @@ def render(ctx: ViewContext) -> None:
     st.markdown("Two local findings after Zhu, Lin & Tang (2020), measured, not assumed: **(a)** does the "
                 "distance d* from training points to the nearest region boundary grow during training? "
                 "**(b)** do balls around training points meet more regions than balls around random points?")
-    result, data = ctx.train_result, ctx.extras.get("train_dataset")
+    result, data = ctx.on_screen.train_result, ctx.on_screen.train_dataset
     if result is None or len(result.snapshots) < 2 or data is None:
         st.info("Train a network in the sidebar first: training keeps about ten snapshots, which this view "
                 "compares.")

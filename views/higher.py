@@ -8,19 +8,21 @@ found, with its status, when the budget ends first.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import streamlit as st
 
-from explorer.plot import figures
 from explorer.plot.text import format_count
-from explorer.train.data import make_dataset
+from explorer.count.compare import CountEntry, compare_counts
 from explorer.errors import ExplorerError
-from explorer.count.compare import compare_counts
 from explorer.net import Network
-from explorer.train.fit import TrainConfig, train
+from explorer.plot import figures
+from explorer.train.data import HALF_WIDTH, make_dataset
+from explorer.train.fit import TrainConfig
 
 from .context import ViewContext
-from .jobs import Job, show_job
+from .jobs import Job, adopt_training, show_job, start_training
 
 __all__ = ["render", "SOURCES"]
 
@@ -33,7 +35,7 @@ def render(ctx: ViewContext) -> None:
     _adopt_training()
     st.markdown("Compare **upper bounds**, the **MIPBound-style lower bound**, the **exact count** (when it "
                 "finishes within the budget) and a **sampled lower bound** for one network on one box.")
-    options = [s for s in SOURCES if s != SOURCES[1] or ctx.full_net is not None]
+    options = [s for s in SOURCES if s != SOURCES[1] or ctx.on_screen.full_net is not None]
     source = st.radio("Network", options, horizontal=True, key="higher_source")
     if source == SOURCES[2]:
         _training_form()
@@ -52,9 +54,9 @@ def render(ctx: ViewContext) -> None:
     job: Job | None = st.session_state.get("higher_job")
     running = job is not None and not job.done
     if st.button("Compare counts", type="primary", disabled=running):
-        rows = [] if ctx.regions is None or source != SOURCES[0] else [_enumeration_row(ctx)]
+        first = () if ctx.regions is None or source != SOURCES[0] else (_enumeration_entry(ctx),)
         st.session_state["higher_job"] = Job("count comparison", _compare, net=net, box=box, confidence=confidence,
-                                             trials=trials, budget=float(budget), exact=exact, rows=rows).start()
+                                             trials=trials, budget=float(budget), exact=exact, first=first).start()
     show_job("higher_job", stoppable=False)
     job = st.session_state.get("higher_job")
     if job is not None and job.done:
@@ -63,16 +65,16 @@ def render(ctx: ViewContext) -> None:
 
 # ---- the network and its box ----------------------------------------------------------------------
 def _picked(ctx: ViewContext, source: str) -> tuple[Network, np.ndarray, str] | None:
+    shown = ctx.on_screen
     if source == SOURCES[0]:
-        return ctx.net, np.array(ctx.domain, dtype=float).reshape(2, 2), "network on screen"
-    if source == SOURCES[1] and ctx.full_net is not None:
-        box = ctx.extras.get("file_domain")
-        if box is not None:
-            return ctx.full_net, np.asarray(box, dtype=float), "full network of the slice (box from its file)"
-        return ctx.full_net, np.tile([-3.0, 3.0], (ctx.full_net.n_inputs, 1)), \
-            "full network of the slice (box [-3, 3] per input: its file has none)"
+        return shown.net, np.array(ctx.domain, dtype=float).reshape(2, 2), "network on screen"
+    if source == SOURCES[1] and shown.full_net is not None:
+        if shown.box is not None:
+            return shown.full_net, np.asarray(shown.box, dtype=float), "full network of the slice (box from its file)"
+        return shown.full_net, np.tile([-HALF_WIDTH, HALF_WIDTH], (shown.full_net.n_inputs, 1)), \
+            f"full network of the slice (box [{-HALF_WIDTH:g}, {HALF_WIDTH:g}] per input: its file has none)"
     trained = st.session_state.get("higher_trained")
-    return None if trained is None else (trained[0], trained[1], trained[2])
+    return None if trained is None else (trained.net, trained.box, trained.source)
 
 
 def _training_form() -> None:
@@ -96,60 +98,33 @@ def _training_form() -> None:
         except ExplorerError as exc:
             st.error(str(exc))
             return
-        st.session_state["higher_train_job"] = Job("training", _train, dataset=dataset, config=config).start()
+        start_training("higher_train_job", dataset, config)
     show_job("higher_train_job")
 
 
-def _train(job: Job, dataset, config: TrainConfig):
-    def progress(epoch: int, epochs: int, metrics: dict) -> None:
-        job.progress(epoch / epochs, f"epoch {epoch}/{epochs} · accuracy {metrics['train_acc']:.0%}")
-
-    return dataset, train(dataset, config, progress=progress, should_stop=lambda: job.stop_requested)
-
-
 def _adopt_training() -> None:
-    job: Job | None = st.session_state.get("higher_train_job")
-    if job is None or not job.done:
+    try:
+        trained = adopt_training("higher_train_job")
+    except ExplorerError as exc:
+        st.error(str(exc))
         return
-    del st.session_state["higher_train_job"]
-    if job.error:
-        st.error(job.error)
-        return
-    dataset, result = job.result
-    st.session_state["higher_trained"] = (result.net, dataset.domain,
-                                          f"trained on {dataset.n_classes} clusters in {dataset.dim}-D")
-    st.session_state["higher_source"] = SOURCES[2]
+    if trained is not None:
+        st.session_state["higher_trained"] = trained
+        st.session_state["higher_source"] = SOURCES[2]
 
 
 # ---- the comparison job ----------------------------------------------------------------------------
 def _compare(job: Job, net: Network, box: np.ndarray, confidence: float, trials: int, budget: float,
-             exact: bool, rows: list) -> list:
-    """Rows of :func:`explorer.count.compare.compare_counts` (within the budget), after the given ``rows``."""
+             exact: bool, first: tuple) -> tuple[CountEntry, ...]:
+    """The entries of :func:`explorer.count.compare.compare_counts` (within the budget), after ``first``."""
     cmp = compare_counts(net, box, exact=exact, trials=trials, confidence=confidence, time_limit=budget,
                          n_samples=N_SAMPLES, workers=1, progress=job.progress)
-    out = list(rows)
-    out.append(_row(f"sampled lower bound ({cmp.sampled_points:,} points)", cmp.sampled_lower, "lower",
-                    "complete", None))
-    out += [_row(u.label, u.value, "upper", u.note or "complete", u.seconds) for u in cmp.upper]
-    if cmp.mipbound is not None:
-        mb = cmp.mipbound
-        out.append(_row(f"{mb.label}, confidence {mb.confidence:.0%}", mb.lower_bound, "lower", mb.status,
-                        mb.seconds))
-    if cmp.exact is not None:
-        ex = cmp.exact
-        out.append(_row(f"exact count ({ex.method})" if ex.is_exact else f"regions found by the exact count "
-                        f"({ex.method}, stopped)", ex.n_regions, "exact" if ex.is_exact else "lower", ex.status,
-                        ex.seconds))
-    return out
+    return (*first, *cmp.entries)
 
 
-def _row(label: str, value, kind: str, status: str, seconds: float | None) -> dict:
-    return {"label": label, "value": value, "kind": kind, "status": status, "seconds": seconds}
-
-
-def _enumeration_row(ctx: ViewContext) -> dict:
-    return _row("exact enumeration of the 2-D polygons", ctx.regions.n_regions, "exact", "complete",
-                ctx.regions.seconds)
+def _enumeration_entry(ctx: ViewContext) -> CountEntry:
+    return CountEntry(name="enumeration", label="exact enumeration of the 2-D polygons", value=ctx.regions.n_regions,
+                      kind="exact", status="complete", seconds=ctx.regions.seconds)
 
 
 # ---- display ---------------------------------------------------------------------------------------
@@ -157,15 +132,12 @@ def _results(job: Job) -> None:
     if job.error:
         st.error(job.error)
         return
-    rows = job.result
-    st.plotly_chart(figures.count_chart(rows), key="higher_chart", theme=None, config={"displaylogo": False})
-    st.dataframe(_table(rows), hide_index=True, width="stretch")
+    entries = job.result
+    st.plotly_chart(figures.count_chart([asdict(e) for e in entries]), key="higher_chart", theme=None,
+                    config={"displaylogo": False})
+    st.dataframe([{"method": e.label, "regions": format_count(e.value) if e.value is not None else "—",
+                   "kind": e.kind, "status": e.status, "seconds": None if e.seconds is None else round(e.seconds, 3)}
+                  for e in entries], hide_index=True, width="stretch")
     st.caption(f"Finished in {job.seconds:.1f} s. Upper bounds hold for every network of this architecture "
                "(the activation-aware one for this network on this box); lower bounds are certain except "
                "MIPBound's, which holds with the stated confidence.")
-
-
-def _table(rows: list) -> list[dict]:
-    return [{"method": r["label"], "regions": format_count(r["value"]) if r["value"] is not None else "—",
-             "kind": r["kind"], "status": r["status"],
-             "seconds": None if r["seconds"] is None else round(r["seconds"], 3)} for r in rows]

@@ -1,4 +1,5 @@
-"""Long work off the script thread: a Job runs one function in a background thread, with progress and Stop.
+"""Long work off the script thread: a Job runs one function in a background thread, with progress and Stop;
+training as a Job (started and adopted the same way by the sidebar and the Higher dimensions tab).
 
 Streamlit reruns the whole script on every click, so work that must survive a Stop click (training,
 exact counts, findings) runs in a thread owned by the session; the page polls it from a fragment.
@@ -12,9 +13,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from explorer.errors import ExplorerError
+import streamlit as st
 
-__all__ = ["Job", "show_job"]
+from explorer.errors import ExplorerError
+from explorer.train.data import Dataset
+from explorer.train.fit import TrainConfig, TrainResult, train
+
+from .context import OnScreen
+
+__all__ = ["Job", "show_job", "start_training", "adopt_training"]
 
 
 class Job:
@@ -86,8 +93,6 @@ class Job:
 def show_job(key: str, *, extra: Callable[[Job], None] | None = None, stoppable: bool = True) -> None:
     """While the job in ``st.session_state[key]`` runs, poll it twice a second (progress bar, ``extra``
     and, if ``stoppable``, a Stop button); rerun the whole page once it has ended to show its result."""
-    import streamlit as st
-
     job: Job | None = st.session_state.get(key)
     if job is None or job.done:
         return
@@ -106,3 +111,35 @@ def show_job(key: str, *, extra: Callable[[Job], None] | None = None, stoppable:
                       width="stretch")
 
     st.fragment(panel, run_every=0.5)()
+
+
+# ---- training -------------------------------------------------------------------------------------
+def start_training(key: str, dataset: Dataset, config: TrainConfig) -> None:
+    """Train in a Job stored under ``st.session_state[key]``; it reports loss and accuracy as it goes."""
+    st.session_state[key] = Job("training", _train, dataset=dataset, config=config).start()
+
+
+def adopt_training(key: str) -> OnScreen | None:
+    """The network of the training job under ``st.session_state[key]`` once it has ended (the job is then
+    dropped; a stopped run gives its partial network), None while it runs or if there is none.
+
+    Raises
+    ------
+    ExplorerError : the training failed (the message says why).
+    """
+    job: Job | None = st.session_state.get(key)
+    if job is None or not job.done:
+        return None
+    del st.session_state[key]
+    if job.error:
+        raise ExplorerError(job.error)
+    return OnScreen.trained(*job.result)
+
+
+def _train(job: Job, dataset: Dataset, config: TrainConfig) -> tuple[Dataset, TrainConfig, TrainResult]:
+    def progress(epoch: int, epochs: int, metrics: dict) -> None:
+        job.progress(epoch / epochs, f"epoch {epoch}/{epochs} · loss {metrics['loss']:.3f} · accuracy "
+                                     f"{metrics['train_acc']:.0%}")
+        job.report({"epoch": epoch, **metrics})
+
+    return dataset, config, train(dataset, config, progress=progress, should_stop=lambda: job.stop_requested)

@@ -1,103 +1,128 @@
-"""Shareable app state: every setting that determines the view, to and from URL query parameters.
+"""The app's settings, defined once, and the shareable state they make: URL codec, TrainConfig and widget values.
+
+:data:`SETTINGS` is the one table: for every setting its kind (:mod:`views.codec`), default, range or choices,
+widget label and help.  From it come :class:`AppState` (the shared settings as a frozen dataclass, checked
+field by field on construction), the URL codec (:func:`to_query`, the lenient :func:`from_query`), the
+arguments of make_dataset and the TrainConfig of a state, and the session-state values of the widgets.
+Defaults are written once: data defaults are make_dataset's, training defaults TrainConfig's.
 
 A link ``…/?dataset=circles&hidden=8,8&seed=3`` reproduces a view: :func:`to_query` writes only the fields
-that differ from :class:`AppState`'s defaults, in field order, as human-readable text; :func:`from_query`
-reads any user-edited URL back without raising, clamping values to the app's limits and collecting one
-warning per value it could not use as given.  ``from_query(to_query(s)) == (s, [])`` for every valid state.
+that differ from the defaults, in table order, as readable text; :func:`from_query` reads any user-edited
+URL without raising, clamping values to the table's ranges and collecting one warning per value it could
+not use as given.  ``from_query(to_query(s)) == (s, [])`` for every valid state.
 """
 
 from __future__ import annotations
 
-import math
-import re
+import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import field, fields, make_dataclass, replace
 
 from explorer.ball.certify import CERTIFIERS
-from explorer.train.data import DATASETS
-from explorer.errors import ExplorerError
 from explorer.ball.primitives import NORMS
-from explorer.plot.figures import COLOR_BY, PALETTES
 from explorer.net import ACTIVATIONS
-from explorer.train.presets import parse_spec
+from explorer.plot.figures import COLOR_BY, PALETTES
+from explorer.train.data import DATASETS, HALF_WIDTH, make_dataset
 from explorer.train.fit import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, OPTIMIZERS, TrainConfig
+from explorer.train.presets import parse_spec
 
-__all__ = ["AppState", "to_query", "from_query", "dataset_kwargs", "train_config", "LIMITS", "LEARNING_RATES",
-           "TABS", "COMPARISON", "ALIASES", "MAX_PINNED"]
+from .codec import DEFAULT, Box, Choice, Flag, LayerSet, LearningRate, Number, Points, Spec, Widths
 
-LIMITS = {  # inclusive ranges of the app's widgets (a URL asking for more is clamped)
-    "n_points": (20, 2000), "n_classes": (2, 10), "noise": (0.0, 0.5), "test_fraction": (0.0, 0.9),
-    "seed": (0, 2**31 - 1), "alpha": (0.01, 0.5), "lr": (1e-5, 10.0), "epochs": (1, MAX_EPOCHS),
-    "batch_size": (1, 4096), "weight_decay": (0.0, 1.0), "radius": (1e-6, 100.0), "domain": (-1e4, 1e4),
-    "layers": (1, MAX_HIDDEN_LAYERS), "units": (1, MAX_UNITS),
-}
+__all__ = ["SETTINGS", "SETTING", "AppState", "to_query", "from_query", "dataset_kwargs", "train_config",
+           "needs_training", "made_with", "session_defaults", "session_values", "state_values", "TABS",
+           "TAB_LABELS", "LEARNING_RATES", "COMPARISON", "ALIASES", "MAX_PINNED", "MAX_REGIONS", "MULTICLASS"]
+
 LEARNING_RATES = (1e-5, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # TF Playground's choices
 MAX_PINNED = 16
-TABS = ("explore", "higher", "findings", "teach")
+MAX_REGIONS = 60_000  # default size budget of the map's enumeration
+MULTICLASS = ("spiral", "blobs")  # the datasets whose number of classes is a choice
+TAB_LABELS = {"explore": "Explore", "higher": "Higher dimensions", "findings": "Local findings", "teach": "Teach"}
+TABS = tuple(TAB_LABELS)
 COMPARISON = "init_vs_trained"  # the preset value that shows one architecture at initialisation and trained
 ALIASES = {"networkShape": "hidden", "learningRate": "lr", "batchSize": "batch_size"}  # TF Playground names
+_DATA = {k: p.default for k, p in inspect.signature(make_dataset).parameters.items()}  # make_dataset's defaults
+_TRAINING = {f.name: f.default for f in fields(TrainConfig)}  # TrainConfig's defaults
 
 
-@dataclass(frozen=True)
-class AppState:
-    """What a shared link fixes: data, architecture, training and view (defaults: the app's start-up view).
+def _preset(text: str) -> str:
+    name, n = parse_spec(text)
+    return f"{name}:{n}"
 
-    dataset, n_classes, n_points, noise, test_fraction, seed : arguments of ``make_dataset`` (seed also
-        seeds training; n_classes matters for spiral and blobs only)
-    hidden, activation, alpha, optimizer, lr, epochs, batch_size, weight_decay : the ``TrainConfig``
-        (alpha is the LeakyReLU slope, used when activation is 'leaky_relu'; lr one of LEARNING_RATES)
-    color_by, palette : region colouring, keys of explorer.plot.figures.COLOR_BY and PALETTES
-    show_layers : 0-based hidden layers whose neurons' boundaries are drawn (the URL writes them 1-based)
-    show_decision, show_data, show_test : draw the decision boundary, the training points, the test points
-    pinned : points (x, y) pinned for inspection, at most MAX_PINNED
-    radius, norm, certifier : the ball around inspected points and how its regions are bounded
-    domain : (xmin, xmax, ymin, ymax) of the region map
-    classroom : hide the controls a demonstration does not need
-    preset : '' (the trained or loaded network), a preset spec such as 'sawtooth:4', or COMPARISON
-    tab : the tab to open, one of TABS
 
-    Construction validates strictly (ExplorerError); :func:`from_query` is the lenient reader.
-    """
+SETTINGS = (
+    # data: the arguments of make_dataset (the seed also seeds training)
+    Choice(name="dataset", default=DATASETS[0], group="data", choices=DATASETS, label="Dataset"),
+    Number(name="n_classes", default=_DATA["n_classes"], group="data", lo=2, hi=10, integer=True, label="Classes",
+           help="Spiral and blobs only; the other datasets have two classes."),
+    Number(name="n_points", default=_DATA["n_points"], group="data", lo=20, hi=2000, integer=True, step=20,
+           label="Number of points"),
+    Number(name="noise", default=_DATA["noise"], group="data", lo=0.0, hi=0.5, step=0.05, label="Noise"),
+    Number(name="test_fraction", default=_DATA["test_fraction"], group="data", lo=0.0, hi=0.9, step=0.1,
+           label="Test share"),
+    Number(name="seed", default=_DATA["seed"], group="data", lo=0, hi=2**31 - 1, integer=True, step=1,
+           widget="number", label="Seed"),
+    # training: the fields of TrainConfig
+    Widths(name="hidden", default=_TRAINING["hidden"], group="training", max_layers=MAX_HIDDEN_LAYERS,
+           units=(1, MAX_UNITS), label="Hidden layers", key=None),
+    Choice(name="activation", default=_TRAINING["activation"], group="training", choices=ACTIVATIONS,
+           labels={"relu": "ReLU", "leaky_relu": "LeakyReLU"}, widget="radio", label="Activation"),
+    Number(name="alpha", default=0.01, group="training", lo=0.01, hi=0.5, step=0.01, label="LeakyReLU slope α",
+           help="Used when the activation is LeakyReLU."),  # not TrainConfig's 0: the slope offered on switching
+    Choice(name="optimizer", default=_TRAINING["optimizer"], group="training", choices=OPTIMIZERS,
+           label="Optimiser"),
+    LearningRate(name="lr", default=_TRAINING["lr"], group="training", lo=LEARNING_RATES[0], hi=LEARNING_RATES[-1],
+                 choices=LEARNING_RATES, label="Learning rate"),
+    Number(name="epochs", default=_TRAINING["epochs"], group="training", lo=1, hi=MAX_EPOCHS, integer=True,
+           step=50, widget="number", label="Epochs"),
+    Number(name="batch_size", default=_TRAINING["batch_size"], group="training", lo=1, hi=4096, integer=True,
+           step=8, widget="number", label="Batch size"),
+    Number(name="weight_decay", default=_TRAINING["weight_decay"], group="training", lo=0.0, hi=1.0, step=1e-4,
+           format="%.4f", widget="number", label="Weight decay"),
+    # view
+    Choice(name="color_by", default=COLOR_BY[0], choices=COLOR_BY, label="Colour regions by"),
+    Choice(name="palette", default=next(iter(PALETTES)), choices=tuple(PALETTES), label="Palette",
+           help="okabe-ito and tol-light are colour-blind safe."),
+    LayerSet(name="show_layers", default=(), max_layers=MAX_HIDDEN_LAYERS, label="Neuron boundaries of layer"),
+    Flag(name="show_decision", default=True, label="Decision boundary"),
+    Flag(name="show_data", default=True, label="Data points"),
+    Flag(name="show_test", default=False, label="Test points"),
+    Points(name="pinned", default=(), limit=1e4, max_points=MAX_PINNED, key="pinned", label="Pinned points"),
+    Number(name="radius", default=0.5, lo=1e-6, hi=100.0, format="%.3f", label="Ball radius r"),
+    Choice(name="norm", default=NORMS[0], choices=NORMS, label="Norm",
+           labels={"2": "ℓ2 (disk)", "inf": "ℓ∞ (square)", "1": "ℓ1 (diamond)"}),
+    Choice(name="certifier", default="symbolic", choices=CERTIFIERS, label="Certifier",
+           help="lipschitz < ibp < symbolic < lp < exact: tighter and slower."),
+    Box(name="domain", default=(-HALF_WIDTH, HALF_WIDTH, -HALF_WIDTH, HALF_WIDTH), limit=1e4, step=0.5,
+        label="Map domain", key=None),
+    Flag(name="classroom", default=False, widget="toggle", label="Classroom mode",
+         help="Hide the controls a demonstration does not need."),
+    Spec(name="preset", default="", parser=_preset, blank=("", COMPARISON), key=None,
+         label="Classic construction (a preset spec such as 'sawtooth:4', or init_vs_trained)"),
+    Choice(name="tab", default=TABS[0], choices=TABS, labels=TAB_LABELS, key=None, label="Tab"),
+    # the session's own settings (not in links)
+    Number(name="max_regions", default=MAX_REGIONS, shared=False, lo=1_000, hi=1_000_000, integer=True,
+           step=10_000, widget="number", label="Region budget", help="Enumeration stops beyond this many regions."),
+)
+SETTING = {s.name: s for s in SETTINGS}
+_SHARED = tuple(s for s in SETTINGS if s.shared)
 
-    dataset: str = "moons"
-    n_classes: int = 2
-    n_points: int = 500
-    noise: float = 0.1
-    test_fraction: float = 0.2
-    seed: int = 0
-    hidden: tuple[int, ...] = TrainConfig.hidden  # training defaults live in TrainConfig
-    activation: str = TrainConfig.activation
-    alpha: float = 0.01  # the LeakyReLU slope offered when the user switches to it
-    optimizer: str = TrainConfig.optimizer
-    lr: float = TrainConfig.lr
-    epochs: int = TrainConfig.epochs
-    batch_size: int = TrainConfig.batch_size
-    weight_decay: float = TrainConfig.weight_decay
-    color_by: str = "region"
-    palette: str = "okabe-ito"
-    show_layers: tuple[int, ...] = ()
-    show_decision: bool = True
-    show_data: bool = True
-    show_test: bool = False
-    pinned: tuple[tuple[float, float], ...] = ()
-    radius: float = 0.5
-    norm: str = "2"
-    certifier: str = "symbolic"
-    domain: tuple[float, float, float, float] = (-3.0, 3.0, -3.0, 3.0)
-    classroom: bool = False
-    preset: str = ""
-    tab: str = "explore"
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value, problem = _PARSERS[f.name](_to_text(f.name, getattr(self, f.name)))  # the URL's path
-            if problem:
-                raise ExplorerError(f"invalid app state: {problem}.")
-            object.__setattr__(self, f.name, value)
+def _check(self) -> None:
+    for s in _SHARED:
+        object.__setattr__(self, s.name, s.check(getattr(self, s.name)))
+
+
+AppState = make_dataclass(
+    "AppState", [(s.name, s.type, field(default=s.default)) for s in _SHARED], frozen=True,
+    namespace={"__post_init__": _check, "__module__": __name__, "__doc__": (
+        "What a shared link fixes: data, architecture, training and view (defaults: the app's start-up view).\n\n"
+        "One field per shared row of SETTINGS, in its order; construction checks and normalises every field\n"
+        "(ExplorerError if one is invalid); from_query is the lenient reader.\n\n" + "\n".join(
+            f"{s.name} : {s.label} (default {s.default!r})" for s in _SHARED))})
 
 
 def to_query(state: AppState) -> dict[str, str]:
-    """Query parameters {field: text} of the fields that differ from the defaults, in field order.
+    """Query parameters {field: text} of the fields that differ from the defaults, in table order.
 
     Text forms: numbers as the shortest round-tripping decimal ('0.1', '3', '1e-05'), tuples joined by ','
     ('16,16'), pinned points as 'x,y;x,y', booleans as '1' / '0', hidden layers 1-based.
@@ -109,20 +134,17 @@ def to_query(state: AppState) -> dict[str, str]:
     >>> to_query(AppState())                     # the start-up view: an empty query
     {}
     """
-    default = AppState()
-    return {f.name: _to_text(f.name, getattr(state, f.name)) for f in fields(AppState)
-            if getattr(state, f.name) != getattr(default, f.name)}
+    return {s.name: s.text(getattr(state, s.name)) for s in _SHARED if getattr(state, s.name) != s.default}
 
 
 def from_query(params: Mapping) -> tuple[AppState, list[str]]:
     """The state a URL's query parameters describe, and one warning per value not used as given.
 
     ``params`` maps names to text (or lists of text, as ``urllib.parse.parse_qs`` gives: the last one
-    counts), or to native values as widgets hold them (numbers, booleans, tuples such as hidden=(8, 8)),
-    which are read through their text form; so the app can build its state leniently from its widgets.
-    Unknown names, unreadable values and unknown choices fall back to the default; numbers out of range
-    are clamped to LIMITS.  Never raises on user input.  TF Playground's networkShape, learningRate and
-    batchSize are read as hidden, lr and batch_size.
+    counts), or to native values as widgets hold them (numbers, booleans, lists such as hidden=[8, 8]),
+    each read by its setting's typed reader.  Unknown names, unreadable values and unknown choices fall
+    back to the default; numbers out of range are clamped.  Never raises on user input.  TF Playground's
+    networkShape, learningRate and batchSize are read as hidden, lr and batch_size.
 
     Examples
     --------
@@ -134,214 +156,79 @@ def from_query(params: Mapping) -> tuple[AppState, list[str]]:
     """
     warnings: list[str] = []
     values: dict = {}
-    names = {f.name for f in fields(AppState)}
+    shared = {s.name: s for s in _SHARED}
     for raw_key, raw in params.items():
         key = ALIASES.get(str(raw_key), str(raw_key))
-        if key not in names:
+        setting = shared.get(key)
+        if setting is None:
             warnings.append(f"ignored unknown parameter {str(raw_key)[:40]!r}.")
             continue
-        value, problem = _PARSERS[key](_as_text(key, raw))
-        if value is not _DEFAULT:
+        value, problem = setting.read(raw)
+        if value is not DEFAULT:
             values[key] = value
         if problem:
-            shown = _to_text(key, values.get(key, _default(key)))
-            warnings.append(f"{problem}; using {key}={shown or '(none)'}.")
+            warnings.append(f"{problem}; using {key}={setting.text(values.get(key, setting.default)) or '(none)'}.")
     return replace(AppState(), **values), warnings
 
 
 def dataset_kwargs(state: AppState) -> dict:
     """Keyword arguments of ``make_dataset`` for the state (n_classes only where the dataset has a choice)."""
-    return {"name": state.dataset, "n_points": state.n_points, "noise": state.noise,
-            "test_fraction": state.test_fraction, "seed": state.seed,
-            "n_classes": state.n_classes if state.dataset in ("spiral", "blobs") else 2}
+    kwargs = {s.name: getattr(state, s.name) for s in _SHARED if s.group == "data"}
+    kwargs["name"] = kwargs.pop("dataset")
+    if state.dataset not in MULTICLASS:
+        kwargs["n_classes"] = 2
+    return kwargs
 
 
 def train_config(state: AppState, *, snapshot_every: int = 0) -> TrainConfig:
-    """The TrainConfig the state describes (alpha only matters for LeakyReLU; the data seed seeds training)."""
-    return TrainConfig(hidden=state.hidden, activation=state.activation,
-                       alpha=state.alpha if state.activation == "leaky_relu" else 0.0, optimizer=state.optimizer,
-                       lr=state.lr, epochs=state.epochs, batch_size=state.batch_size,
-                       weight_decay=state.weight_decay, seed=state.seed, snapshot_every=snapshot_every)
+    """The TrainConfig the state describes: every TrainConfig field that is a setting (alpha only matters for
+    LeakyReLU, else 0; the data seed seeds training)."""
+    values = {f.name: getattr(state, f.name) for f in fields(TrainConfig) if f.name in SETTING}
+    values["alpha"] = state.alpha if state.activation == "leaky_relu" else 0.0
+    return TrainConfig(**values, snapshot_every=snapshot_every)
 
 
-# ---- text forms ---------------------------------------------------------------------------------
-_DEFAULT = object()  # a parser's "use the default" answer
+def needs_training(state: AppState) -> bool:
+    """True if the state's data or training settings differ from the defaults (the shipped example's)."""
+    return any(getattr(state, s.name) != s.default for s in _SHARED if s.group in ("data", "training")
+               and (s.name != "alpha" or state.activation == "leaky_relu"))
 
 
-def _to_text(name: str, value) -> str:
-    if name == "pinned":
-        return ";".join(f"{_num(x)},{_num(y)}" for x, y in value)
-    if name == "show_layers":
-        return ",".join(str(int(v) + 1) for v in value)
-    if name == "color_by":
-        return str(value).replace(" ", "-")
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (tuple, list)):
-        return ",".join(_num(v) for v in value)
-    if isinstance(value, (int, float)):
-        return _num(value)
-    return str(value)
+def made_with(provenance: dict, *, groups: tuple[str, ...] = ("data", "training")) -> dict:
+    """The settings {name: value} of ``groups`` that a provenance records (as training_provenance writes it).
+
+    Empty unless the record holds every group asked for, on planar data.  A run stopped after k epochs is
+    recorded with epochs=k: the first k epochs of a run are a run of k epochs, with the same weights.
+    """
+    data, training = provenance.get("dataset"), provenance.get("training")
+    if not isinstance(data, dict) or data.get("dim", 2) != 2:
+        return {}
+    if "training" in groups and not isinstance(training, dict):
+        return {}
+    out = {s.name: data[s.name] for s in _SHARED if s.group == "data" and s.name in data}
+    out["dataset"] = data.get("name", DATASETS[0])
+    if "training" in groups:
+        out |= {s.name: training[s.name] for s in _SHARED if s.group == "training" and s.name in training}
+        out["hidden"] = tuple(training.get("hidden", ()))
+        if training.get("activation") != "leaky_relu":
+            out.pop("alpha", None)  # a ReLU run records alpha 0, which is no slope to offer
+        done = (provenance.get("history") or {}).get("epoch") or []
+        if provenance.get("stopped") and done:
+            out["epochs"] = int(done[-1])
+    return out
 
 
-def _as_text(key: str, raw) -> str:
-    """A query value as text: the last of a list of strings, a string as is, a native value via _to_text."""
-    if isinstance(raw, (list, tuple)) and all(isinstance(v, str) for v in raw):
-        return raw[-1] if raw else ""
-    if isinstance(raw, str):
-        return raw
-    if raw is None:
-        return ""
-    try:
-        return _to_text(key, raw)
-    except (TypeError, ValueError):
-        return repr(raw)
+def session_defaults() -> dict:
+    """The initial session-state values of every setting's widgets."""
+    return {k: v for s in SETTINGS for k, v in s.session_defaults().items()}
 
 
-def _num(v) -> str:
-    """Shortest text that reads back as the same number: '3' for 3.0, repr otherwise."""
-    if isinstance(v, bool):
-        return str(int(v))
-    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e15):
-        return str(int(v))
-    return repr(float(v))
+def session_values(values: Mapping) -> dict:
+    """Session-state entries {widget key: value} that show the given settings {name: value}."""
+    return {k: v for name, value in values.items() if name in SETTING for k, v in SETTING[name].session(value).items()}
 
 
-def _default(name: str):
-    return next(f.default for f in fields(AppState) if f.name == name)
-
-
-def _show(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
-# ---- parsers: text -> (value or _DEFAULT, the problem with the text or None) -------------------------
-def _number(name: str, integer: bool):
-    lo, hi = LIMITS[name]
-
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if math.isnan(value) or (integer and math.isfinite(value) and not value.is_integer()):
-            return _DEFAULT, f"{name}={_show(text)} is not {'an integer' if integer else 'a number'}"
-        clamped = min(max(value, lo), hi)
-        value = int(clamped) if integer else clamped
-        if clamped != float(text):
-            return value, f"{name}={_show(text)} is outside {_num(lo)}–{_num(hi)}"
-        return value, None
-    return parse
-
-
-def _choice(name: str, choices):
-    """One of ``choices``; case, and '-' or '_' for spaces, are forgiven."""
-    canon = {c.lower().replace(" ", "-").replace("_", "-"): c for c in choices}
-
-    def parse(text):
-        value = canon.get(text.strip().lower().replace(" ", "-").replace("_", "-"))
-        if value is not None:
-            return value, None
-        return _DEFAULT, f"{name}={_show(text)} is not one of {', '.join(c.replace(' ', '-') for c in choices)}"
-    return parse
-
-
-def _learning_rate(text):
-    value, problem = _number("lr", False)(text)
-    if value is _DEFAULT:
-        return value, problem
-    nearest = min(LEARNING_RATES, key=lambda r: abs(math.log(r / value)))
-    if nearest != value:
-        return nearest, f"lr={_show(text)} is not one of the app's learning rates"
-    return value, problem
-
-
-def _flag(name: str):
-    def parse(text):
-        value = text.strip().lower()
-        if value in ("1", "true", "yes", "on"):
-            return True, None
-        if value in ("0", "false", "no", "off"):
-            return False, None
-        return _DEFAULT, f"{name}={_show(text)} is not 1 or 0"
-    return parse
-
-
-def _hidden(text):
-    (lo, hi), most = LIMITS["units"], LIMITS["layers"][1]
-    try:
-        widths = [float(p) for p in re.split(r"[,\s]+", text.strip()) if p]
-        if not widths or not all(math.isfinite(w) and w.is_integer() for w in widths):
-            raise ValueError
-    except ValueError:
-        return _DEFAULT, f"hidden={_show(text)} is not a list of layer widths like 16,16"
-    clamped = tuple(int(min(max(w, lo), hi)) for w in widths[:most])
-    if len(widths) > most or any(c != w for c, w in zip(clamped, widths)):
-        return clamped, f"hidden={_show(text)} needs 1–{most} layers of {lo}–{hi} units"
-    return clamped, None
-
-
-def _layers(text):
-    most = LIMITS["layers"][1]
-    parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
-    if not all(p.isdigit() for p in parts):
-        return _DEFAULT, f"show_layers={_show(text)} is not a list of layer numbers like 1,2"
-    keep = tuple(sorted({int(p) - 1 for p in parts if 1 <= int(p) <= most}))  # 1-based text, 0-based value
-    if len(keep) != len(parts):
-        return keep, f"show_layers={_show(text)} must list distinct layers 1–{most}"
-    return keep, None
-
-
-def _pinned(text):
-    lo, hi = LIMITS["domain"]
-    points, bad = [], False
-    for part in (p for p in text.split(";") if p.strip()):
-        try:
-            x, y = (float(v) for v in part.split(","))
-            if not (lo <= x <= hi and lo <= y <= hi):
-                raise ValueError
-            points.append((x, y))
-        except ValueError:
-            bad = True
-    if bad or len(points) > MAX_PINNED:
-        return tuple(points[:MAX_PINNED]), (f"pinned={_show(text)} must be at most {MAX_PINNED} points x,y;x,y "
-                                            f"within ±{_num(hi)} (others dropped)")
-    return tuple(points), None
-
-
-def _domain(text):
-    lo, hi = LIMITS["domain"]
-    try:
-        box = tuple(float(v) for v in text.split(","))
-        if len(box) != 4 or not all(lo <= v <= hi for v in box) or not (box[0] < box[1] and box[2] < box[3]):
-            raise ValueError
-    except ValueError:
-        return _DEFAULT, (f"domain={_show(text)} is not XMIN,XMAX,YMIN,YMAX with XMIN < XMAX and YMIN < YMAX "
-                          f"within ±{_num(hi)}")
-    return box, None
-
-
-def _preset(text):
-    value = text.strip().lower()
-    if value in ("", COMPARISON):
-        return value, None
-    try:
-        name, n = parse_spec(value)
-    except ExplorerError as exc:
-        return _DEFAULT, f"preset={_show(text)}: {str(exc).rstrip('.')}"
-    return f"{name}:{n}", None
-
-
-_PARSERS = {
-    "dataset": _choice("dataset", DATASETS), "n_classes": _number("n_classes", True),
-    "n_points": _number("n_points", True),
-    "noise": _number("noise", False), "test_fraction": _number("test_fraction", False),
-    "seed": _number("seed", True), "hidden": _hidden, "activation": _choice("activation", ACTIVATIONS),
-    "alpha": _number("alpha", False), "optimizer": _choice("optimizer", OPTIMIZERS), "lr": _learning_rate,
-    "epochs": _number("epochs", True), "batch_size": _number("batch_size", True),
-    "weight_decay": _number("weight_decay", False), "color_by": _choice("color_by", COLOR_BY),
-    "palette": _choice("palette", tuple(PALETTES)), "show_layers": _layers, "show_decision": _flag("show_decision"),
-    "show_data": _flag("show_data"), "show_test": _flag("show_test"), "pinned": _pinned,
-    "radius": _number("radius", False), "norm": _choice("norm", NORMS), "certifier": _choice("certifier", CERTIFIERS),
-    "domain": _domain, "classroom": _flag("classroom"), "preset": _preset, "tab": _choice("tab", TABS),
-}
+def state_values(session: Mapping) -> dict:
+    """The settings {name: native value} the widgets in ``session`` hold (for :func:`from_query`)."""
+    values = {s.name: s.from_session(session) for s in _SHARED}
+    return {name: v for name, v in values.items() if v is not DEFAULT}

@@ -15,11 +15,14 @@ from explorer.plane.regions import RegionLimitError
 from explorer.plot.teach import depth_figure, layer_reveal, timeline_figure
 from explorer.studies.timeline import snapshot_timeline
 from explorer.train.fit import TrainConfig
-from views.context import ViewContext, get_regions, net_key
+
+from .context import ViewContext, cache_key, get_regions
+from .session import PRESET_SECTION
+from .state import COMPARISON
 
 __all__ = ["render", "SECTIONS"]
 
-SECTIONS = ("Layer by layer", "Training timeline", "Classic constructions")
+SECTIONS = ("Layer by layer", "Training timeline", PRESET_SECTION)
 _PLAY_SECONDS = 0.8  # one snapshot per tick while playing
 _FONTS = ("serif", "sans-serif", "Times New Roman", "Arial", "Helvetica")
 
@@ -42,7 +45,7 @@ def render(ctx: ViewContext) -> None:
 
 # ---- 1. layer-by-layer reveal -------------------------------------------------------------------
 def _layers(ctx: ViewContext) -> None:
-    net = ctx.net
+    net = ctx.on_screen.net
     widths = net.hidden_widths
     depth = len(widths)
     k = st.slider("Partition after hidden layer", 1, depth, depth, key="teach_layer") if depth > 1 else 1
@@ -68,7 +71,7 @@ def _layers(ctx: ViewContext) -> None:
 
 # ---- 2. training timeline -------------------------------------------------------------------------
 def _timeline(ctx: ViewContext) -> None:
-    result = ctx.train_result
+    result = ctx.on_screen.train_result
     if result is None or len(result.snapshots) < 2 or ctx.dataset is None:
         st.info("Train a network with snapshots (keep a snapshot every k epochs) to step through its training "
                 "here.")
@@ -82,7 +85,7 @@ def _timeline(ctx: ViewContext) -> None:
 def _timeline_step(ctx: ViewContext, timeline) -> None:
     """One tick: the Play/Pause button, the snapshot slider (advanced while playing) and what it shows."""
     ss = st.session_state
-    snapshots = ctx.train_result.snapshots
+    snapshots = ctx.on_screen.train_result.snapshots
     last = len(snapshots) - 1
     playing = ss.get("teach_playing", False)
     if st.button("⏸ Pause" if playing else "▶ Play", key="teach_play"):
@@ -117,7 +120,7 @@ def _timeline_step(ctx: ViewContext, timeline) -> None:
 
 def _cached_timeline(snapshots, dataset, domain):
     """snapshot_timeline, computed once per (snapshot networks, dataset settings, domain) and session."""
-    key = (tuple((e, net_key(n)) for e, n in snapshots), repr(sorted(dataset.settings.items())), tuple(domain))
+    key = (tuple((e, cache_key(n)) for e, n in snapshots), cache_key(dataset), tuple(domain))
     store = st.session_state.setdefault("teach_timelines", {})
     if key not in store:
         with st.spinner(f"Measuring {len(snapshots)} snapshots (regions, d*, loss, accuracy)…"):
@@ -128,10 +131,10 @@ def _cached_timeline(snapshots, dataset, domain):
 
 # ---- 3. classic constructions --------------------------------------------------------------------------
 def _presets(ctx: ViewContext) -> None:
-    names = list(PRESETS) + ["init_vs_trained"]
-    titles = {name: PRESETS[name][0] for name in PRESETS} | {"init_vs_trained": "initialisation vs trained"}
+    names = list(PRESETS) + [COMPARISON]
+    titles = {name: PRESETS[name][0] for name in PRESETS} | {COMPARISON: "initialisation vs trained"}
     name = st.selectbox("Construction", names, key="teach_preset", format_func=titles.get)
-    if name == "init_vs_trained":
+    if name == COMPARISON:
         _init_vs_trained(ctx)
         return
     _, default, (lo, hi) = PRESETS[name]
@@ -164,14 +167,15 @@ def _presets(ctx: ViewContext) -> None:
 
 
 def _init_vs_trained(ctx: ViewContext) -> None:
-    training = ctx.provenance.get("training") if isinstance(ctx.provenance, dict) else None
+    provenance = ctx.on_screen.provenance
+    training = provenance.get("training") if isinstance(provenance, dict) else None
     if ctx.dataset is None or not training:
         st.info("This comparison needs a network trained here or a checkpoint that records its dataset and "
                 "training settings (the shipped examples do).")
         return
     known = {f.name for f in fields(TrainConfig)}
     config = TrainConfig(**{k: tuple(v) if k == "hidden" else v for k, v in training.items() if k in known})
-    init, trained = init_vs_trained(ctx.dataset, config, trained=ctx.net, box=ctx.domain)
+    init, trained = init_vs_trained(ctx.dataset, config, trained=ctx.on_screen.net, box=ctx.domain)
     cols = st.columns(2)
     for col, preset, key in ((cols[0], init, "init"), (cols[1], trained, "trained")):
         with col:

@@ -21,7 +21,7 @@ from ..net import Network, parse_activation
 from .data import Dataset
 
 __all__ = ["TrainConfig", "TrainResult", "train", "init_network", "predict", "training_provenance",
-           "OPTIMIZERS", "MAX_HIDDEN_LAYERS", "MAX_UNITS"]
+           "OPTIMIZERS", "MAX_HIDDEN_LAYERS", "MAX_UNITS", "MAX_EPOCHS"]
 
 OPTIMIZERS = ("adam", "sgd", "adamw")
 MAX_HIDDEN_LAYERS, MAX_UNITS, MAX_EPOCHS = 6, 128, 10_000

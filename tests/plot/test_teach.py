@@ -22,8 +22,8 @@ import sys
 sys.path.insert(0, {str(ROOT)!r})
 import streamlit as st
 from explorer.train.data import make_dataset
-from explorer.train.fit import TrainConfig, train, training_provenance
-from views.context import ViewContext, get_regions
+from explorer.train.fit import TrainConfig, train
+from views.context import OnScreen, ViewContext, get_regions
 from views import teach
 
 @st.cache_resource
@@ -35,8 +35,8 @@ def setup():
 dataset, config, result = setup()
 box = (-3.0, 3.0, -3.0, 3.0)
 classroom = st.session_state.get("harness_classroom", False)
-teach.render(ViewContext(result.net, box, get_regions(result.net, box), dataset, result,
-                         training_provenance(dataset, config, result), "trained", classroom=classroom))
+teach.render(ViewContext(OnScreen.trained(dataset, config, result), box, get_regions(result.net, box), dataset,
+                         classroom=classroom))
 """
 
 

@@ -8,27 +8,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer.train.data import DATASETS
-from explorer.errors import ExplorerError
-from explorer.net import ACTIVATIONS
 from explorer.ball.certify import CERTIFIERS
 from explorer.ball.primitives import NORMS
+from explorer.errors import ExplorerError
+from explorer.net import ACTIVATIONS
 from explorer.plot.figures import COLOR_BY, PALETTES
-from views.state import (COMPARISON, LEARNING_RATES, LIMITS, MAX_PINNED, TABS, AppState, from_query,
-                             to_query)
+from explorer.train.data import DATASETS
 from explorer.train.fit import OPTIMIZERS
+from views.state import COMPARISON, LEARNING_RATES, MAX_PINNED, SETTING, TABS, AppState, from_query, to_query
+
+HIDDEN, DOMAIN = SETTING["hidden"], SETTING["domain"]
 
 
 def floats(name):
-    lo, hi = LIMITS[name]
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+    return st.floats(SETTING[name].lo, SETTING[name].hi, allow_nan=False, allow_infinity=False)
 
 
 def ints(name):
-    return st.integers(*LIMITS[name])
+    return st.integers(SETTING[name].lo, SETTING[name].hi)
 
 
-coords = st.floats(*LIMITS["domain"], allow_nan=False, allow_infinity=False)
+coords = st.floats(-DOMAIN.limit, DOMAIN.limit, allow_nan=False, allow_infinity=False)
 
 
 @st.composite
@@ -45,11 +45,11 @@ states = st.builds(
     AppState, dataset=st.sampled_from(DATASETS), n_classes=ints("n_classes"), n_points=ints("n_points"),
     noise=floats("noise"),
     test_fraction=floats("test_fraction"), seed=ints("seed"),
-    hidden=st.lists(st.integers(*LIMITS["units"]), min_size=1, max_size=LIMITS["layers"][1]).map(tuple),
+    hidden=st.lists(st.integers(*HIDDEN.units), min_size=1, max_size=HIDDEN.max_layers).map(tuple),
     activation=st.sampled_from(ACTIVATIONS), alpha=floats("alpha"), optimizer=st.sampled_from(OPTIMIZERS),
     lr=st.sampled_from(LEARNING_RATES), epochs=ints("epochs"), batch_size=ints("batch_size"),
     weight_decay=floats("weight_decay"), color_by=st.sampled_from(COLOR_BY), palette=st.sampled_from(list(PALETTES)),
-    show_layers=st.sets(st.integers(0, LIMITS["layers"][1] - 1)).map(lambda s: tuple(sorted(s))),
+    show_layers=st.sets(st.integers(0, HIDDEN.max_layers - 1)).map(lambda s: tuple(sorted(s))),
     show_decision=st.booleans(), show_data=st.booleans(), show_test=st.booleans(),
     pinned=st.lists(st.tuples(coords, coords), max_size=MAX_PINNED).map(tuple), radius=floats("radius"),
     norm=st.sampled_from(NORMS), certifier=st.sampled_from(CERTIFIERS), domain=boxes(), classroom=st.booleans(),
@@ -188,16 +188,36 @@ def test_construction_normalises():
 
 # ---- what the state means ------------------------------------------------------------------------------
 def test_the_default_state_trains_the_shipped_example_network():
+    """The default link describes the shipped example: its recipe retrains the example's weights (to a stated
+    tolerance) and the same exact partition of the default domain (count and set of patterns).
+
+    Bitwise equality cannot be asserted: float32 training in torch sums in an order that depends on the CPU's
+    vector units and math library (AVX-512 against AVX2, or other MKL settings, give other last bits, in
+    float32 and float64 alike), and 1,400 Adam steps carry those bits into the weights.
+    """
     from pathlib import Path
 
-    from explorer.train.data import make_dataset
+    import numpy as np
+
     from explorer.io import load
-    from views.state import dataset_kwargs, train_config
+    from explorer.plane.regions import enumerate_regions
+    from explorer.train.data import make_dataset
     from explorer.train.fit import train
+    from views.state import dataset_kwargs, train_config
 
     state = AppState()
     net = train(make_dataset(**dataset_kwargs(state)), train_config(state)).net
-    assert net.equals(load(Path(__file__).resolve().parents[2] / "assets" / "moons_2x16.pt").net)
+    example = load(Path(__file__).resolve().parents[2] / "assets" / "moons_2x16.pt").net
+    assert (net.architecture, net.activation, net.alpha) == (example.architecture, example.activation, example.alpha)
+    # 1e-4: two CPUs gave weights 8.3e-7 apart, while the smallest drift of the recipe (one epoch fewer) moves
+    # them by 3.6e-3 and every other one tried (lr, batch size, weight decay, seeds, optimiser, noise, number
+    # of points, test share) by more than 0.2; so rounding has a margin of 100 and a drift still fails.
+    gap = max(float(np.abs(a - b).max()) for a, b in zip((*net.weights, *net.biases),
+                                                          (*example.weights, *example.biases)))
+    assert gap <= 1e-4
+    ours, shipped = enumerate_regions(net, state.domain), enumerate_regions(example, state.domain)
+    assert ours.n_regions == shipped.n_regions == 271
+    assert {p.tobytes() for p in ours.packed_patterns} == {p.tobytes() for p in shipped.packed_patterns}
 
 
 def test_config_mapping():
