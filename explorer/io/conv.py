@@ -121,12 +121,12 @@ def _pads(step: Conv | Pool, H: int, W: int) -> tuple[tuple[int, int], tuple[int
 def _axis(n: int, k: int, s: int, pads: tuple, d: int, ceil_mode: bool, label: str, axis: str) -> int:
     """Output length along one axis: floor (or ceil) of (n + pads − d(k−1) − 1) / s, plus one (torch's rule)."""
     span = n + pads[0] + pads[1] - d * (k - 1) - 1
-    if span < 0:
-        raise ExplorerError(f"{label}: its window ({d * (k - 1) + 1} along the {axis}) is larger than the padded "
-                            f"input ({n + pads[0] + pads[1]}); the input is too small for this layer.")
     out = (-(-span // s) if ceil_mode else span // s) + 1
     if ceil_mode and (out - 1) * s >= n + pads[0]:  # the last window must start inside the input or left padding
         out -= 1
+    if out < 1:
+        raise ExplorerError(f"{label}: its window ({d * (k - 1) + 1} along the {axis}) is larger than the padded "
+                            f"input ({n + pads[0] + pads[1]}); the input is too small for this layer.")
     return out
 
 

@@ -88,16 +88,17 @@ def read_description(source, label: str) -> dict:
     return value
 
 
-def description_shape(desc: dict, *, own_layers: bool) -> tuple | None:
-    """The validated input shape of a description (None if absent); ``own_layers``: the file has its own."""
+def description_shape(desc: dict, *, layers: str) -> tuple | None:
+    """The validated input shape of a description (None if absent).  ``layers``: 'required' (a weights-only
+    file), 'refused' (a file with its own layers) or 'ignored' (such a file, and MODEL.json found beside it)."""
     unknown = set(desc) - {"input_shape", "layers"}
     if unknown:
         raise ExplorerError(f"the layer description has unknown keys {shown_keys(sorted(unknown))}; use "
                             "'input_shape' and 'layers'.")
-    if own_layers and "layers" in desc:
+    if layers == "refused" and "layers" in desc:
         raise ExplorerError("this file records its own layers, so its description may give only 'input_shape'; "
                             "remove 'layers'.")
-    if not own_layers and "layers" not in desc:
+    if layers == "required" and "layers" not in desc:
         raise ExplorerError("the layer description has no 'layers' list; describe the layer sequence.")
     shape = desc.get("input_shape")
     if shape is None:
@@ -111,7 +112,7 @@ def description_shape(desc: dict, *, own_layers: bool) -> tuple | None:
 
 def steps_from_description(desc: dict, weights: dict) -> tuple[list, tuple | None]:
     """(steps, input shape) of the described layer sequence with parameters taken from ``weights``."""
-    shape = description_shape(desc, own_layers=False)
+    shape = description_shape(desc, layers="required")
     layers = desc["layers"]
     if not isinstance(layers, list) or not layers:
         raise ExplorerError("'layers' in the layer description must be a non-empty list of layer objects.")

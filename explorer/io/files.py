@@ -89,7 +89,7 @@ def load(source, *, activation: str | None = None, filename: str | None = None, 
         unsupported layer, inconsistent shapes, NaN/Inf weights or a network over the size limits.
     """
     data, label = _read_bytes(source, filename)
-    request = _Request(label, activation, _description(layers, source), file_budget(label))
+    request = _request(source, label, activation, layers)
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         ckpt = _load_zip(data, request)
     elif data.startswith(_LEGACY_MAGIC):
@@ -244,24 +244,27 @@ class _Request:
     activation: str | None
     description: dict | None
     budget: Budget
+    beside: bool = False  # the description is MODEL.json found beside the file, not one the caller gave
 
 
-def _description(layers, source) -> dict | None:
-    """The layer description given, else MODEL.json beside a MODEL path, else None (never for uploads)."""
+def _request(source, label: str, activation: str | None, layers) -> _Request:
+    """The call's request: the layer description given, else MODEL.json beside a MODEL path (never for uploads)."""
+    budget = file_budget(label)
     if layers is not None:
-        return read_description(layers, "the network file")
+        return _Request(label, activation, read_description(layers, label), budget)
     if isinstance(source, (str, os.PathLike)):
         beside = Path(source).with_suffix(".json")
         if beside != Path(source) and beside.is_file():
-            return read_description(beside, "the network file")
-    return None
+            return _Request(label, activation, read_description(beside, label), budget, beside=True)
+    return _Request(label, activation, None, budget)
 
 
 def _own_shape(request: _Request, shape: tuple | None) -> tuple | None:
-    """A file that records its own layers: the description may only give (or confirm) the input shape."""
+    """A file that records its own layers takes only the input shape from a description (a description found
+    beside it may also list the layers, for the weights-only files that share its name; they are not used)."""
     if request.description is None:
         return shape
-    given = description_shape(request.description, own_layers=True)
+    given = description_shape(request.description, layers="ignored" if request.beside else "refused")
     if shape is not None and given is not None and tuple(given) != tuple(shape):
         raise ExplorerError(f"{request.label} takes inputs of shape {list(shape)} but the description says "
                             f"{list(given)}.")
@@ -343,7 +346,7 @@ def _interpret(obj, request: _Request, fmt: str) -> Checkpoint:
         raise ExplorerError(f"{label} holds a {kind}, not a state_dict or checkpoint; save "
                             "model.state_dict() instead.")
     if obj.get("format") == CHECKPOINT_FORMAT:
-        if request.description is not None:
+        if request.description is not None and not request.beside:
             raise ExplorerError(f"{label} is an explorer checkpoint, which records its own layers; leave the "
                                 "layer description out.")
         return _checkpoint_from_dict(obj, label)

@@ -55,6 +55,8 @@ def specs_from_onnx(data: bytes, label: str) -> tuple[list, tuple | None]:
             if not values:
                 raise ExplorerError(f"{label}: a Constant node without a tensor value is not supported.")
             consts[node.output[0]] = numpy_helper.to_array(values[0].t)
+        elif node.op_type == "Identity" and node.input and node.input[0] in consts:  # an alias of a constant
+            consts[node.output[0]] = consts[node.input[0]]
     inputs = [i for i in graph.input if i.name not in consts]
     outputs = [o.name for o in graph.output]
     if len(inputs) != 1 or len(outputs) != 1:
@@ -62,7 +64,7 @@ def specs_from_onnx(data: bytes, label: str) -> tuple[list, tuple | None]:
                             "the explorer needs one of each.")
     users: dict[str, list] = {}
     for node in graph.node:
-        if node.op_type != "Constant":
+        if node.op_type != "Constant" and node.output[0] not in consts:
             for name in node.input:
                 users.setdefault(name, []).append(node)
     read = set(users) | set(outputs)  # tensors some node or the graph's output reads
