@@ -39,7 +39,8 @@ from .layers import STATE_PARAMS, group_state, shown_keys
 from .steps import Act, Flatten, act_step, batchnorm, conv, linear, pool
 from ..errors import ExplorerError
 
-__all__ = ["read_description", "steps_from_description", "description_shape", "MAX_DESCRIPTION_BYTES"]
+__all__ = ["read_description", "steps_from_description", "description_shape", "recorded_shape",
+           "MAX_DESCRIPTION_BYTES"]
 
 MAX_DESCRIPTION_BYTES = 1_000_000
 MAX_SIDE = 65_536  # largest input dimension a description may state
@@ -110,13 +111,27 @@ def description_shape(desc: dict, *, layers: str) -> tuple | None:
     return tuple(shape)
 
 
+def recorded_shape(desc: dict, shape: tuple | None, *, beside: bool, label: str) -> tuple | None:
+    """For a file with its own layers (TorchScript, ONNX): the input shape it records (``shape``, or None)
+    confirmed or supplied by the description.  A description found beside the file (``beside``) may also list
+    layers, for the weights-only files that share its name; they are not used here."""
+    given = description_shape(desc, layers="ignored" if beside else "refused")
+    if shape is not None and given is not None and tuple(given) != tuple(shape):
+        raise ExplorerError(f"{label} takes inputs of shape {list(shape)} but the description says {list(given)}.")
+    return shape if given is None else given
+
+
 def steps_from_description(desc: dict, weights: dict) -> tuple[list, tuple | None]:
     """(steps, input shape) of the described layer sequence with parameters taken from ``weights``."""
     shape = description_shape(desc, layers="required")
     layers = desc["layers"]
     if not isinstance(layers, list) or not layers:
         raise ExplorerError("'layers' in the layer description must be a non-empty list of layer objects.")
-    modules = _modules(weights, [_name(layer, k) for k, layer in enumerate(layers) if _type(layer, k) in _WEIGHTED])
+    names = [_name(layer, k) for k, layer in enumerate(layers) if _type(layer, k) in _WEIGHTED]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ExplorerError(f"two layers of the description share the name {shown_keys(twice)}; name each once.")
+    modules = _modules(weights, names)
     used, steps = set(), []
     for k, layer in enumerate(layers):
         kind = _type(layer, k)

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import torchfile as _torchfile
 from .budget import Budget
-from .description import description_shape, read_description, steps_from_description
+from .description import read_description, recorded_shape, steps_from_description
 from .fold import build_network
 from .layers import specs_from_state_dict
 from .onnxfile import looks_like_onnx, specs_from_onnx
@@ -260,15 +260,10 @@ def _request(source, label: str, activation: str | None, layers) -> _Request:
 
 
 def _own_shape(request: _Request, shape: tuple | None) -> tuple | None:
-    """A file that records its own layers takes only the input shape from a description (a description found
-    beside it may also list the layers, for the weights-only files that share its name; they are not used)."""
+    """A file that records its own layers: the input shape it records, or the one its description gives."""
     if request.description is None:
         return shape
-    given = description_shape(request.description, layers="ignored" if request.beside else "refused")
-    if shape is not None and given is not None and tuple(given) != tuple(shape):
-        raise ExplorerError(f"{request.label} takes inputs of shape {list(shape)} but the description says "
-                            f"{list(given)}.")
-    return shape if given is None else given
+    return recorded_shape(request.description, shape, beside=request.beside, label=request.label)
 
 
 def _load_zip(data: bytes, request: _Request) -> Checkpoint:

@@ -119,7 +119,7 @@ def _next_shape(step, shape: tuple) -> tuple:
             raise ExplorerError(f"{step.label} normalises {step.s.size} {kind} but receives {where}.")
         return shape
     if isinstance(step, Bias):
-        _broadcast(step, shape)
+        _broadcast(step, shape, values=False)
         return shape
     if isinstance(step, Flatten):
         if step.size is not None and step.size != math.prod(shape):
@@ -128,15 +128,19 @@ def _next_shape(step, shape: tuple) -> tuple:
     return shape
 
 
-def _broadcast(step: Bias, shape: tuple) -> np.ndarray:
+def _broadcast(step: Bias, shape: tuple, *, values: bool = True) -> np.ndarray | None:
+    """The added constant broadcast to ``shape`` and flattened (``values=False``: only check that it fits)."""
     value = step.value
     while value.ndim > len(shape) and value.shape[0] == 1:  # a batch axis of 1
         value = value[0]
     try:
-        return np.broadcast_to(value, shape).reshape(-1)
+        fits = np.broadcast_shapes(value.shape, shape) == tuple(shape)
     except ValueError:
+        fits = False
+    if not fits:
         raise ExplorerError(f"{step.label} adds a tensor of shape {step.value.shape} to "
-                            f"{'x'.join(str(v) for v in shape)} values; the shapes do not match.") from None
+                            f"{'x'.join(str(v) for v in shape)} values; the shapes do not match.")
+    return np.broadcast_to(value, shape).reshape(-1) if values else None
 
 
 class _Folder:

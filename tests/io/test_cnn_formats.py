@@ -258,6 +258,7 @@ DIGITS = {"input_shape": [1, 8, 8], "layers": [{"type": "conv2d", "name": "0"}, 
     (lambda d: d["layers"].insert(2, {"type": "flatten", "start_dim": 2}), "only start_dim 1"),
     (lambda d: d.update(layers=d["layers"][:3]), "which no layer of the description uses"),
     (lambda d: d.update(input_shape=[2, 8, 8]), "expects 1 input channels but receives 2"),
+    (lambda d: d["layers"][3].update(name="0"), "share the name '0'"),
 ])
 def test_every_description_problem_gets_its_own_message(change, message):
     module = seeded([nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 2)], 0)
