@@ -125,6 +125,19 @@ def read_pickle(archive: Archive, *, script: bool = False):
         raise Corrupt(f"its data.pkl cannot be read ({type(exc).__name__}: {exc})") from None
 
 
+def _plain_list(kind: type):
+    """TorchScript pickles typed attribute lists (e.g. Conv2d's padding) as build_intlist([...]) and the like."""
+    def build(values):
+        if not isinstance(values, list) or not all(type(v) is kind for v in values):
+            raise Corrupt(f"a TorchScript {kind.__name__} list holds other values")
+        return list(values)
+    return build
+
+
+_SCRIPT_LISTS = {"build_intlist": _plain_list(int), "build_doublelist": _plain_list(float),
+                 "build_boollist": _plain_list(bool)}
+
+
 class _Unpickler(pickle.Unpickler):
     """find_class admits only the tensor vocabulary; persistent_load reads storages from the archive."""
 
@@ -141,6 +154,8 @@ class _Unpickler(pickle.Unpickler):
             return _rebuild_parameter
         if module == "torch" and name in _STORAGES:
             return _StorageType(name)
+        if self._script and module == "torch.jit._pickle" and name in _SCRIPT_LISTS:
+            return _SCRIPT_LISTS[name]
         if self._script and module.startswith("__torch__."):
             key = f"{module}.{name}"
             if key not in self._classes:

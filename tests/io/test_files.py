@@ -313,7 +313,8 @@ def test_truncated_or_corrupt_archives_are_refused(small_net):
 
 
 @pytest.mark.parametrize("layers, message", [
-    (lambda: [nn.Conv2d(1, 2, 3)], "unsupported layer Conv2d"),
+    (lambda: [nn.Conv1d(1, 2, 3)], "unsupported layer Conv1d"),
+    (lambda: [nn.Conv2d(1, 2, 3)], r"does not record its input size.*input_shape \[1, H, W\]"),
     (lambda: [nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)], r"unsupported layer Tanh '1'"),
     (lambda: [nn.Linear(2, 3), nn.ReLU(), nn.Linear(4, 1)], "expects 4 inputs but the layer before it gives 3"),
     (lambda: [], "empty"),
