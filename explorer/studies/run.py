@@ -266,7 +266,7 @@ class _Gather:
                 self._emit(cell, [{"measure": name, "points": "", "radius": math.nan, "variant": "",
                                    "value": math.nan, "median": math.nan, "q25": math.nan, "q75": math.nan, "n": 0,
                                    "status": "failed", "note": error, "seconds": math.nan}])
-            self._tick(f"{cell['dataset']} {cell['architecture']} seed {cell['seed']} step {cell['step']:,}")
+            self._tick(f"{name}: {cell['dataset']} {cell['architecture']} seed {cell['seed']} step {cell['step']:,}")
 
     def _train_failed(self, run: StudyRun, error: str) -> None:
         self.failed += 1
