@@ -173,8 +173,10 @@ def open_executor(scheduler: str | None = None, *, retries: int = 2) -> Executor
     if kind == "local":
         import logging
 
+        # no dashboard; the scheduler's small HTTP server (health, metrics) on a free port of 127.0.0.1
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=None, silence_logs=logging.ERROR,
+                               scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
         client = Client(cluster)
         return DaskExecutor(client, cluster=cluster, retries=retries,
                             description=f"Dask LocalCluster ({n} worker{'s' * (n != 1)} × 1 thread)")
