@@ -122,8 +122,8 @@ def _band(fig: go.Figure, bands, label: str, colour: str, dash: str, row: int, c
     x = bands["step"].to_numpy() + 1.0
     lo, hi = bands["mean"] - bands["sd"], bands["mean"] + bands["sd"]
     group = group or label
-    fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), mode="lines", fill="toself",
-                             fillcolor=_rgba(colour, 0.15), line=dict(width=0), hoverinfo="skip",
+    fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), mode="lines",
+                             fill="toself", fillcolor=_rgba(colour, 0.15), line=dict(width=0), hoverinfo="skip",
                              showlegend=False, legendgroup=group), row=row, col=col)
     fig.add_trace(go.Scatter(x=x, y=bands["mean"], mode="lines+markers", name=label, legendgroup=group,
                              line=dict(color=colour, dash=dash, width=2), marker=dict(size=4), showlegend=show),

@@ -75,8 +75,9 @@ class StudyPlan:
             run = next(r for r in self.runs if r.dataset == name)
             lines.append(f"  {name} ({options['n_points']} points, noise {options['noise']:g}): "
                          f"{len(run.steps)} checkpoints at steps {', '.join(f'{t:,}' for t in run.steps)}")
+        decays = ", ".join(f"{w:g}" for w in s.weight_decay)
         lines.append(f"  architectures {', '.join(dict.fromkeys(r.architecture for r in self.runs))}"
-                     f"; seeds {', '.join(map(str, s.seeds))}; weight decay {', '.join(f'{w:g}' for w in s.weight_decay)}")
+                     f"; seeds {', '.join(map(str, s.seeds))}; weight decay {decays}")
         lines.append(f"  measures ({s.n_points} centres per point set):")
         for name, options in s.measures:
             shown = {k: v for k, v in options.items() if k != "time_limit"}
@@ -231,8 +232,9 @@ class _Gather:
         base = {"study": self.spec.name, "dataset": run.dataset, "architecture": run.architecture, "seed": run.seed,
                 "weight_decay": run.weight_decay}
         last = max(reached) if reached else 0
-        self.rows.append({**base, "step": last * run.steps_per_epoch, "epoch": last, "measure": "training",
-                          "points": "", "radius": math.nan, "variant": "steps", "value": float(last * run.steps_per_epoch),
+        reached_step = last * run.steps_per_epoch
+        self.rows.append({**base, "step": reached_step, "epoch": last, "measure": "training",
+                          "points": "", "radius": math.nan, "variant": "steps", "value": float(reached_step),
                           "median": math.nan, "q25": math.nan, "q75": math.nan, "n": 0, "status": stored["status"],
                           "seconds": stored["seconds"], "note": "", "cell": ""})
         self._tick(f"trained {run.dataset} {run.architecture} seed {run.seed} wd {run.weight_decay:g}"

@@ -283,8 +283,9 @@ def _architectures(value) -> tuple:
         isinstance(a, list) and 1 <= len(a) <= MAX_HIDDEN_LAYERS and all(
             isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_UNITS for w in a) for a in value)
     if not ok:
-        raise ExplorerError(f"[study] architectures must be a list of 1–{LIMITS['architectures']} hidden-width lists "
-                            f"(1–{MAX_HIDDEN_LAYERS} layers of 1–{MAX_UNITS} units), e.g. [[16, 16]]; got {value!r}.")
+        raise ExplorerError(f"[study] architectures must be a list of 1–{LIMITS['architectures']} hidden-width "
+                            f"lists (1–{MAX_HIDDEN_LAYERS} layers of 1–{MAX_UNITS} units), e.g. [[16, 16]]; got "
+                            f"{value!r}.")
     return tuple(dict.fromkeys(tuple(a) for a in value))
 
 

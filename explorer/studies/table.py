@@ -49,7 +49,8 @@ def read_study_table(source, *, filename: str | None = None):
         raise ExplorerError(f"could not read {filename or 'the table'}: {type(exc).__name__}.") from None
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
-        raise ExplorerError(f"{filename or 'the table'} is not a study table: it lacks the columns {', '.join(missing)}.")
+        raise ExplorerError(f"{filename or 'the table'} is not a study table: it lacks the columns "
+                            f"{', '.join(missing)}.")
     table = table[list(COLUMNS)].copy()
     try:
         for column in _NUMERIC:

@@ -71,7 +71,8 @@ def test_table_agrees_with_direct_calls(small):
             counts = disk_counts(net, points.centres["train"], 0.3)
             lc = get("local_complexity", points="train")
             assert (lc["value"], lc["median"], lc["n"]) == (counts.mean(), np.median(counts), 8)
-            assert get("d_star", points="random")["median"] == np.median(one_region_radii(net, points.centres["random"]))
+            d_star = one_region_radii(net, points.centres["random"])
+            assert get("d_star", points="random")["median"] == np.median(d_star)
             predicted = (net.forward(data.x_test)[:, 0] > 0).astype(int)
             assert get("accuracy", points="test", variant="accuracy")["value"] == np.mean(predicted == data.y_test)
 
@@ -137,7 +138,8 @@ def test_nd_measures_bracket_the_exact_count(tmp_path):
     last = table[table["step"] == table["step"].max()].set_index(["measure", "variant"])
     exact = last.loc[("count_exact", "exact"), "value"]
     assert last.loc[("count_exact", "exact"), "status"] == "complete"
-    assert 1 <= last.loc[("mipbound", "lower bound"), "value"] <= exact <= last.loc[("upper_bounds", "serra2018"), "value"]
+    lower, upper = last.loc[("mipbound", "lower bound"), "value"], last.loc[("upper_bounds", "serra2018"), "value"]
+    assert 1 <= lower <= exact <= upper
     assert exact <= 2 ** 4
     lc = last.loc[("local_complexity", "upper bound (symbolic)")]
     assert lc["value"] >= 1 and "not an exact count" in lc["note"]
@@ -153,15 +155,15 @@ def test_plan_counts_cells_and_estimates_work():
 
 def test_cli_dry_run_and_bad_file(tmp_path, capsys):
     path = tmp_path / "s.toml"
-    path.write_text('[study]\ndatasets = ["xor"]\narchitectures = [[3]]\n[train]\nsteps = 10\n'
-                    '[measures.d_star]\n')
+    good = '[study]\ndatasets = ["xor"]\narchitectures = [[3]]\n[train]\nsteps = 10\n[measures.d_star]\n'
+    path.write_text(good)
     assert main(["study", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "1 training runs" in out and "would write" in out
-    path.write_text('[study]\ndatasets = ["xor"]\narchitectures = [[3]]\n[train]\nsteps = 10\n[measures.d_star]\nx = 1\n')
+    path.write_text(good + "x = 1\n")
     assert main(["study", str(path), "--dry-run"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown key 'x'" in err
-    path.write_text('[study]\ndatasets = ["xor"]\narchitectures = [[3]]\n[train]\nsteps = 10\n[measures.d_star]\n')
+    path.write_text(good)
     assert main(["study", str(path), "--scheduler", "local:0"]) == 2
     assert "local:N needs a worker count" in capsys.readouterr().err
