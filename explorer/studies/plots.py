@@ -39,7 +39,7 @@ def measure_figure(table, measure: str, *, column: str = "value") -> go.Figure:
     nets = list(dict.fromkeys(zip(data["dataset"], data["architecture"])))
     decays = sorted(data["weight_decay"].unique())
     fig = make_subplots(rows=len(nets), cols=len(decays), shared_xaxes=True, horizontal_spacing=0.06,
-                        vertical_spacing=0.12 / max(len(nets), 1),
+                        vertical_spacing=0.3 / max(len(nets), 2),
                         subplot_titles=[f"{d} {a}, weight decay {w:g}" for d, a in nets for w in decays])
     curves = list(dict.fromkeys(zip(data["points"], data["radius"].fillna(-1.0), data["variant"])))
     for i, (dataset, arch) in enumerate(nets):
@@ -71,7 +71,7 @@ def findings_figure(table, *, radius: float | None = None) -> go.Figure:
     titles = []
     for d, a in nets:
         titles += [f"{d} {a}: regions in balls, r = {radius:g}", f"{d} {a}: median d*", f"{d} {a}: accuracy"]
-    fig = make_subplots(rows=len(nets), cols=3, horizontal_spacing=0.07, vertical_spacing=0.12 / max(len(nets), 1),
+    fig = make_subplots(rows=len(nets), cols=3, horizontal_spacing=0.07, vertical_spacing=0.3 / max(len(nets), 2),
                         subplot_titles=titles)
     panels = ((lc[np.isclose(lc["radius"], radius)], "value"), (table[table["measure"] == "d_star"], "median"),
               (table[(table["measure"] == "accuracy") & (table["variant"] == "accuracy")], "value"))

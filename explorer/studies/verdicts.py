@@ -27,7 +27,6 @@ from ..errors import ExplorerError
 __all__ = ["Verdict", "findings_verdicts", "format_verdicts"]
 
 _NET = ["dataset", "architecture", "seed", "weight_decay"]
-_GROUP = ["dataset", "architecture", "weight_decay"]
 
 
 @dataclass(frozen=True)
@@ -80,87 +79,134 @@ def format_verdicts(verdicts: list[Verdict]) -> str:
 # ---- the three questions --------------------------------------------------------------------------------
 def _rise_and_fall(lc, radius: float, alpha: float) -> Verdict:
     train = lc.xs("train", level="points")
-    rise, fall, groups = [], [], []
-    for key, block in train.groupby(level=_GROUP):
-        r_g, f_g, peaks = [], [], []
-        for i in range(len(block)):
-            others = block.drop(block.index[i]) if len(block) > 1 else block
-            mean = others.mean(axis=0).to_numpy()
-            peak = int(np.nanargmax(mean))
-            trough = int(np.nanargmin(mean[:peak + 1]))
-            curve = block.iloc[i].to_numpy()
-            r_g.append(curve[peak] - curve[trough])
-            f_g.append(curve[peak] - curve[-1])
-            peaks.append(int(block.columns[peak]))
-        rise += r_g
-        fall += f_g
-        top = block.mean(axis=0)
-        groups.append(f"{_name(key)}: peak at step {max(set(peaks), key=peaks.count):,}; mean N_B at training "
-                      f"points {top.iloc[0]:.2f} (init) → {top.max():.2f} (peak) → {top.iloc[-1]:.2f} (last); "
-                      f"rise > 0 in {sum(x > 0 for x in r_g)}/{len(r_g)} seeds, fall > 0 in "
-                      f"{sum(x > 0 for x in f_g)}/{len(f_g)}")
+    peak = _held_out(train, lambda mean, i: int(np.nanargmax(mean)))
+    trough = _held_out(train, lambda mean, i: int(np.nanargmin(mean[:peak[i] + 1])))
+    values = train.to_numpy()
+    rows = np.arange(len(values))
+    rise = values[rows, peak] - values[rows, trough]
+    fall = values[rows, peak] - values[:, -1]
+    answers, lines = [], []
+    for key, idx in _groups(train):
+        p_r, p_f = _wilcoxon(rise[idx], "greater"), _wilcoxon(fall[idx], "greater")
+        answers.append(_two_part(p_r < alpha, p_f < alpha))
+        top = train.iloc[idx].mean(axis=0)
+        steps = train.columns[peak[idx]]
+        lines.append(f"{_name(key)}: {answers[-1]} (rise p = {p_r:.2g}, fall p = {p_f:.2g}); mean N_B at training "
+                     f"points {top.iloc[0]:.2f} (init) → {top.max():.2f} (peak, step {top.idxmax():,}) → "
+                     f"{top.iloc[-1]:.2f} (last); held-out peaks at steps {min(steps):,}–{max(steps):,}; rise > 0 in "
+                     f"{int((rise[idx] > 0).sum())}/{len(idx)} seeds, fall > 0 in "
+                     f"{int((fall[idx] > 0).sum())}/{len(idx)}")
     p_rise, p_fall = _wilcoxon(rise, "greater"), _wilcoxon(fall, "greater")
-    answer = {(True, True): "yes", (True, False): "rises, no significant fall",
-              (False, True): "falls, no significant rise", (False, False): "no evidence"}[(p_rise < alpha,
-                                                                                          p_fall < alpha)]
-    summary = (f"Regions in balls of radius {radius:g} at training points, peak chosen on the other seeds: median "
-               f"rise {np.median(rise):+.2f} (one-sided Wilcoxon p = {p_rise:.2g}), median fall after the peak "
-               f"{np.median(fall):+.2f} (p = {p_fall:.2g}), n = {len(rise)} networks.")
-    return Verdict("Does local complexity at training points rise and then fall?", answer, summary,
-                   max(p_rise, p_fall), len(rise), tuple(groups))
+    summary = (f"Regions in balls of radius {radius:g} at training points, peak and trough chosen on the other seeds "
+               f"of each group: median rise {np.median(rise):+.2f}, median fall after the peak {np.median(fall):+.2f}; "
+               f"pooled one-sided Wilcoxon p = {p_rise:.2g} (rise), {p_fall:.2g} (fall), n = {len(rise)} networks; "
+               f"{_tally(answers, 'yes')}.")
+    return Verdict("Does local complexity at training points rise and then fall?",
+                   _overall(answers, _two_part(p_rise < alpha, p_fall < alpha)), summary, max(p_rise, p_fall),
+                   len(rise), tuple(lines))
 
 
 def _finding_a(ds, alpha: float) -> Verdict:
-    late = ds.columns[len(ds.columns) // 2]
-    change = {}
+    late = {}  # per point set: d* at the last checkpoint minus d* at its held-out lowest point
     for points in ("train", "random"):
         curves = ds.xs(points, level="points")
-        change[points] = curves.iloc[:, -1] - curves[late]
-    train, random = ds.xs("train", level="points"), ds.xs("random", level="points")
-    ratio = (train.iloc[:, -1] / random.iloc[:, -1]) - (train[late] / random[late])
-    p_train, p_random, p_ratio = (_wilcoxon(change["train"]), _wilcoxon(change["random"]), _wilcoxon(ratio))
-    med = float(np.median(change["train"]))
-    answer = _direction(p_train, med, alpha, opposite="no: d* shrank")
-    groups = []
-    for key, block in train.groupby(level=_GROUP):
-        rb = random.loc[block.index]
-        groups.append(f"{_name(key)}: median d* at training points {block[late].mean():.4f} (step {late:,}) → "
-                      f"{block.iloc[:, -1].mean():.4f} (last), at random points {rb[late].mean():.4f} → "
-                      f"{rb.iloc[:, -1].mean():.4f}; grew in {int((block.iloc[:, -1] > block[late]).sum())}/"
-                      f"{len(block)} seeds")
-    summary = (f"Median d* at training points from step {late:,} to the last checkpoint: median change {med:+.4f} "
-               f"(two-sided Wilcoxon p = {p_train:.2g}); at random points {np.median(change['random']):+.4f} "
-               f"(p = {p_random:.2g}); ratio train/random {np.median(ratio):+.3f} (p = {p_ratio:.2g}); "
-               f"n = {len(change['train'])} networks.")
+        low = _held_out(curves, lambda mean, i: int(np.nanargmin(mean)))
+        late[points] = curves.to_numpy()[:, -1] - curves.to_numpy()[np.arange(len(curves)), low]
+    train = ds.xs("train", level="points")
+    half = train.columns[len(train.columns) // 2]
+    drift = (train.iloc[:, -1] - train[half]).to_numpy()  # pre-specified window: the late half of the checkpoints
+    answers, lines = [], []
+    for key, idx in _groups(train):
+        p_up, p_drift = _wilcoxon(late["train"][idx], "greater"), _wilcoxon(drift[idx])
+        answers.append(_grows(p_up, p_drift, float(np.median(drift[idx])), alpha))
+        lines.append(f"{_name(key)}: {answers[-1]} (rise p = {p_up:.2g}, late-half p = {p_drift:.2g}); median d* at "
+                     f"training points rose by "
+                     f"{np.median(late['train'][idx]):+.4f} from its low point to the last checkpoint (grew in "
+                     f"{int((late['train'][idx] > 0).sum())}/{len(idx)} seeds), at random points by "
+                     f"{np.median(late['random'][idx]):+.4f}; from step {half:,} to the last: "
+                     f"{np.median(drift[idx]):+.4f}")
+    p_up, p_drift = _wilcoxon(late["train"], "greater"), _wilcoxon(drift)
+    summary = (f"Median d* at training points, from its low point (chosen on the other seeds) to the last checkpoint: "
+               f"median change {np.median(late['train']):+.4f} (pooled one-sided Wilcoxon p = {p_up:.2g}), at "
+               f"random points {np.median(late['random']):+.4f}; over the late half of the checkpoints (from step "
+               f"{half:,}) {np.median(drift):+.4f} (two-sided p = {p_drift:.2g}); n = {len(drift)} networks; "
+               f"{_tally(answers, 'yes')}.")
     return Verdict("Do boundaries move away from training points late in training (Zhu et al., finding a)?",
-                   answer, summary, p_train, len(change["train"]), tuple(groups))
+                   _overall(answers, _grows(p_up, p_drift, float(np.median(drift)), alpha)), summary, p_up,
+                   len(drift), tuple(lines))
 
 
 def _finding_b(lc, radius: float, alpha: float) -> Verdict:
-    last = {p: lc.xs(p, level="points").iloc[:, -1] for p in ("train", "test", "random")
-            if p in lc.index.get_level_values("points")}
-    if "random" not in last:
-        raise ExplorerError("finding (b) needs local_complexity at random points; add 'random' to its points.")
-    diff = last["train"] - last["random"].loc[last["train"].index]
+    present = set(lc.index.get_level_values("points"))
+    if not {"train", "random"} <= present:
+        raise ExplorerError("finding (b) needs local_complexity at training and random points; add both to its "
+                            "points.")
+    train = lc.xs("train", level="points")
+    last = {p: lc.xs(p, level="points").loc[train.index].iloc[:, -1].to_numpy() for p in present}
+    diff = last["train"] - last["random"]
+    answers, lines = [], []
+    for key, idx in _groups(train):
+        p_g = _wilcoxon(diff[idx])
+        answers.append(_direction(p_g, float(np.median(diff[idx])), alpha,
+                                  opposite="no: fewer regions at training points"))
+        lines.append(f"{_name(key)}: {answers[-1]} (p = {p_g:.2g}); mean N_B {last['train'][idx].mean():.2f} at "
+                     f"training vs {last['random'][idx].mean():.2f} at random points"
+                     + (f" and {last['test'][idx].mean():.2f} at test points" if "test" in last else "")
+                     + f"; more at training points in {int((diff[idx] > 0).sum())}/{len(idx)} seeds")
     p = _wilcoxon(diff)
-    ratio = float(np.median(last["train"] / last["random"].loc[last["train"].index]))
     extra = ""
     if "test" in last:
-        d_test = last["train"] - last["test"].loc[last["train"].index]
-        extra = f"; training vs test points: median difference {np.median(d_test):+.2f} (p = {_wilcoxon(d_test):.2g})"
-    answer = _direction(p, float(np.median(diff)), alpha, opposite="no: fewer regions at training points")
-    groups = []
-    for key, block in last["train"].groupby(level=_GROUP):
-        rb = last["random"].loc[block.index]
-        groups.append(f"{_name(key)}: mean N_B {block.mean():.2f} at training vs {rb.mean():.2f} at random points; "
-                      f"more in {int((block > rb).sum())}/{len(block)} seeds")
+        d_test = last["train"] - last["test"]
+        extra = f"; training minus test points {np.median(d_test):+.2f} (p = {_wilcoxon(d_test):.2g})"
     summary = (f"Regions in balls of radius {radius:g} at the last checkpoint: training minus random centres, median "
-               f"{np.median(diff):+.2f} (ratio {ratio:.2f}; two-sided Wilcoxon p = {p:.2g}, n = {len(diff)}){extra}.")
-    return Verdict("Do balls at training points hold more regions than at random points (finding b)?", answer,
-                   summary, p, len(diff), tuple(groups))
+               f"{np.median(diff):+.2f} (ratio {np.median(last['train'] / last['random']):.2f}; pooled two-sided "
+               f"Wilcoxon p = {p:.2g}, n = {len(diff)}){extra}; {_tally(answers, 'yes')}.")
+    overall = _direction(p, float(np.median(diff)), alpha, opposite="no: fewer regions at training points")
+    return Verdict("Do balls at training points hold more regions than at random points (finding b)?",
+                   _overall(answers, overall), summary, p, len(diff), tuple(lines))
 
 
 # ---- helpers --------------------------------------------------------------------------------------------
+def _held_out(curves, pick) -> np.ndarray:
+    """For every network (row), the checkpoint index that ``pick`` chooses on the mean curve of the other
+    networks of its group (its own curve if it is alone): choosing on the others keeps the test unbiased."""
+    out = np.zeros(len(curves), dtype=np.int64)
+    values = curves.to_numpy()
+    for _, idx in _groups(curves):
+        for i in idx:
+            others = [j for j in idx if j != i] or [i]
+            mean = values[others].mean(axis=0)
+            out[i] = pick(mean, i)
+    return out
+
+
+def _groups(curves):
+    """(group key, row positions) per (dataset, architecture, weight decay)."""
+    keys = list(curves.index.droplevel("seed"))
+    for key in dict.fromkeys(keys):
+        yield key, np.flatnonzero([k == key for k in keys])
+
+
+def _two_part(rises: bool, falls: bool) -> str:
+    return {(True, True): "yes", (True, False): "rises, no significant fall",
+            (False, True): "falls, no significant rise", (False, False): "no evidence"}[(rises, falls)]
+
+
+def _grows(p_up: float, p_drift: float, drift: float, alpha: float) -> str:
+    if p_up < alpha:
+        return "yes"
+    return "no: d* shrank" if p_drift < alpha and drift < 0 else "not significant"
+
+
+def _overall(answers: list[str], pooled: str) -> str:
+    """The groups' common answer, else "mixed" (the pooled test is in the summary)."""
+    return answers[0] if len(set(answers)) == 1 else f"mixed (pooled: {pooled})"
+
+
+def _tally(answers: list[str], word: str) -> str:
+    return f"{word} in {answers.count(word)} of {len(answers)} groups"
+
+
 def _direction(p: float, effect: float, alpha: float, *, opposite: str) -> str:
     if p >= alpha:
         return "not significant"
@@ -180,7 +226,7 @@ def _wilcoxon(values, alternative: str = "two-sided") -> float:
     x = x[np.isfinite(x)]
     if x.size == 0 or np.all(x == 0):
         return 1.0
-    return float(wilcoxon(x, alternative=alternative).pvalue)
+    return float(wilcoxon(x, alternative=alternative, zero_method="pratt").pvalue)
 
 
 def _name(key) -> str:

@@ -13,8 +13,9 @@ from explorer.studies.verdicts import findings_verdicts, format_verdicts
 STEPS = [0, 10, 100, 1000, 10000]
 
 
-def _table(lc_train, d_train, *, seeds=8, lc_random=2.0, d_random=0.3, noise=0.05):
-    """A study table with the given per-checkpoint curves at training points (plus seeded noise per network)."""
+def _table(lc_train, d_train, *, seeds=8, lc_random=2.0, d_random=0.3, noise=0.05, lc_decayed=None):
+    """A study table with the given per-checkpoint curves at training points (plus seeded noise per network);
+    ``lc_decayed`` replaces the regions curve under weight decay 0.1."""
     rng = np.random.default_rng(0)
     rows = []
     for seed in range(seeds):
@@ -24,7 +25,8 @@ def _table(lc_train, d_train, *, seeds=8, lc_random=2.0, d_random=0.3, noise=0.0
                         "step": step, "epoch": step, "radius": 0.3, "variant": "exact", "q25": np.nan,
                         "q75": np.nan, "n": 50, "status": "complete", "seconds": 0.1, "note": "", "cell": f"c{s}"}
                 jitter = lambda: 1 + noise * rng.standard_normal()  # noqa: E731
-                for points, lc, d in (("train", lc_train[s], d_train[s]), ("test", lc_train[s], d_train[s]),
+                lc_curve = lc_decayed if lc_decayed is not None and wd > 0 else lc_train
+                for points, lc, d in (("train", lc_curve[s], d_train[s]), ("test", lc_curve[s], d_train[s]),
                                       ("random", lc_random, d_random)):
                     rows.append({**base, "measure": "local_complexity", "points": points, "value": lc * jitter(),
                                  "median": lc})
@@ -38,7 +40,7 @@ def test_known_answers_yes():
     rise, a, b = findings_verdicts(table)
     assert (rise.answer, a.answer, b.answer) == ("yes", "yes", "yes")
     assert rise.n == a.n == b.n == 16 and rise.p_value < 1e-3 and b.p_value < 1e-3
-    assert "peak at step 100" in rise.groups[0] and "more in 8/8 seeds" in b.groups[0]
+    assert "(peak, step 100)" in rise.groups[0] and "more at training points in 8/8 seeds" in b.groups[0]
     text = format_verdicts([rise, a, b])
     assert text.count("-> YES") == 3
 
@@ -50,6 +52,13 @@ def test_known_answers_the_other_way():
     assert a.answer == "no: d* shrank" and b.answer == "no: fewer regions at training points"
     flat = findings_verdicts(_table(lc_train=[2] * 5, d_train=[0.3] * 5, noise=0.0))
     assert [v.answer for v in flat] == ["no evidence", "not significant", "not significant"]
+
+
+def test_groups_that_disagree_give_a_mixed_answer():
+    rise, _, b = findings_verdicts(_table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2] * 5, lc_decayed=[2, 3, 4, 5, 6]))
+    assert rise.answer.startswith("mixed") and "yes in 1 of 2 groups" in rise.summary
+    assert [g.split(":")[1].split(" (")[0].strip() for g in rise.groups] == ["yes", "rises, no significant fall"]
+    assert b.answer == "yes"
 
 
 def test_verdicts_need_the_measures():
