@@ -47,7 +47,7 @@ def main() -> None:
     if args.docs:
         docs = Path(args.docs)
         docs.mkdir(parents=True, exist_ok=True)
-        for name in ("findings", "local_complexity", "d_star", "regions_2d"):
+        for name in ("findings", "regions_2d"):
             src = out / f"{spec.name}_{name}.png"
             if src.is_file():
                 shutil.copy(src, docs / src.name)
