@@ -152,9 +152,10 @@ class DaskExecutor(Executor):
         self._known = (self._known & now) | now
 
 
-def open_executor(scheduler: str | None = None, *, retries: int = 2) -> Executor:
+def open_executor(scheduler: str | None = None, *, retries: int = 2, timeout: float = 10.0) -> Executor:
     """An executor for ``scheduler``: "serial", "local" (default: one worker per core), "local:N" or
-    "tcp://HOST:PORT" (an existing cluster started with ``dask scheduler`` / ``dask worker``).
+    "tcp://HOST:PORT" (an existing cluster started with ``dask scheduler`` / ``dask worker``; ``timeout``
+    seconds to connect).
 
     A LocalCluster has N worker processes with one thread each, no dashboard, and listens on 127.0.0.1 only.
 
@@ -181,7 +182,7 @@ def open_executor(scheduler: str | None = None, *, retries: int = 2) -> Executor
         return DaskExecutor(client, cluster=cluster, retries=retries,
                             description=f"Dask LocalCluster ({n} worker{'s' * (n != 1)} × 1 thread)")
     try:
-        client = Client(scheduler, timeout=10)
+        client = Client(scheduler, timeout=timeout)
     except (OSError, TimeoutError) as exc:
         raise ExplorerError(f"no Dask scheduler answered at {scheduler} ({_one_line(exc)}); start one with "
                             "`dask scheduler` and workers with `dask worker`, or use --scheduler local:N.") from None

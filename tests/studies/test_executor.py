@@ -52,7 +52,7 @@ def test_unreachable_cluster_is_one_clear_error():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(ExplorerError, match="no Dask scheduler answered"):
-        open_executor(f"tcp://127.0.0.1:{port}")
+        open_executor(f"tcp://127.0.0.1:{port}", timeout=1.0)
 
 
 def test_serial_runs_in_order_including_tasks_added_while_iterating():
