@@ -13,7 +13,7 @@ from explorer.studies.verdicts import findings_verdicts, format_verdicts
 STEPS = [0, 10, 100, 1000, 10000]
 
 
-def _table(lc_train, d_train, *, seeds=8, lc_random=2.0, d_random=0.3, noise=0.05, lc_decayed=None):
+def constructed_table(lc_train, d_train, *, seeds=8, lc_random=2.0, d_random=0.3, noise=0.05, lc_decayed=None):
     """A study table with the given per-checkpoint curves at training points (plus seeded noise per network);
     ``lc_decayed`` replaces the regions curve under weight decay 0.1."""
     rng = np.random.default_rng(0)
@@ -36,7 +36,7 @@ def _table(lc_train, d_train, *, seeds=8, lc_random=2.0, d_random=0.3, noise=0.0
 
 
 def test_known_answers_yes():
-    table = _table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2, 0.2, 0.1, 0.15, 0.3])
+    table = constructed_table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2, 0.2, 0.1, 0.15, 0.3])
     rise, a, b = findings_verdicts(table)
     assert (rise.answer, a.answer, b.answer) == ("yes", "yes", "yes")
     assert rise.n == a.n == b.n == 16 and rise.p_value < 1e-3 and b.p_value < 1e-3
@@ -46,29 +46,29 @@ def test_known_answers_yes():
 
 
 def test_known_answers_the_other_way():
-    table = _table(lc_train=[2, 2.5, 3, 4, 5], d_train=[0.3, 0.3, 0.3, 0.2, 0.1], lc_random=8.0)
+    table = constructed_table(lc_train=[2, 2.5, 3, 4, 5], d_train=[0.3, 0.3, 0.3, 0.2, 0.1], lc_random=8.0)
     rise, a, b = findings_verdicts(table)
     assert rise.answer == "rises, no significant fall"  # the peak is the last checkpoint: no fall
     assert a.answer == "no: d* shrank" and b.answer == "no: fewer regions at training points"
-    flat = findings_verdicts(_table(lc_train=[2] * 5, d_train=[0.3] * 5, noise=0.0))
+    flat = findings_verdicts(constructed_table(lc_train=[2] * 5, d_train=[0.3] * 5, noise=0.0))
     assert [v.answer for v in flat] == ["no evidence", "not significant", "not significant"]
 
 
 def test_groups_that_disagree_give_a_mixed_answer():
-    rise, _, b = findings_verdicts(_table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2] * 5, lc_decayed=[2, 3, 4, 5, 6]))
+    rise, _, b = findings_verdicts(constructed_table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2] * 5, lc_decayed=[2, 3, 4, 5, 6]))
     assert rise.answer.startswith("mixed") and "yes in 1 of 2 groups" in rise.summary
     assert [g.split(":")[1].split(" (")[0].strip() for g in rise.groups] == ["yes", "rises, no significant fall"]
     assert b.answer == "yes"
 
 
 def test_verdicts_need_the_measures():
-    table = _table(lc_train=[3] * 5, d_train=[0.2] * 5)
+    table = constructed_table(lc_train=[3] * 5, d_train=[0.2] * 5)
     with pytest.raises(ExplorerError, match="local_complexity and d_star"):
         findings_verdicts(table[table["measure"] != "d_star"])
 
 
 def test_seed_bands_and_figures():
-    table = _table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2, 0.2, 0.1, 0.15, 0.3], noise=0.0)
+    table = constructed_table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2, 0.2, 0.1, 0.15, 0.3], noise=0.0)
     part = table[(table["measure"] == "local_complexity") & (table["points"] == "random")]
     bands = seed_bands(part)
     assert bands["step"].tolist() == STEPS and np.allclose(bands["mean"], 2.0) and np.allclose(bands["sd"], 0.0)
@@ -82,7 +82,7 @@ def test_seed_bands_and_figures():
 
 
 def test_tables_read_back_and_bad_files_are_refused(tmp_path):
-    table = _table(lc_train=[3] * 5, d_train=[0.2] * 5)
+    table = constructed_table(lc_train=[3] * 5, d_train=[0.2] * 5)
     table.to_parquet(tmp_path / "a.parquet", index=False)
     table.to_csv(tmp_path / "a.csv", index=False)
     back = read_study_table(tmp_path / "a.parquet")
