@@ -15,7 +15,8 @@ def test_the_findings_tab_opens_a_study_table_under_bench_out():
     folder = ROOT / "bench" / "out" / f"test-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     try:
-        constructed_table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2, 0.2, 0.1, 0.15, 0.3]).to_parquet(folder / "t.parquet")
+        table = constructed_table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2, 0.2, 0.1, 0.15, 0.3])
+        table.to_parquet(folder / "t.parquet")
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
         at.session_state["app_tab"] = "Local findings"
         at.run()

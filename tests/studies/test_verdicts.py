@@ -55,7 +55,8 @@ def test_known_answers_the_other_way():
 
 
 def test_groups_that_disagree_give_a_mixed_answer():
-    rise, _, b = findings_verdicts(constructed_table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2] * 5, lc_decayed=[2, 3, 4, 5, 6]))
+    table = constructed_table(lc_train=[3, 2, 6, 5, 3.5], d_train=[0.2] * 5, lc_decayed=[2, 3, 4, 5, 6])
+    rise, _, b = findings_verdicts(table)
     assert rise.answer.startswith("mixed") and "yes in 1 of 2 groups" in rise.summary
     assert [g.split(":")[1].split(" (")[0].strip() for g in rise.groups] == ["yes", "rises, no significant fall"]
     assert b.answer == "yes"
