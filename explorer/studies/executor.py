@@ -125,8 +125,12 @@ class DaskExecutor(Executor):
                 value, worker, seconds = future.result()
                 self._known.add(worker)
                 yield Outcome(tag, value, None, worker, seconds)
-            else:
-                yield Outcome(tag, None, _one_line(future.exception()), "", 0.0)
+            else:  # "error", or "cancelled"/"lost" when the cluster gave up on it
+                try:
+                    error = future.exception(timeout=5)
+                except Exception as exc:  # noqa: BLE001  (a cancelled future raises instead of returning)
+                    error = exc
+                yield Outcome(tag, None, _one_line(error), "", 0.0)
             future.release()
         self._watch_workers(force=True)
 
