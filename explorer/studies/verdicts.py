@@ -120,7 +120,7 @@ def _finding_a(ds, alpha: float) -> Verdict:
         p_up, p_drift = _wilcoxon(late["train"][idx], "greater"), _wilcoxon(drift[idx])
         answers.append(_grows(p_up, p_drift, float(np.median(drift[idx])), alpha))
         lines.append(f"{_name(key)}: {answers[-1]} (rise p = {p_up:.2g}, late-half p = {p_drift:.2g}); median d* at "
-                     f"training points rose by "
+                     f"training points changed by "
                      f"{np.median(late['train'][idx]):+.4f} from its low point to the last checkpoint (grew in "
                      f"{int((late['train'][idx] > 0).sum())}/{len(idx)} seeds), at random points by "
                      f"{np.median(late['random'][idx]):+.4f}; from step {half:,} to the last: "
