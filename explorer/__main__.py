@@ -1,6 +1,7 @@
-"""Command line: python -m explorer {regions,local,count,figure} MODEL …  (bad input: one line on stderr, exit 2).
+"""Command line: python -m explorer {regions,local,count,figure} MODEL … | study STUDY.toml  (bad input: one line on
+stderr, exit 2).
 
-Every subcommand reads a box the same way (``--box``, or its older spelling ``--domain``): LO HI for the same
+Every model subcommand reads a box the same way (``--box``, or its older spelling ``--domain``): LO HI for the same
 interval on every input, or 2·n0 numbers LO1 HI1 LO2 HI2 … (for two inputs: XMIN XMAX YMIN YMAX)."""
 
 from __future__ import annotations
@@ -80,7 +81,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--font-size", type=float, default=9.0, help="font size in points (default 9)")
     p.add_argument("--dpi", type=float, default=300.0, help="PNG resolution (default 300)")
     p.set_defaults(handler=_cmd_figure)
+
+    p = sub.add_parser("study", help="train and measure a grid of networks (seeds, checkpoints, …) on Dask")
+    _study_args(p)
+    p.set_defaults(handler=_cmd_study)
     return parser
+
+
+def _study_args(p: argparse.ArgumentParser) -> None:
+    from .studies.cli import add_arguments
+
+    add_arguments(p)
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from .studies.cli import run_cli
+
+    return run_cli(args)
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
