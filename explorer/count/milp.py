@@ -25,8 +25,9 @@ import numpy as np
 from ..errors import ExplorerError
 from ..net import Network
 
-__all__ = ["TOL", "MARGINS", "TIGHTENINGS", "as_box", "UnitBounds", "unit_bounds", "ReluMilp", "build_milp",
-           "Find", "new_solver", "find", "start_values", "set_start", "add_no_good", "Confirmer"]
+__all__ = ["TOL", "MARGINS", "TIGHTENINGS", "as_box", "UnitBounds", "unit_bounds", "ReluMilp", "build_milp"]
+# Solver plumbing (Find, new_solver, find, start_values, set_start, add_no_good, Confirmer) is internal to
+# explorer.count: the counting modules import it by name; it is not part of the library's API.
 
 TOL = 1e-7
 INT_TOL = 1e-6            # HiGHS mip_feasibility_tolerance (its default)

@@ -26,7 +26,7 @@ from .milp import TOL, Confirmer, ReluMilp, UnitBounds, add_no_good, build_milp,
 from ..net import Network
 
 __all__ = ["TrialProblem", "TrialSettings", "TrialResult", "PoolResult", "run_trial", "sample_pool", "subdivide",
-           "trial_problem"]
+           "trial_problem", "trial_rng", "draw_parity"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +81,7 @@ class TrialResult:
     solves, timeouts : FIND solves run and those that hit their time limit
     stopped : "empty" (proved), "timeout", "time limit", "found" (nested trial that needed no more) or
         "top" (level cap 2u reached)
+    parities : tuple of (support, b) — the XORs ⊕_{v∈S} z_v = b the trial drew, binaries indexed 0..u−1
     seconds : float
     """
 
@@ -92,6 +93,7 @@ class TrialResult:
     solves: int
     timeouts: int
     stopped: str
+    parities: tuple
     seconds: float
 
 
@@ -125,49 +127,61 @@ def run_trial(problem: TrialProblem, settings: TrialSettings, *, seed: int, inde
     """
     start = time.perf_counter()
     model = _model(problem)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+    rng = trial_rng(seed, index)
     n = model.n_binaries
-    target = int(settings.cell_solutions) if level is None else None
     known = np.unpackbits(problem.pool, axis=1, count=n).astype(bool) if n else np.zeros((0, 0), bool)
-    finder: _Finder | None = None
-    found, xors = [], []
-    reached, stopped = 0, "top"
-    while reached < (2 * n if level is None else level):
-        S = _support(rng, n, settings, known)
-        b = int(rng.integers(2))
-        known = known[(known[:, S].sum(axis=1) & 1) == b]
-        xors.append((S, b))
-        if finder is not None:
-            finder.add_xor(S, b)
-        while target is not None and len(known) < target:
-            finder = finder or _Finder(model, settings, xors)
-            z, stopped = finder.next(known, time_limit - (time.perf_counter() - start))
-            if z is None:
-                break
-            known = np.vstack([known, z[None, :]])
-            if finder.confirm(z):
-                found.append(z)
-        if target is not None and len(known) < target:
-            break
-        reached += 1
+    found: list = []
+    search = _Search(model, settings, found, start + time_limit)
     checked = candidates = 0
-    if level is not None and n and 2 ** (n - _rank(xors, n)) <= settings.enumerate_limit:
-        known, stopped, checked, candidates = _enumerate_cell(model, xors, known, found, start + time_limit)
-    elif level is not None:                        # count the cell of the last level
-        while n:
-            finder = finder or _Finder(model, settings, xors)
-            z, stopped = finder.next(known, time_limit - (time.perf_counter() - start))
-            if z is None:
+    if level is None:                              # nested: deepest level whose cell keeps s witnesses
+        s = int(settings.cell_solutions)
+        reached, stopped = 0, "top"
+        while reached < 2 * n:
+            known = search.add(*draw_parity(rng, n, settings, known))
+            while len(known) < s:
+                z, stopped = search.next(known)
+                if z is None:
+                    break
+                known = np.vstack([known, z[None, :]])
+            if len(known) < s:
                 break
-            known = np.vstack([known, z[None, :]])
-            if finder.confirm(z):
-                found.append(z)
+            reached += 1
+        count = s
+    else:                                          # counting: every witness of the cell of ``level``
+        for _ in range(level):
+            known = search.add(*draw_parity(rng, n, settings, known))
+        reached, stopped = level, "empty"
+        if n and 2 ** (n - _rank(search.xors, n)) <= settings.enumerate_limit:
+            known, stopped, checked, candidates = _enumerate_cell(model, search.xors, known, found,
+                                                                  start + time_limit)
+        else:
+            while n:
+                z, stopped = search.next(known)
+                if z is None:
+                    break
+                known = np.vstack([known, z[None, :]])
+        count = len(known)
     packed = np.packbits(np.array(found, bool).reshape(-1, n), axis=1) if n else np.zeros((0, 0), np.uint8)
-    return TrialResult(level=reached, count=len(known) if level is not None else target, checked=checked,
-                       candidates=candidates, witnesses=packed,
-                       solves=0 if finder is None else finder.solves,
-                       timeouts=0 if finder is None else finder.timeouts, stopped=stopped,
+    return TrialResult(level=reached, count=count, checked=checked, candidates=candidates, witnesses=packed,
+                       solves=search.solves, timeouts=search.timeouts, stopped=stopped,
+                       parities=tuple((tuple(int(v) for v in S), b) for S, b in search.xors),
                        seconds=time.perf_counter() - start)
+
+
+def trial_rng(seed: int, index: int) -> np.random.Generator:
+    """The random stream of trial ``index``: ``SeedSequence(seed, spawn_key=(index,))``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+
+
+def draw_parity(rng: np.random.Generator, n: int, settings: TrialSettings, known: np.ndarray):
+    """The next XOR (S, b) of a trial and the rows of ``known`` (W, n) that satisfy it.
+
+    S first (dense, or the most balanced of ``balance_candidates`` random k-subsets on ``known``), then
+    b = rng.integers(2): b is uniform and independent of S and of the past, which is all soundness needs.
+    """
+    S = _support(rng, n, settings, known)
+    b = int(rng.integers(2))
+    return S, b, known[(known[:, S].sum(axis=1) & 1) == b]
 
 
 def sample_pool(problem: TrialProblem, *, seed: int, part: int, time_limit: float,
@@ -352,18 +366,30 @@ def _support(rng: np.random.Generator, n: int, settings: TrialSettings, known: n
     return np.sort(cands[int(np.argmin(np.abs(parity.mean(axis=0) - 0.5)))])
 
 
-class _Finder:
-    """FIND (spec §2.4) under the XORs of one trial, excluding known witnesses by no-good cuts."""
+class _Search:
+    """The XORs of one trial and FIND (spec §2.4) under them, built on first use; known witnesses are
+    excluded by no-good cuts, and new solutions that pass LP confirmation are appended to ``found``."""
 
-    def __init__(self, model: ReluMilp, settings: TrialSettings, xors: list) -> None:
-        self.model, self.settings = model, settings
-        self.solver = new_solver(model)
-        self.solver.setOptionValue("mip_heuristic_effort", float(settings.heuristic_effort))
-        self.solver.setOptionValue("presolve", "on" if settings.presolve else "off")
-        self.confirm = Confirmer(model)
+    def __init__(self, model: ReluMilp, settings: TrialSettings, found: list, deadline: float) -> None:
+        self.model, self.settings, self.found, self.deadline = model, settings, found, deadline
+        self.xors: list = []
+        self.solver = self.confirm = None
         self.cut: set = set()
         self.solves = self.timeouts = 0
-        for S, b in xors:
+
+    def add(self, S: np.ndarray, b: int, survivors: np.ndarray) -> np.ndarray:
+        """Record XOR (S, b) (and add it to the solver if built); returns the surviving witnesses."""
+        self.xors.append((S, b))
+        if self.solver is not None:
+            self.add_xor(S, b)
+        return survivors
+
+    def _build(self) -> None:
+        self.solver = new_solver(self.model)
+        self.solver.setOptionValue("mip_heuristic_effort", float(self.settings.heuristic_effort))
+        self.solver.setOptionValue("presolve", "on" if self.settings.presolve else "off")
+        self.confirm = Confirmer(self.model)
+        for S, b in self.xors:
             self.add_xor(S, b)
 
     def add_xor(self, S: np.ndarray, b: int) -> None:
@@ -380,10 +406,13 @@ class _Finder:
         self.solver.addRow(float(b), float(b), cols.size + 1, np.r_[cols, y].astype(np.int32),
                            np.r_[np.ones(cols.size), -2.0])
 
-    def next(self, known: np.ndarray, time_limit: float) -> tuple[np.ndarray | None, str]:
+    def next(self, known: np.ndarray) -> tuple[np.ndarray | None, str]:
         """A new pattern of the cell (not in ``known``) and "found", or None and "empty"/"timeout"/"time limit"."""
+        time_limit = self.deadline - time.perf_counter()
         if time_limit <= 0:
             return None, "time limit"
+        if self.solver is None:
+            self._build()
         for z in known:
             key = z.tobytes()
             if key not in self.cut:
@@ -392,4 +421,8 @@ class _Finder:
         res = find(self.solver, self.model, time_limit=time_limit)
         self.solves += 1
         self.timeouts += res.status == "timeout"
-        return (res.z, "found") if res.status == "found" else (None, "empty" if res.status == "none" else "timeout")
+        if res.status != "found":
+            return None, "empty" if res.status == "none" else "timeout"
+        if self.confirm(res.z):
+            self.found.append(res.z)
+        return res.z, "found"
