@@ -68,8 +68,9 @@ class Bracket:
             return f"N = {format_count(self.lower.value)} (exact)"
         up = "∞" if self.upper is None else format_count(self.upper.value)
         gap = "" if self.orders_of_magnitude is None else f"; {self.orders_of_magnitude:.2f} orders of magnitude apart"
-        return (f"{format_count(self.lower.value)} ≤ N ≤ {up}  (lower: {self.lower.source}, {self.lower.guarantee}; "
-                f"upper: {'none' if self.upper is None else self.upper.source + ', ' + self.upper.guarantee}{gap})")
+        upper = "none" if self.upper is None else f"{self.upper.source}, {self.upper.guarantee}"
+        return (f"{format_count(self.lower.value)} ≤ N ≤ {up}  (lower: {self.lower.source}, "
+                f"{self.lower.guarantee}; upper: {upper}{gap})")
 
 
 def best_bracket(lowers, uppers) -> Bracket:

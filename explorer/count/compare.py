@@ -81,8 +81,8 @@ class CountComparison:
     @property
     def bracket(self) -> Bracket:
         """The tightest lower ≤ N ≤ upper of this comparison, each side naming its source and guarantee."""
-        lowers = [Bound(value=self.sampled_lower, source=f"distinct patterns of {self.sampled_points:,} uniform samples",
-                        guarantee=CERTAIN)]
+        lowers = [Bound(value=self.sampled_lower, guarantee=CERTAIN,
+                        source=f"distinct patterns of {self.sampled_points:,} uniform samples")]
         ex, mb = self.exact, self.mipbound
         if ex is not None:
             lowers.append(Bound(value=ex.n_regions, source=ex.label if ex.is_exact else

@@ -206,8 +206,8 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
     plan = _plan(problem, opts, n, len(pool), seed, submit, left, workers)
     report(0.3, f"{plan.mode} trials" + (f" counting cells of level {plan.level}" if plan.mode == "count" else ""))
     slabs = []
-    if plan.subdivide:                             # sparse patterns: certify regions by subdivision half the time
-        futures = [submit(subdivide, problem, part=i, parts=workers, time_limit=0.5 * left()) for i in range(workers)]
+    if plan.subdivide:                             # sparse patterns: certify regions by subdivision
+        futures = [submit(subdivide, problem, part=i, parts=workers, time_limit=0.75 * left()) for i in range(workers)]
         slabs = [f.result().patterns for f in futures]
         report(0.6, "regions certified by subdivision")
     t = plan.trials
@@ -246,10 +246,11 @@ def _plan(problem, opts: MipBoundOptions, n: int, pool_size: int, seed: int, sub
     A probe (its own random stream, so every choice here is independent of the trials' parities)
     enumerates one cell of level n − 10 (≤ 1,024 GF(2) candidates) and estimates N as count·2^r (scaled
     by the share it checked) and the seconds per LP.  With M the regions the trials can afford to meet
-    (0.6 of the remaining time at that rate, times the density), counting mode takes t = M/16 trials
+    (0.45 of the remaining time at that rate, times the density), counting mode takes t = M/16 trials
     (10 to 40) of the shallowest level that one trial can enumerate, if its cells hold ≥ 2 regions on
     average; the rule "auto" then picks k to maximise the expected bound for Poisson cell counts.  Sparse
-    pattern spaces (cells too empty to count) get half the time for subdivision and nested trials.
+    pattern spaces (cells too empty to count) spend 3/4 of the time on subdivision, the rest on nested
+    trials.
     """
     settings = TrialSettings(xor_length=opts.xor_length, encoding=opts.encoding,
                              balance_candidates=opts.balance_candidates, cell_solutions=opts.cell_solutions,
@@ -266,7 +267,7 @@ def _plan(problem, opts: MipBoundOptions, n: int, pool_size: int, seed: int, sub
     density = probe.count / max(probe.checked, 1) if probe.checked else 0.0     # regions per GF(2) candidate
     estimate = max(density * 2.0 ** n, pool_size, 1.0)
     lp_seconds = probe.seconds / max(probe.checked, 1)
-    affordable = min(0.6 * left() * workers / lp_seconds, 40 * opts.enumerate_limit)   # candidates, all trials
+    affordable = min(0.45 * left() * workers / lp_seconds, 40 * opts.enumerate_limit)  # candidates, all trials
     t = opts.trials or int(min(40, max(10, affordable * density / 16)))
     level = int(min(n, max(0, n - math.floor(math.log2(max(min(affordable / t, opts.enumerate_limit), 1.0))))))
     mu = estimate * 2.0 ** -level

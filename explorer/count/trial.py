@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
+from .chords import chord_midpoints
 from .milp import TOL, Confirmer, ReluMilp, UnitBounds, add_no_good, build_milp, find, new_solver
 from ..net import Network
 
@@ -211,7 +212,7 @@ def sample_pool(problem: TrialProblem, *, seed: int, part: int, time_limit: floa
             u = rng.random((2000, lo.size))
             corner = (rng.random((2000, lo.size)) < rng.random((2000, 1))).astype(float)
             ends.append(lo + np.where(rng.random((2000, 1)) < 0.5, u, corner) * width)
-        x = _chord_midpoints(net, *ends)
+        x = chord_midpoints(net, *ends)
         g = np.concatenate(net.preactivations(x), axis=1)[:, units]
         ok = (np.abs(g) >= margin).all(axis=1)
         before = len(seen)
@@ -326,26 +327,6 @@ def _witness_margin(net: Network, box: np.ndarray, epsilon: float) -> np.ndarray
         grads.append(np.linalg.norm(A, axis=1))
     G = np.concatenate(grads)
     return np.maximum(epsilon, 10 * TOL * max(1.0, float((box[:, 1] - box[:, 0]).max())) * G)
-
-
-def _chord_midpoints(net: Network, p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Midpoints (M, n0) of the pieces of the chords p→q on which the network is affine."""
-    n = len(p)
-    s0, s1, line = np.zeros(n), np.ones(n), np.arange(n)
-    u, v = p, q - p
-    for W, b in zip(net.weights[:-1], net.biases[:-1]):
-        a, c = u @ W.T + b, v @ W.T
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cuts = -a / c
-        cuts = np.where((cuts > s0[:, None]) & (cuts < s1[:, None]), cuts, s1[:, None])
-        ends = np.sort(np.concatenate([s0[:, None], cuts, s1[:, None]], axis=1), axis=1)
-        keep = ends[:, 1:] - ends[:, :-1] > 1e-12
-        piece = np.nonzero(keep)[0]
-        s0, s1 = ends[:, :-1][keep], ends[:, 1:][keep]
-        a, c, line = a[piece], c[piece], line[piece]
-        slope = np.where(a + (s0 + s1)[:, None] / 2 * c > 0, 1.0, net.alpha)
-        u, v = slope * a, slope * c
-    return p[line] + ((s0 + s1) / 2)[:, None] * (q - p)[line]
 
 
 def _support(rng: np.random.Generator, n: int, settings: TrialSettings, known: np.ndarray) -> np.ndarray:

@@ -274,7 +274,8 @@ def read_table(data: bytes, *, kind: str = "csv", label: str | None = None, test
                             "must be a finite number.")
     classes, y = np.unique(labels, return_inverse=True)
     if classes.size < 2:
-        raise ExplorerError(f"the label column holds one class only ({str(classes[0])!r}); a classifier needs two or more.")
+        raise ExplorerError(f"the label column holds one class only ({str(classes[0])!r}); a classifier needs two "
+                            "or more.")
     if classes.size > MAX_CLASSES:
         raise ExplorerError(f"the label column holds {classes.size} classes; the limit is {MAX_CLASSES}.")
     lo, hi = x.min(axis=0), x.max(axis=0)

@@ -1,4 +1,4 @@
-"""The bracket: the largest lower bound and the least upper bound, their guarantees, and the gap in orders of magnitude."""
+"""The bracket: the largest lower bound, the least upper bound, their guarantees, the gap in orders of magnitude."""
 
 import json
 import math

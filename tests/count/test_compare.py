@@ -86,8 +86,8 @@ def test_cli_count_json(saved_net, capsys):
 
 
 def test_cli_count_text_with_per_input_box(saved_net, capsys):
-    args = ["count", str(saved_net), "--domain", "-1", "1", "-1", "1", "0", "2", "--mipbound", "--upper", "--trials", "3",
-            "--xor-length", "2", "--time-limit", "5"]
+    args = ["count", str(saved_net), "--domain", "-1", "1", "-1", "1", "0", "2", "--mipbound", "--upper",
+            "--trials", "3", "--xor-length", "2", "--time-limit", "5"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "MIPBound lower" in out and "sampled lower" in out and "≤ N ≤" in out and "orders of magnitude" in out
