@@ -120,7 +120,7 @@ class MipBoundResult:
     source : "certain" or "probabilistic" — which part gave ``lower_bound`` (its guarantee applies)
     certain_lower_bound : int — distinct patterns proven to be regions (always holds)
     probabilistic_lower_bound : int — ⌈s·2^(r − α)⌉, 0 if no trial found a witness;
-        P[it exceeds N_ε] ≤ 1 − confidence (N_ε ≤ N: patterns with every unstable |g| ≥ ε reachable)
+        P[it exceeds |Ω|] ≤ 1 − confidence (Ω ⊆ regions with interior: the patterns LP confirmation accepts)
     log2_probabilistic : float or None — log2 of s·2^(r − α)
     confidence : float
     mode : "count" or "nested" (the mode used);  trials : t;  k : trials that had to reach (r, s)
@@ -169,8 +169,9 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
     """Certain and probabilistic lower bounds on the regions of ``net`` in ``box``, using all of ``time_limit``.
 
     Phases: a chord pool of certified patterns (``options.pool_share`` of the time at most), a pilot that
-    fixes the level r (count mode), then t trials sharing the rest of the time; more time gives larger
-    pools, larger counted cells and deeper levels.  ``executor`` is anything with
+    fixes the level r and the number of trials (count mode), then t trials sharing the rest of the time
+    (after a subdivision of the box for sparse pattern spaces); time the trials leave over goes to the
+    subdivision.  More time gives larger pools, larger counted cells (or deeper levels) and more trials.  ``executor`` is anything with
     ``submit(fn, *args, **kwargs)`` returning a future with ``result()`` (a process pool, a Dask client);
     the default is this process's pool of ``options.workers`` processes (one HiGHS and BLAS thread each).
 
@@ -218,6 +219,10 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
     for i, fut in enumerate(futures):
         trials.append(fut.result())
         report(0.6 + 0.4 * (i + 1) / t, f"trial {i + 1}/{t}")
+    if left() > 0.1 * time_limit:                  # time left over: more certain regions by subdivision
+        futures = [submit(subdivide, problem, part=i, parts=workers, time_limit=left() - 0.05)
+                   for i in range(workers)]
+        slabs += [f.result().patterns for f in futures]
     found = [pool, *slabs, *(r.witnesses for r in trials + plan.pilots)]
     certain = len(np.unique(np.concatenate(found), axis=0)) if sum(map(len, found)) else 0
     alpha = alpha_for(t, opts.confidence, plan.k)

@@ -6,7 +6,9 @@ seeds, build their HiGHS models inside, and return frozen results of plain array
 Dask cluster or a plain loop can run them.  :func:`explorer.count.mipbound.mipbound` assembles the bound.
 
 A trial draws random parity constraints ⊕_{v∈S_j} z_v = b_j one at a time and records the deepest level
-r at which it has ``cell_solutions`` = s witnesses (patterns of Ω = N_ε, spec §4) satisfying the first r.
+r at which it has ``cell_solutions`` = s witnesses satisfying the first r.  Witnesses are patterns of
+Ω = {patterns the LP confirmation of spec §2.3 accepts} ⊆ {regions with interior}: FIND solutions (margin
+ε), chord points with every |g_i| ≥ ε, and LP-checked candidates all belong to it, so |Ω| ≤ N.
 Soundness needs only that each b_j is uniform and independent of S_j and of everything before it:
 then every fixed pattern survives r levels with probability exactly 2^−r, whatever the supports, so
 the supports may be short and chosen from the history.  We choose each S_j among random k-subsets as
@@ -36,7 +38,7 @@ class TrialProblem:
 
     net : Network (numpy weights);  box : float64 (n0, 2)
     lower, upper : float64 (N,) — bounds of every pre-activation over the box (already tightened)
-    epsilon : float — ε of the strict-activity rows; Ω = patterns FIND can reach with it (N_ε)
+    epsilon : float — ε of the strict-activity rows of FIND
     pool : uint8 (P, ⌈u/8⌉) — bit-packed witness patterns of the u unstable units (in Ω), may be empty
     """
 
@@ -227,17 +229,18 @@ def sample_pool(problem: TrialProblem, *, seed: int, part: int, time_limit: floa
 
 def subdivide(problem: TrialProblem, *, part: int, parts: int, time_limit: float) -> PoolResult:
     """Regions found by the exact LP subdivision (:func:`explorer.count.exact.count_exact`) in slab ``part``
-    of ``parts`` equal slabs of the box along its widest side, within ``time_limit`` seconds.
+    of ``parts`` equal slabs of the box, within ``time_limit`` seconds.
 
-    Every pattern it reports is a region with interior of the whole box (a region meeting a slab with
-    interior is the same convex region of the box), so the union over slabs is a certain lower bound,
-    found ``parts`` times as fast as by one subdivision.
+    The slabs cut the input that moves the first layer most (largest Σ_i |W¹_ij|·width_j), so that
+    fewer regions cross a cut and the slabs share little work.  Every pattern reported is a region with
+    interior of the whole box (a region meeting a slab with interior is the same convex region of the
+    box), so the union over slabs is a certain lower bound.
     """
     from .exact import count_exact
 
     start = time.perf_counter()
     box = problem.box.copy()
-    side = int(np.argmax(box[:, 1] - box[:, 0]))
+    side = int(np.argmax(np.abs(problem.net.weights[0]).sum(axis=0) * (box[:, 1] - box[:, 0])))
     lo, width = box[side, 0], (box[side, 1] - box[side, 0]) / parts
     box[side] = lo + width * part, lo + width * (part + 1)
     units = np.flatnonzero(~_stable(problem))
