@@ -229,3 +229,19 @@ def test_options_are_keyword_only_and_bad_time_limit_raises():
         MipBoundOptions(10)                             # noqa: the options object is keyword-only
     with pytest.raises(ExplorerError, match="time limit"):
         mipbound(N1, [-1, 1], time_limit=0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_certain_sources_only_name_true_regions(seed):
+    """Chord pool, subdivision slabs and the whole certain part stay inside the exact count's regions."""
+    net = random_net((5, 5, 4), n0=2 + seed % 3, seed=100 + seed, scale_bias=1.0)
+    model = build_milp(net, [-1, 1])
+    exact = count_exact(net, [-1, 1])
+    truth = {z.tobytes() for z in exact.patterns[:, model.units]}
+    problem = trial_problem(model)
+    for found in (sample_pool(problem, seed=seed, part=0, time_limit=1.0).patterns,
+                  subdivide(problem, part=1, parts=3, time_limit=5.0).patterns):
+        z = np.unpackbits(found, axis=1, count=model.n_binaries).astype(bool)
+        assert {row.tobytes() for row in z} <= truth
+    res = mipbound(net, [-1, 1], time_limit=1.5, options=MipBoundOptions(workers=1), model=model)
+    assert res.certain_lower_bound <= exact.n_regions
