@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import ExplorerError
 from .confidence import alpha_for, all_feasible_confidence, binomial_tail, majority_error, majority_k
 from .milp import ReluMilp, as_box, build_milp
-from .trial import TrialResult, TrialSettings, run_trial, sample_pool, subdivide, trial_problem
+from .trial import TrialSettings, pin_one_thread, run_trial, sample_pool, subdivide, trial_problem
 from ..net import Network
 
 __all__ = ["LABEL", "RULES", "MODES", "MipBoundOptions", "MipBoundResult", "mipbound", "alpha_for",
@@ -330,20 +330,6 @@ def _parse_length(xor_length):
     return k
 
 
-def _one_thread() -> None:
-    """Worker initialiser: one BLAS thread, and HiGHS's scheduler started with one thread (it is fixed per
-    process after the first solve), since the workers already use every core."""
-    import highspy
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.addVars(1, np.zeros(1), np.ones(1))
-    h.run()
-
-
 class _Done:
     """A finished result with the ``result()`` of a future (in-process runs)."""
 
@@ -369,5 +355,5 @@ def _executor(workers: int) -> ProcessPoolExecutor:
             _EXECUTOR.pop()[1].shutdown()
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         _EXECUTOR.append((workers, ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                                                       initializer=_one_thread)))
+                                                       initializer=pin_one_thread)))
     return _EXECUTOR[0][1]

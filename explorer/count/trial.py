@@ -29,7 +29,7 @@ from .milp import TOL, Confirmer, ReluMilp, UnitBounds, add_no_good, build_milp,
 from ..net import Network
 
 __all__ = ["TrialProblem", "TrialSettings", "TrialResult", "PoolResult", "run_trial", "sample_pool", "subdivide",
-           "trial_problem", "trial_rng", "draw_parity"]
+           "trial_problem", "trial_rng", "draw_parity", "pin_one_thread"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,6 +169,20 @@ def run_trial(problem: TrialProblem, settings: TrialSettings, *, seed: int, inde
                        solves=search.solves, timeouts=search.timeouts, stopped=stopped,
                        parities=tuple((tuple(int(v) for v in S), b) for S, b in search.xors),
                        seconds=time.perf_counter() - start)
+
+
+def pin_one_thread() -> None:
+    """Set up a worker process: one BLAS thread and HiGHS's scheduler started with one thread (it is fixed per
+    process after the first solve).  The local pool runs it in every worker; call it once in a Dask worker
+    (``client.run(pin_one_thread)``) before trials arrive there."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.addVars(1, np.zeros(1), np.ones(1))
+    h.run()
 
 
 def trial_rng(seed: int, index: int) -> np.random.Generator:
