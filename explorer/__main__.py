@@ -54,9 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     _box_arg(p, "box to count in")
     p.add_argument("--exact", action="store_true")
     p.add_argument("--mipbound", action="store_true")
-    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--trials", type=int, default=None, help="MIPBound trials (default: chosen by its pilot)")
     p.add_argument("--confidence", type=float, default=0.95)
-    p.add_argument("--xor-length", default="dense", help="'dense' or an integer k")
+    p.add_argument("--xor-length", default="3", help="XORs of MIPBound's MILP searches: 'dense' or an integer k")
     p.add_argument("--time-limit", type=float, default=120.0, help="seconds for the whole request")
     p.add_argument("--upper", action="store_true")
     p.add_argument("--json", action="store_true")
@@ -220,27 +220,60 @@ def _cmd_local(args: argparse.Namespace) -> int:
 def _cmd_count(args: argparse.Namespace) -> int:
     """Exact count, MIPBound lower bound, sampled lower bound and upper bounds inside a box (all if none chosen)."""
     from .count.compare import compare_counts
+    from .count.mipbound import MipBoundOptions
     from .plot.text import format_count
 
     checkpoint = _load(args)
     everything = not (args.exact or args.mipbound or args.upper)
-    result = compare_counts(checkpoint.net, _box(args, checkpoint), exact=args.exact or everything,
-                            mipbound=args.mipbound or everything, upper=args.upper or everything,
-                            trials=args.trials, confidence=args.confidence, xor_length=args.xor_length,
-                            time_limit=args.time_limit)
+    options = MipBoundOptions(trials=args.trials, confidence=args.confidence, xor_length=args.xor_length)
+    with _solver_output_to_stderr(args.json):
+        result = compare_counts(checkpoint.net, _box(args, checkpoint), exact=args.exact or everything,
+                                run_mipbound=args.mipbound or everything, upper=args.upper or everything,
+                                options=options, time_limit=args.time_limit)
     payload = result.to_json()
-    lines = [f"network {result.architecture} ({result.activation}), box {result.box.tolist()}"]
+    box = result.box
+    shown = f"[{box[0, 0]:g}, {box[0, 1]:g}]^{len(box)}" if (box == box[0]).all() else str(box.tolist())
+    lines = [f"network {result.architecture} ({result.activation}), box {shown}",
+             f"bracket:           {result.bracket.text()}"]
     if result.exact is not None:
         ex = result.exact
         lines.append(f"exact count:       {format_count(ex.n_regions)} ({ex.status}, {ex.seconds:.1f} s)")
     if result.mipbound is not None:
         mb = result.mipbound
-        lines.append(f"MIPBound lower:    {format_count(mb.lower_bound)} at confidence {mb.confidence:g} "
-                     f"(certain {format_count(mb.certain_lower_bound)}, {mb.timeouts} timeouts, {mb.seconds:.1f} s)")
+        prob = (f"{format_count(mb.probabilistic_lower_bound)} at confidence {mb.confidence:g}"
+                if mb.probabilistic_lower_bound else "none")
+        lines.append(f"MIPBound lower:    {format_count(mb.lower_bound)} ({mb.guarantee}; certain "
+                     f"{format_count(mb.certain_lower_bound)}, probabilistic {prob}; {mb.mode} trials, "
+                     f"{mb.seconds:.1f} s)")
     lines.append(f"sampled lower:     {format_count(result.sampled_lower)} ({result.sampled_points} points)")
     lines += [f"{u.label}: {format_count(u.value)}" + (f" ({u.note})" if u.value is None else "")
               for u in result.upper]
     return _emit(payload, args.json, lines)
+
+
+class _solver_output_to_stderr:
+    """With ``active``, file descriptor 1 points at stderr while the solver works (HiGHS prints its banner
+    from C++ to fd 1 when it is first constructed), so that stdout holds only the JSON document."""
+
+    def __init__(self, active: bool) -> None:
+        self.active, self.saved = active, None
+
+    def __enter__(self):
+        if self.active:
+            import os
+
+            sys.stdout.flush()
+            self.saved = os.dup(1)
+            os.dup2(2, 1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.saved is not None:
+            import os
+
+            sys.stdout.flush()
+            os.dup2(self.saved, 1)
+            os.close(self.saved)
 
 
 def _cmd_figure(args: argparse.Namespace) -> int:
