@@ -1,6 +1,9 @@
-"""Exact enumeration of the activation regions of a 2-input network, and 2-D slices of n-D networks.
+"""Exact enumeration of the activation regions of a 2-input network (2-D slices: explorer.plane.slices).
 
-Signs follow rule 1 of :mod:`explorer.tolerance`: a vertex is on a neuron's line when |g(v)| ≤ SIGN_TOL · s.
+Signs follow rule 1 of :mod:`explorer.tolerance`.  A cell whose split needed the tolerance (some vertex with
+0 < |g(v)| ≤ SIGN_TOL · s, where float64 cannot tell the side) is enumerated again in exact rational
+arithmetic (:mod:`explorer.plane.rational`); the network and the domain are first rescaled unit by unit by
+powers of two (exact), and magnitudes that would overflow or underflow are refused.
 """
 
 from __future__ import annotations
@@ -14,13 +17,18 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..errors import ExplorerError
-from ..net import Network, as_box
+from ..net import Network, UnitScaling, as_box, rescale_units
 from ..tolerance import SIGN_TOL
 from .kernels import add_slope_corrections, split_layer
+from .rational import ExactBudgetError, ExactTask, exact_cells
+from .slices import PlaneSlice, plane_slice, plane_through
 
-__all__ = ["Regions", "PlaneSlice", "RegionLimitError", "enumerate_regions", "plane_slice", "plane_through"]
+__all__ = ["Regions", "PlaneSlice", "RegionLimitError", "PrecisionLimitError", "EXACT_SECONDS", "enumerate_regions",
+           "plane_slice", "plane_through"]
 
 CHUNK = 8192  # cells processed together; bounds the memory of the per-cell affine maps
+EXACT_SECONDS = 30.0  # budget of the exact recount of unresolved cells when the caller gives no time limit
+_HUGE, _TINY = 2.0 ** 1000, 2.0 ** -1000  # term magnitudes beyond these overflow or lose digits to underflow
 _BLAS = ThreadpoolController()  # the GEMMs here are small: one BLAS thread is faster and load-proof
 
 Progress = Callable[[float, str], None]
@@ -28,6 +36,10 @@ Progress = Callable[[float, str], None]
 
 class RegionLimitError(ExplorerError):
     """The enumeration was stopped by its region or time budget (the message gives how far it got)."""
+
+
+class PrecisionLimitError(RegionLimitError):
+    """float64 could not separate some boundaries and their exact recount ran out of its budget."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +63,7 @@ class Regions:
     out_bias : (R, n_out) float64; on region r the output is ``out_grad[r] @ x + out_bias[r]``
     points : (R, 2) float64, an interior point of every region (its vertex mean)
     seconds : wall time of the enumeration
+    scaling : the exact power-of-two rescaling of ``net`` the enumeration ran on (explorer.net.rescale_units)
     """
 
     net: Network
@@ -64,6 +77,7 @@ class Regions:
     out_bias: np.ndarray
     points: np.ndarray
     seconds: float
+    scaling: UnitScaling | None = None
 
     @property
     def n_regions(self) -> int:
@@ -148,24 +162,29 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_l
         raise ExplorerError(f"exact enumeration needs a network with 2 inputs; got {net.n_inputs}. "
                             "Take a 2-D slice first (plane_through).")
     poly = _domain_polygon(domain)
-    scale_xy = np.abs(poly).max(axis=0)  # (2,) largest |x|, |y| of the domain
-    total_area = _polygon_area(poly)
+    # work on the network and domain rescaled by powers of two (exact): every row's largest entry and the
+    # domain's largest |x|, |y| in [1, 2), so no magnitude of the original can overflow or swamp a tolerance
+    scaling = rescale_units(net, input_exp=np.frexp(np.abs(poly).max(axis=0))[1] - 1)
+    work, poly_s = scaling.net, np.ldexp(poly, -scaling.input_exp[None, :])
+    total_area = _polygon_area(poly_s)
     widths = net.hidden_widths
     unit_offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
     cut_counter = [0]  # every split gets a fresh id for its chord
 
     # the starting cell: the domain, on which h^0 = x has the map rows (∂/∂x, ∂/∂y, const) = identity
-    root = _Batch(verts=poly[None].copy(), nv=np.array([len(poly)]), eu=np.full((1, len(poly)), -1, np.int32),
+    root = _Batch(verts=poly_s[None].copy(), nv=np.array([len(poly)]), eu=np.full((1, len(poly)), -1, np.int32),
                   ec=np.full((1, len(poly)), -1, np.int64), pattern=np.zeros((1, 0), bool), src=np.zeros(1, np.int64),
                   bits=np.ones((1, 2), bool), G=np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]]),
-                  S=scale_xy[None, :].copy(), base=np.ones((1, 2), bool), shared={})
+                  S=np.abs(poly_s).max(axis=0)[None, :], base=np.ones((1, 2), bool), shared={})
     stack = [(0, root)]
     done: list[_Finished] = []
+    tasks: list[ExactTask] = []
     n_done, area_done, last_report = 0, 0.0, start
     while stack:
         layer, batch = stack.pop()
         # (P, 3, n_l) pre-activation map of layer l on every cell (the output map if l = L), (P, n_l)
-        G, S = batch.compose(net.weights[layer], net.biases[layer], net.alpha)
+        G, S = batch.compose(work.weights[layer], work.biases[layer], work.alpha)
+        _check_magnitudes(S, layer)
         if layer == len(widths):
             done.append(_Finished.of(batch, G))
             n_done += len(batch.nv)
@@ -181,75 +200,62 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_l
                 progress(min(area_done / total_area, 1.0), f"{n_done:,} regions")
                 last_report = now
             continue
-        cells = _split_layer(batch, G, tol * S, unit_offsets[layer], cut_counter)
+        cells, unresolved = _split_layer(batch, G, tol * S, unit_offsets[layer], cut_counter)
+        tasks.extend(_exact_tasks(batch, unresolved, layer))
         children = _next_batches(cells, G, S)
         stack.extend((layer + 1, child) for child in reversed(children))
+    if tasks:
+        if progress is not None:
+            progress(min(area_done / total_area, 1.0), f"{n_done:,} regions; exact recount of {len(tasks):,} cells")
+        done.append(_recount(work, poly_s, tasks, cut_counter[0], start, time_limit,
+                             None if max_regions is None else max_regions - n_done, tol))
     if progress is not None:
-        progress(1.0, f"{n_done:,} regions")
-    return _assemble(net, poly, done, time.perf_counter() - start)
+        progress(1.0, f"{n_done + (len(done[-1].nv) if tasks else 0):,} regions")
+    return _assemble(net, poly, scaling, done, time.perf_counter() - start)
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
-class PlaneSlice:
-    """The plane x = origin + s·u + t·v of an n-D input space and the 2-input network living on it.
-
-    Attributes
-    ----------
-    net : Network with 2 inputs, (s, t) -> f(origin + s·u + t·v) (the plane composed into layer 1)
-    origin : (n0,) float64
-    basis : (n0, 2) float64, columns u and v
-    anchors : (K, 2) plane coordinates of the points that defined the plane (empty if none)
-    """
-
-    net: Network
-    origin: np.ndarray
-    basis: np.ndarray
-    anchors: np.ndarray
-
-    def to_input(self, st: np.ndarray) -> np.ndarray:
-        """Input-space points (B, n0) of plane coordinates (B, 2)."""
-        return self.origin + np.atleast_2d(st) @ self.basis.T
-
-    def to_plane(self, x: np.ndarray) -> np.ndarray:
-        """Plane coordinates (B, 2) of input points (least squares: exact for points of the plane)."""
-        return np.linalg.lstsq(self.basis, (np.atleast_2d(x) - self.origin).T, rcond=None)[0].T
+def _check_magnitudes(S: np.ndarray, layer: int) -> None:
+    """Refuse term magnitudes (rescaled units) that float64 would overflow or round to nothing."""
+    top = float(S.max(initial=0.0))
+    if not top <= _HUGE:
+        raise ExplorerError(f"layer {layer + 1}: even after exact power-of-two rescaling its terms reach about "
+                            f"2^{np.log2(top) if np.isfinite(top) else 1024:.0f}, beyond the range float64 can "
+                            "compute with; the regions cannot be computed reliably.")
+    low = float(np.min(S, where=S > 0, initial=np.inf))
+    if low < _TINY:
+        raise ExplorerError(f"layer {layer + 1}: even after exact power-of-two rescaling some of its terms are as "
+                            f"small as 2^{np.log2(low):.0f} relative to the largest, where float64 loses their "
+                            "digits to underflow; the regions cannot be computed reliably.")
 
 
-def plane_slice(net: Network, origin, u, v) -> PlaneSlice:
-    """The 2-input network on the plane origin + s·u + t·v: W1 becomes W1 [u v], b1 becomes W1·origin + b1."""
-    origin = _vector(origin, net.n_inputs, "origin")
-    basis = np.stack([_vector(u, net.n_inputs, "u"), _vector(v, net.n_inputs, "v")], axis=1)  # (n0, 2)
-    if np.linalg.matrix_rank(basis) < 2:
-        raise ExplorerError("the two directions of the plane are parallel (or zero); choose independent ones.")
-    W, b = net.weights[0], net.biases[0]
-    return PlaneSlice(net=net.with_first_layer(W @ basis, W @ origin + b), origin=origin, basis=basis,
-                      anchors=np.zeros((0, 2)))
+def _exact_tasks(batch: "_Batch", unresolved: np.ndarray, layer: int) -> list[ExactTask]:
+    """One exact task per cell of the batch whose split needed the tolerance."""
+    tasks = []
+    for p in np.flatnonzero(unresolved):
+        k = int(batch.nv[p])
+        chords = {int(u): int(c) for u, c in zip(batch.eu[p, :k], batch.ec[p, :k]) if u >= 0}
+        tasks.append(ExactTask(layer=layer, prefix=batch.pattern[p].copy(), chords=chords))
+    return tasks
 
 
-def plane_through(net: Network, p0, p1, p2) -> PlaneSlice:
-    """The slice through three input points, in orthonormal coordinates centred at p0.
-
-    u = (p1 - p0)/|p1 - p0| and v is the unit part of p2 - p0 orthogonal to u, so distances and disks in
-    the plane are Euclidean in input space; ``anchors`` holds the plane coordinates of p0, p1, p2.
-    """
-    p0, p1, p2 = (_vector(p, net.n_inputs, name) for p, name in ((p0, "p0"), (p1, "p1"), (p2, "p2")))
-    u = p1 - p0
-    if np.linalg.norm(u) == 0:
-        raise ExplorerError("the first two points of the plane coincide; choose three distinct points.")
-    u = u / np.linalg.norm(u)
-    w = (p2 - p0) - u * np.dot(u, p2 - p0)
-    if np.linalg.norm(w) <= 1e-12 * max(1.0, np.linalg.norm(p2 - p0)):
-        raise ExplorerError("the three points are collinear, so they span no plane; move one of them.")
-    plane = plane_slice(net, p0, u, w / np.linalg.norm(w))
-    anchors = plane.to_plane(np.stack([p0, p1, p2]))
-    return PlaneSlice(net=plane.net, origin=plane.origin, basis=plane.basis, anchors=anchors)
-
-
-def _vector(value, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    if arr.shape != (n,) or not np.isfinite(arr).all():
-        raise ExplorerError(f"{name} must be {n} finite numbers (one per network input); got {arr.size}.")
-    return arr
+def _recount(net: Network, poly: np.ndarray, tasks: list, next_cut: int, start: float, time_limit: float | None,
+             max_regions: int | None, tol: float) -> "_Finished":
+    """The regions of the unresolved cells, in exact arithmetic, within the remaining budget."""
+    deadline = start + time_limit if time_limit is not None else time.perf_counter() + EXACT_SECONDS
+    try:
+        cells = exact_cells(net, poly, tasks, next_cut=next_cut, deadline=deadline,
+                            max_regions=None if max_regions is None else max_regions + 1)
+    except ExactBudgetError as exc:
+        if max_regions is not None and exc.args[0] > max_regions:
+            raise RegionLimitError(f"more than {max_regions:,} regions (in an exact recount); raise the limit or "
+                                   "shrink the domain.") from None
+        limit = f"the time limit of {time_limit:g} s" if time_limit is not None else f"its {EXACT_SECONDS:g} s"
+        raise PrecisionLimitError(
+            f"float64 cannot separate the region boundaries in {len(tasks):,} cells of this domain (a boundary "
+            f"passes within {tol:g} × the domain's scale of a vertex: the domain is too large for the network's "
+            f"features, or boundaries nearly meet), and their exact recount used up {limit} after "
+            f"{exc.args[0]:,} regions. Shrink the domain or raise the time limit.") from None
+    return _Finished.exact(cells)
 
 
 # ---- the layer kernel ------------------------------------------------------------------------
@@ -324,6 +330,20 @@ class _Finished:
         return cls(batch.verts[valid], batch.nv, batch.eu[valid], batch.ec[valid],
                    np.packbits(batch.pattern, axis=1), maps, points, area)
 
+    @classmethod
+    def exact(cls, cells) -> "_Finished":
+        """The regions of an exact recount (explorer.plane.rational.ExactCells)."""
+        owner = np.repeat(np.arange(len(cells.nv)), cells.nv)
+        points = np.zeros((len(cells.nv), 2))
+        np.add.at(points, owner, cells.verts)
+        first = np.concatenate([[0], np.cumsum(cells.nv)[:-1]]).astype(np.int64)
+        nxt = np.arange(len(owner)) + 1
+        nxt[np.cumsum(cells.nv) - 1] = first
+        x, y = cells.verts[:, 0], cells.verts[:, 1]
+        area = float(np.sum(x * y[nxt] - x[nxt] * y) / 2)
+        return cls(cells.verts, cells.nv, cells.eu, cells.ec, np.packbits(cells.patterns, axis=1), cells.maps,
+                   points / np.maximum(cells.nv, 1)[:, None], area)
+
 
 @dataclass(eq=False)
 class _Cells:
@@ -343,12 +363,20 @@ class _Cells:
     parent_pattern: np.ndarray
 
 
-def _split_layer(batch: _Batch, G: np.ndarray, tau: np.ndarray, unit0: int, cut_counter: list) -> _Cells:
-    """Split every cell of the batch by the zero lines of the layer's units (compiled kernel)."""
+def _split_layer(batch: _Batch, G: np.ndarray, tau: np.ndarray, unit0: int,
+                 cut_counter: list) -> tuple[_Cells, np.ndarray]:
+    """Split every cell of the batch by the zero lines of the layer's units (compiled kernel).
+
+    Returns the cells and the mask (P,) of batch cells whose split needed the tolerance; their children are
+    left out (they are enumerated exactly instead).
+    """
     c = np.ascontiguousarray
-    verts, nv, eu, ec, src, bits, base, cut_counter[0] = split_layer(
+    verts, nv, eu, ec, src, bits, base, unresolved, cut_counter[0] = split_layer(
         c(batch.verts), c(batch.nv), c(batch.eu), c(batch.ec), c(G), c(tau), unit0, cut_counter[0])
-    return _Cells(verts, nv, eu, ec, src, bits, base, batch.pattern)
+    if unresolved.any():
+        keep = ~unresolved[src]
+        verts, nv, eu, ec, src, bits = verts[keep], nv[keep], eu[keep], ec[keep], src[keep], bits[keep]
+    return _Cells(verts, nv, eu, ec, src, bits, base, batch.pattern), unresolved
 
 
 def _next_batches(cells: _Cells, G: np.ndarray, S: np.ndarray) -> list[_Batch]:
@@ -372,17 +400,24 @@ def _affine(H: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     return G
 
 
-def _assemble(net: Network, poly: np.ndarray, done: list[_Finished], seconds: float) -> Regions:
-    """Concatenate finished batches into the ragged Regions arrays."""
-    maps = np.concatenate([d.maps for d in done])  # (R, 3, n_out)
+def _assemble(net: Network, poly: np.ndarray, scaling: UnitScaling, done: list[_Finished], seconds: float) -> Regions:
+    """Concatenate finished batches into the ragged Regions arrays, in the original units (exact powers of two)."""
+    maps = np.concatenate([d.maps for d in done])  # (R, 3, n_out), rescaled units
     counts = np.concatenate([d.nv for d in done])
-    return Regions(net=net, domain=poly, vertices=np.concatenate([d.verts for d in done]),
+    e_in, e_out = scaling.input_exp, scaling.output_exp
+    with np.errstate(over="ignore"):
+        out_grad = np.ldexp(maps[:, :2, :].transpose(0, 2, 1), e_out[None, :, None] - e_in[None, None, :])
+        out_bias = np.ldexp(maps[:, 2, :], e_out[None, :])
+    if not (np.isfinite(out_grad).all() and np.isfinite(out_bias).all()):
+        raise ExplorerError("the network's outputs exceed the range of float64 numbers (about 1.8e308) on this "
+                            "domain, so their affine maps cannot be shown; shrink the domain or rescale the network.")
+    return Regions(net=net, domain=poly, vertices=np.ldexp(np.concatenate([d.verts for d in done]), e_in[None, :]),
                    offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
                    edge_units=np.concatenate([d.eu for d in done]), edge_cuts=np.concatenate([d.ec for d in done]),
-                   packed_patterns=np.concatenate([d.packed for d in done]),
-                   out_grad=np.ascontiguousarray(maps[:, :2, :].transpose(0, 2, 1)),
-                   out_bias=np.ascontiguousarray(maps[:, 2, :]), points=np.concatenate([d.points for d in done]),
-                   seconds=seconds)
+                   packed_patterns=np.concatenate([d.packed for d in done]), out_grad=np.ascontiguousarray(out_grad),
+                   out_bias=np.ascontiguousarray(out_bias),
+                   points=np.ldexp(np.concatenate([d.points for d in done]), e_in[None, :]), seconds=seconds,
+                   scaling=scaling)
 
 
 def _domain_polygon(domain) -> np.ndarray:
