@@ -297,9 +297,10 @@ def rescale_units(net: Network, *, input_exp=None) -> UnitScaling:
         if lost.any():
             i = int(np.flatnonzero(lost)[0])
             exps_i = np.r_[EW[i][W[i] != 0], Eb[i:i + 1][b[i:i + 1] != 0]]
-            raise ExplorerError(f"layer {l}, unit {i}: relative to its inputs' scale its weights span magnitudes from "
-                                f"about 1e{int(exps_i.min() * np.log10(2))} to 1e{int(exps_i.max() * np.log10(2))}, "
-                                "more than float64 can hold in one row; its regions cannot be computed without "
+            where = f"output {i}" if l == len(net.weights) else f"layer {l}, unit {i}"
+            raise ExplorerError(f"{where}: relative to its inputs' scale its weights span magnitudes from about "
+                                f"1e{int(exps_i.min() * np.log10(2))} to 1e{int(exps_i.max() * np.log10(2))}, more "
+                                "than float64 can hold in one row, so its values cannot be computed without "
                                 "rounding. Remove the negligible weights or rescale the network.")
         weights.append(W2)
         biases.append(b2)
