@@ -70,7 +70,8 @@ def certify(net: Network, center, radius: float, *, norm: str = "2", certifier: 
     radius : float > 0
     norm : "2" (default), "inf" or "1"
     certifier : "lipschitz", "ibp", "symbolic" (default), "lp" or "exact"
-    time_limit : seconds for the solver certifiers ("lp", "exact"); skipped solves keep looser bounds
+    time_limit : seconds for the whole chain; solves of the solver certifiers ("lp", "exact") past it are skipped
+        and keep the looser bounds
     progress : optional callback progress(fraction_of_solves_done, message) for "lp" and "exact"
 
     Raises
@@ -125,7 +126,7 @@ def certify_chain(net: Network, center, radius: float, *, norm: str = "2", certi
         elif name == "symbolic":
             bounds = _symbolic(snet, sx0, sr, p, bounds)
         else:
-            bounds, status = _solver(snet, ball, p, bounds, name, chain[-1].certifier, time_limit, progress)
+            bounds, status = _solver(snet, ball, p, bounds, name, chain[-1].certifier, start + time_limit, progress)
         chain.append(Enclosure(certifier=name, norm=p, lower=tuple(ball.unscaled(l, lo) for l, (lo, _) in enumerate(bounds)),
                                upper=tuple(ball.unscaled(l, hi) for l, (_, hi) in enumerate(bounds)),
                                state=tuple(_classify(lo, hi, t) for (lo, hi), t in zip(bounds, tau)), status=status,
@@ -133,7 +134,7 @@ def certify_chain(net: Network, center, radius: float, *, norm: str = "2", certi
     return tuple(chain)
 
 
-def _solver(net: Network, ball: ScaledBall, p: str, prev: list, name: str, looser: str, time_limit: float,
+def _solver(net: Network, ball: ScaledBall, p: str, prev: list, name: str, looser: str, deadline: float,
             progress) -> tuple[list, str]:
     """The "lp" or "exact" bounds (rescaled units), or ``prev`` when the solver's answer fails a sound check.
 
@@ -150,23 +151,22 @@ def _solver(net: Network, ball: ScaledBall, p: str, prev: list, name: str, loose
     if name == "exact":  # a sign seen at a point of the ball needs no MILP to be proved
         witness = [((g < -t).any(axis=0), (g > t).any(axis=0)) for g, t in zip(gs, ball.tau)]
     bounds, status, found = solver_bounds(net, ball.center, ball.radius, p, prev, states, list(ball.g0), witness,
-                                          integer=name == "exact", deadline=time.perf_counter() + time_limit,
-                                          progress=progress)
+                                          integer=name == "exact", deadline=deadline, progress=progress)
     conflict = ""
     if found is not None:
         l, j, what, value = found
-        conflict = (f"layer {l + 1}, neuron {j}: the solver's {what} {ball.unscaled(l, value):.3g} contradicts the "
-                    f"value {ball.unscaled(l, ball.g0[l][j]):.3g} at the centre or the range "
-                    f"[{ball.unscaled(l, prev[l][0][j]):.3g}, {ball.unscaled(l, prev[l][1][j]):.3g}] it refines")
+        conflict = (f"layer {l + 1}, neuron {j}: the solver's {what} {ball.unscaled(l, value, j):.3g} contradicts the "
+                    f"value {ball.unscaled(l, ball.g0[l][j], j):.3g} at the centre or the range "
+                    f"[{ball.unscaled(l, prev[l][0][j], j):.3g}, {ball.unscaled(l, prev[l][1][j], j):.3g}] it refines")
     for l, ((lo, hi), g, t) in enumerate(zip(bounds, gs, ball.tau)):
         if conflict:
             break
         outside = (g > hi + t) | (g < lo - t)  # (B, n)
         if outside.any():
             i, j = (int(v[0]) for v in np.nonzero(outside))
-            conflict = (f"layer {l + 1}, neuron {j}: the solver's range [{ball.unscaled(l, lo[j]):.3g}, "
-                        f"{ball.unscaled(l, hi[j]):.3g}] misses the value {ball.unscaled(l, g[i, j]):.3g} at a point "
-                        "of the ball")
+            conflict = (f"layer {l + 1}, neuron {j}: the solver's range [{ball.unscaled(l, lo[j], j):.3g}, "
+                        f"{ball.unscaled(l, hi[j], j):.3g}] misses the value {ball.unscaled(l, g[i, j], j):.3g} at a "
+                        "point of the ball")
     if conflict:
         return prev, (f"{name} bounds dropped: {conflict} (the model is badly scaled for the solver); showing the "
                       f"{looser} enclosure instead")
@@ -215,6 +215,8 @@ def _lipschitz(net: Network, ball: ScaledBall, p: str) -> list:
             width = np.ldexp(r_m * K[0] * rows[0], r_e + K[1] + rows[1] - ball.unit_exp[l])
         width = np.where((width == 0) & (rows[0] * K[0] > 0), np.nextafter(0.0, 1.0), width)  # never a point
         out.append((ball.g0[l] - width, ball.g0[l] + width))
+        if l == len(net.weights) - 2:  # the last hidden layer: no later layer needs K
+            break
         sigma, a = _norm(W, lambda M: np.linalg.norm(M, 2))
         m, e = np.frexp(K[0] * sigma)
         K = (m, K[1] + a + e)

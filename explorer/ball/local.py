@@ -184,8 +184,8 @@ def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certif
     ball = scaled_ball(net, x0, r)
     seen = sample_counts(ball, p, chain, n_samples, seed, deadline)
     chain = _drop_contradicted(chain, seen.violation)
-    glob = global_bound(net)
-    rows = tuple(_certifier_bound(ball.net, enc, glob) for enc in chain)
+    glob, ranks = global_bound(net), {}
+    rows = tuple(_certifier_bound(ball.net, enc, glob, ranks=ranks, deadline=deadline) for enc in chain)
     d_star, unit = one_region_radius(net, x0, norm=p)
     notes = [f"{c.certifier}: {c.status}" for c in rows if c.status != "complete"]
     if seen.n_drawn < n_samples + 1:
@@ -226,25 +226,28 @@ def radius_profile(net: Network, center, radii, *, norm: str = "2", certifier: s
     x0, _, p = check_ball(net, center, float(radii.max()), norm)
     _check_budget(time_limit, max_regions)
     deadline = start + time_limit
-    glob, rows, notes = global_bound(net), [], []
+    glob, rows, notes, ranks = global_bound(net), [], [], {}
     for r in radii:
         left = deadline - time.perf_counter()
         if left <= 0:
             notes.append(f"time limit: bounds for {len(rows)} of {radii.size} radii")
             break
         rows.append(_certifier_bound(net, certify_chain(net, x0, r, norm=p, certifier=certifier,
-                                                        time_limit=left)[-1], glob))
+                                                        time_limit=left)[-1], glob, ranks=ranks, deadline=deadline))
     radii = radii[:len(rows)]
     n_exact = None
     if net.n_inputs == 2:  # the region engine (compiled kernels) is loaded for 2-input networks only
         from ..plane.regions import RegionLimitError
         from .disk import pattern_distances
 
+        left = deadline - time.perf_counter()
         try:
-            dist = pattern_distances(net, x0, float(radii.max()), norm=p, regions=regions,
-                                     time_limit=max(deadline - time.perf_counter(), 1e-3), max_regions=max_regions)
+            if left <= 0:
+                raise RegionLimitError("the time limit was spent on the bounds")
+            dist = pattern_distances(net, x0, float(radii.max()), norm=p, regions=regions, time_limit=left,
+                                     max_regions=max_regions)
             n_exact = np.searchsorted(np.sort(dist), radii, side="left").astype(np.int64)
-        except (RegionLimitError, ExplorerError) as exc:
+        except RegionLimitError as exc:
             notes.append(f"exact counts not computed: {exc}")
     return RadiusProfile(radii=radii, n_exact=n_exact, bound_a=tuple(b.bound_a for b in rows),
                          bound_b=tuple(b.bound_b for b in rows), headline=tuple(b.headline for b in rows),
@@ -337,31 +340,51 @@ def global_bound(net: Network) -> int:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-def _certifier_bound(net: Network, enc: Enclosure, glob: int) -> CertifierBound:
-    """A and B from the neuron classes; rank caps (κ_l, ρ_l) when Σ n_l ≤ RANK_CAP_UNITS, else counts."""
+def _certifier_bound(net: Network, enc: Enclosure, glob: int, *, ranks: dict | None = None,
+                     deadline: float | None = None) -> CertifierBound:
+    """A and B from the neuron classes; rank caps (κ_l, ρ_l) when Σ n_l ≤ RANK_CAP_UNITS and ``deadline`` has not
+    passed (else the counts, which bound the ranks: the status says so).  ``ranks`` memoises ranks by rows."""
     layers = net.weights[:-1]
     k = [int(np.count_nonzero(s == 0)) for s in enc.state]
     active = [int(np.count_nonzero(s == 1)) for s in enc.state]
+    kappa, rho = k, [W.shape[0] if net.alpha > 0 else a + kl for W, a, kl in zip(layers, active, k)]
+    status = enc.status
     if net.n_hidden <= RANK_CAP_UNITS:
-        kappa = [_row_rank(W[s == 0]) for W, s in zip(layers, enc.state)]
-        rho = [_row_rank(W if net.alpha > 0 else W[s >= 0]) for W, s in zip(layers, enc.state)]
-    else:
-        kappa, rho = k, [W.shape[0] if net.alpha > 0 else a + kl for W, a, kl in zip(layers, active, k)]
+        ranks = {} if ranks is None else ranks
+        try:
+            kappa = [_row_rank(W, s == 0, ranks, deadline) for W, s in zip(layers, enc.state)]
+            rho = [_row_rank(W, np.ones(len(s), bool) if net.alpha > 0 else s >= 0, ranks, deadline)
+                   for W, s in zip(layers, enc.state)]
+        except TimeoutError:
+            kappa, rho = k, [W.shape[0] if net.alpha > 0 else a + kl for W, a, kl in zip(layers, active, k)]
+            status = ("time limit: rank caps skipped (counts used)" if status == "complete"
+                      else f"{status}; time limit: rank caps skipped (counts used)")
     A = bound_a(net.n_inputs, k, kappa=kappa, rho=rho)
     B = bound_b(net.n_inputs, k, active, kappa=kappa, rho=rho, leaky=net.alpha > 0)
     return CertifierBound(certifier=enc.certifier, k=tuple(k), bound_a=A, bound_b=B, headline=min(A, glob),
-                          status=enc.status, seconds=enc.seconds)
+                          status=status, seconds=enc.seconds)
 
 
-def _row_rank(M: np.ndarray) -> int:
-    """Rank of the rows of M after scaling each by a power of two to a largest |entry| in [1, 2) (exact): a raw
-    matrix_rank calls rows of norms 1e8 and 1e-8 dependent (B = 3 for 4 quadrants).  The one place where the
-    ball's bounds take a rank, so that explorer.count.bounds' sound rank can take over here."""
-    if M.size == 0:
-        return 0
-    top = np.abs(M).max(axis=1)
-    scaled = np.ldexp(M, -np.frexp(top)[1][:, None])[top > 0]
-    return int(np.linalg.matrix_rank(scaled)) if scaled.size else 0
+def _row_rank(W: np.ndarray, rows: np.ndarray, memo: dict, deadline: float | None) -> int:
+    """An upper bound on the rank of W[rows], exact for rows in general position and for rows that are ±2^k
+    multiples of one another (duplicate, opposite, zero rows): each row is scaled by a power of two (exact) to
+    a largest |entry| in [1, 2) with a positive first entry, and the distinct rows are counted, at most the
+    number of columns.  A raw matrix_rank calls rows of norms 1e8 and 1e-8 dependent, and rows that differ by one
+    rounding parallel (B = 3 for 4 regions); an upper bound keeps A and B sound.
+
+    The one place where the ball's bounds take a rank: explorer.count.bounds.sound_rank (exact) replaces the
+    count here when it is available.  Memoised in ``memo``; raises TimeoutError past ``deadline``.
+    """
+    key = (id(W), rows.tobytes())
+    if key not in memo:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise TimeoutError
+        M = W[rows]
+        M = M[(M != 0).any(axis=1)]
+        M = np.ldexp(M, -np.frexp(np.abs(M).max(axis=1, initial=0.0))[1][:, None])
+        first = M[np.arange(len(M)), (M != 0).argmax(axis=1)] if len(M) else np.zeros(0)
+        memo[key] = min(len(np.unique(M * np.sign(first)[:, None], axis=0)), W.shape[1])
+    return memo[key]
 
 
 def _drop_contradicted(chain: tuple, violation: dict) -> tuple:

@@ -59,10 +59,11 @@ class ScaledBall:
     g0: tuple
     tau: tuple
 
-    def unscaled(self, layer: int, values: np.ndarray) -> np.ndarray:
-        """Values of layer ``layer``'s pre-activations in the original units (±inf beyond float64)."""
+    def unscaled(self, layer: int, values: np.ndarray, unit: int | None = None) -> np.ndarray:
+        """Values of layer ``layer``'s pre-activations (of one ``unit``, if given) in the original units (±inf
+        beyond float64)."""
         with np.errstate(over="ignore"):
-            return np.ldexp(values, self.unit_exp[layer])
+            return np.ldexp(values, self.unit_exp[layer] if unit is None else self.unit_exp[layer][unit])
 
 
 def scaled_ball(net: Network, center: np.ndarray, radius: float) -> ScaledBall:

@@ -74,7 +74,7 @@ def sample_counts(ball: ScaledBall, norm: str, chain: tuple[Enclosure, ...], n_s
                 if enc.certifier not in violation and outside.any():
                     i, j = (int(v[0]) for v in np.nonzero(outside))
                     violation[enc.certifier] = (
-                        f"layer {l + 1}, neuron {j}: the value {ball.unscaled(l, g[i, j]):.3g} at a point of the ball "
+                        f"layer {l + 1}, neuron {j}: the value {ball.unscaled(l, g[i, j], j):.3g} at a point of the ball "
                         f"lies outside the certified range [{enc.lower[l][j]:.3g}, {enc.upper[l][j]:.3g}]")
         packed = np.ascontiguousarray(np.packbits(np.concatenate(gs, axis=1)[clear] > 0, axis=1))
         keys.append(packed.view(np.dtype((np.void, packed.shape[1]))).ravel())

@@ -27,6 +27,7 @@ __all__ = ["Regions", "PlaneSlice", "RegionLimitError", "PrecisionLimitError", "
            "plane_slice", "plane_through"]
 
 CHUNK = 8192  # cells processed together; bounds the memory of the per-cell affine maps
+CHUNK_WORK = 2 ** 27  # and at most about this many multiply-adds per chunk, so that budgets are checked often
 EXACT_SECONDS = 30.0  # budget of the exact recount of unresolved cells when the caller gives no time limit
 _HUGE, _TINY = 2.0 ** 1000, 2.0 ** -1000  # term magnitudes beyond these overflow or lose digits to underflow
 _BLAS = ThreadpoolController()  # the GEMMs here are small: one BLAS thread is faster and load-proof
@@ -140,7 +141,8 @@ def enumerate_regions(net: Network, domain, *, tol: float = SIGN_TOL, max_region
     Notes
     -----
     Cost is linear in the number of (cell, neuron) pairs whose parent cell the neuron cuts; memory is
-    bounded by CHUNK cells per layer plus the result.  Cells are processed depth first.
+    bounded by CHUNK cells per layer plus the result.  Cells are processed depth first; the budgets are
+    checked before every chunk (at most CHUNK_WORK multiply-adds).
 
     Examples
     --------
@@ -182,6 +184,9 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_l
     n_done, area_done, last_report = 0, 0.0, start
     while stack:
         layer, batch = stack.pop()
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            raise RegionLimitError(f"time limit of {time_limit:g} s spent after {n_done:,} regions on "
+                                   f"{100 * area_done / total_area:.0f}% of the domain; raise it or shrink the domain.")
         # (P, 3, n_l) pre-activation map of layer l on every cell (the output map if l = L), (P, n_l)
         G, S = batch.compose(work.weights[layer], work.biases[layer], work.alpha)
         _check_magnitudes(S, layer)
@@ -193,16 +198,13 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_l
                 raise RegionLimitError(f"more than {max_regions:,} regions ({100 * area_done / total_area:.0f}% of "
                                        "the domain done); raise the limit or shrink the domain.")
             now = time.perf_counter()
-            if time_limit is not None and now - start > time_limit:
-                raise RegionLimitError(f"time limit of {time_limit:g} s spent after {n_done:,} regions on "
-                                       f"{100 * area_done / total_area:.0f}% of the domain; raise it or shrink the domain.")
             if progress is not None and now - last_report > 0.2:
                 progress(min(area_done / total_area, 1.0), f"{n_done:,} regions")
                 last_report = now
             continue
         cells, unresolved = _split_layer(batch, G, tol * S, unit_offsets[layer], cut_counter)
         tasks.extend(_exact_tasks(batch, unresolved, layer))
-        children = _next_batches(cells, G, S)
+        children = _next_batches(cells, G, S, work.weights[layer + 1].shape[0])
         stack.extend((layer + 1, child) for child in reversed(children))
     if tasks:
         if progress is not None:
@@ -379,11 +381,13 @@ def _split_layer(batch: _Batch, G: np.ndarray, tau: np.ndarray, unit0: int,
     return _Cells(verts, nv, eu, ec, src, bits, base, batch.pattern), unresolved
 
 
-def _next_batches(cells: _Cells, G: np.ndarray, S: np.ndarray) -> list[_Batch]:
-    """Chunks of the finished cells of a layer, each padded to its own largest polygon."""
+def _next_batches(cells: _Cells, G: np.ndarray, S: np.ndarray, width: int) -> list[_Batch]:
+    """Chunks of the finished cells of a layer (at most CHUNK, and about CHUNK_WORK multiply-adds when the next
+    layer of ``width`` units is composed), each padded to its own largest polygon."""
     out, shared = [], {}
-    for lo in range(0, len(cells.nv), CHUNK):
-        sl = slice(lo, lo + CHUNK)
+    size = min(CHUNK, max(256, CHUNK_WORK // (3 * G.shape[2] * width)))
+    for lo in range(0, len(cells.nv), size):
+        sl = slice(lo, lo + size)
         src, bits, nv = cells.src[sl], cells.bits[sl], cells.nv[sl]
         V = int(nv.max())
         out.append(_Batch(verts=cells.verts[sl, :V], nv=nv, eu=cells.eu[sl, :V], ec=cells.ec[sl, :V],
