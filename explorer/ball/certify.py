@@ -17,7 +17,6 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..net import Network, interval_bounds
-from ..tolerance import SIGN_TOL
 from .primitives import ScaledBall, check_ball, dual_norm, relaxation, sample_ball, scaled_ball, spread
 
 __all__ = ["CERTIFIERS", "EXACT_MAX_UNITS", "Enclosure", "certify", "certify_chain"]

@@ -19,7 +19,7 @@ from threadpoolctl import ThreadpoolController
 from ..errors import ExplorerError
 from ..net import Network, UnitScaling, as_box, rescale_units
 from ..tolerance import SIGN_TOL
-from .kernels import add_slope_corrections, split_layer
+from .cells import Batch, Finished, next_batches, split_cells
 from .rational import ExactBudgetError, ExactTask, exact_cells
 from .slices import PlaneSlice, plane_slice, plane_through
 
@@ -174,12 +174,12 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_l
     cut_counter = [0]  # every split gets a fresh id for its chord
 
     # the starting cell: the domain, on which h^0 = x has the map rows (∂/∂x, ∂/∂y, const) = identity
-    root = _Batch(verts=poly_s[None].copy(), nv=np.array([len(poly)]), eu=np.full((1, len(poly)), -1, np.int32),
+    root = Batch(verts=poly_s[None].copy(), nv=np.array([len(poly)]), eu=np.full((1, len(poly)), -1, np.int32),
                   ec=np.full((1, len(poly)), -1, np.int64), pattern=np.zeros((1, 0), bool), src=np.zeros(1, np.int64),
                   bits=np.ones((1, 2), bool), G=np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]]),
                   S=np.abs(poly_s).max(axis=0)[None, :], base=np.ones((1, 2), bool), shared={})
     stack = [(0, root)]
-    done: list[_Finished] = []
+    done: list[Finished] = []
     tasks: list[ExactTask] = []
     n_done, area_done, last_report = 0, 0.0, start
     while stack:
@@ -191,7 +191,7 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_l
         G, S = batch.compose(work.weights[layer], work.biases[layer], work.alpha)
         _check_magnitudes(S, layer)
         if layer == len(widths):
-            done.append(_Finished.of(batch, G))
+            done.append(Finished.of(batch, G))
             n_done += len(batch.nv)
             area_done += done[-1].area
             if max_regions is not None and n_done > max_regions:
@@ -202,9 +202,9 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_l
                 progress(min(area_done / total_area, 1.0), f"{n_done:,} regions")
                 last_report = now
             continue
-        cells, unresolved = _split_layer(batch, G, tol * S, unit_offsets[layer], cut_counter)
+        cells, unresolved = split_cells(batch, G, tol * S, unit_offsets[layer], cut_counter)
         tasks.extend(_exact_tasks(batch, unresolved, layer))
-        children = _next_batches(cells, G, S, work.weights[layer + 1].shape[0])
+        children = next_batches(cells, G, S, work.weights[layer + 1].shape[0], chunk=CHUNK, work=CHUNK_WORK)
         stack.extend((layer + 1, child) for child in reversed(children))
     if tasks:
         if progress is not None:
@@ -230,7 +230,7 @@ def _check_magnitudes(S: np.ndarray, layer: int) -> None:
                             "digits to underflow; the regions cannot be computed reliably.")
 
 
-def _exact_tasks(batch: "_Batch", unresolved: np.ndarray, layer: int) -> list[ExactTask]:
+def _exact_tasks(batch: Batch, unresolved: np.ndarray, layer: int) -> list[ExactTask]:
     """One exact task per cell of the batch whose split needed the tolerance."""
     tasks = []
     for p in np.flatnonzero(unresolved):
@@ -241,7 +241,7 @@ def _exact_tasks(batch: "_Batch", unresolved: np.ndarray, layer: int) -> list[Ex
 
 
 def _recount(net: Network, poly: np.ndarray, tasks: list, next_cut: int, start: float, time_limit: float | None,
-             max_regions: int | None, tol: float) -> "_Finished":
+             max_regions: int | None, tol: float) -> Finished:
     """The regions of the unresolved cells, in exact arithmetic, within the remaining budget."""
     deadline = start + time_limit if time_limit is not None else time.perf_counter() + EXACT_SECONDS
     try:
@@ -257,154 +257,10 @@ def _recount(net: Network, poly: np.ndarray, tasks: list, next_cut: int, start: 
             f"passes within {tol:g} × the domain's scale of a vertex: the domain is too large for the network's "
             f"features, or boundaries nearly meet), and their exact recount used up {limit} after "
             f"{exc.args[0]:,} regions. Shrink the domain or raise the time limit.") from None
-    return _Finished.exact(cells)
+    return Finished.exact(cells)
 
 
-# ---- the layer kernel ------------------------------------------------------------------------
-
-@dataclass(eq=False)
-class _Batch:
-    """Cells waiting for the next layer: padded polygons, and their parents' maps (shared, not copied).
-
-    verts (C, V, 2) padded by repeating vertex 0; nv (C,); eu/ec (C, V) edge unit / cut ids;
-    pattern (C, N_so_far) bool; src (C,) parent index into G (P, 3, n) and S (P, n), the parents'
-    pre-activation maps and term magnitudes; bits (C, n) the cells' activations of that layer; base
-    (P, n) the activations shared by all cells of a parent (units that cut the parent count as off).
-    """
-
-    verts: np.ndarray
-    nv: np.ndarray
-    eu: np.ndarray
-    ec: np.ndarray
-    pattern: np.ndarray
-    src: np.ndarray
-    bits: np.ndarray
-    G: np.ndarray
-    S: np.ndarray
-    base: np.ndarray
-    shared: dict  # per-parent products, computed once for all chunks of the same parents
-
-    def compose(self, W: np.ndarray, b: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        """Maps (C, 3, m) of g' = W σ(g) + b on every cell and their term magnitudes (C, m).
-
-        A cell's slopes σ' differ from its parent's base slopes only on units that cut the parent, where
-        the cell is active: g' = W (σ'_base ⊙ g) + b + Σ_k (1 - α) g_k W_k.  When such (cell, unit) pairs
-        are few, the first term is one GEMM per parent and the rest a compiled loop over the pairs; the
-        corrections are non-negative in the magnitudes, so those stay an upper bound of the float terms summed.
-        """
-        C, n = self.bits.shape
-        n_extra = np.count_nonzero(self.bits) - np.count_nonzero(self.base, axis=1)[self.src].sum()  # base ⊆ bits
-        if 8 * n_extra > C * n:  # dense differences (e.g. layer 1): compose cell by cell
-            slope = np.where(self.bits, 1.0, alpha)
-            G = _affine(self.G[self.src] * slope[:, None, :], W, b)
-            return G, (self.S[self.src] * np.abs(slope)) @ np.abs(W).T + np.abs(b)
-        key = (id(W), alpha)
-        if self.shared.get("key") != key:  # one GEMM for all parents, shared by the chunks of a layer
-            base = np.where(self.base, 1.0, alpha)  # (P, n)
-            self.shared.update(key=key, G=_affine(self.G * base[:, None, :], W, b),
-                               S=self.S * np.abs(base) @ np.abs(W).T + np.abs(b), W_t=np.array(W.T, order="C"))
-        G, S = self.shared["G"][self.src], self.shared["S"][self.src]  # (C, 3, m), (C, m)
-        c = np.ascontiguousarray
-        add_slope_corrections(G, S, c(self.src), c(self.bits), c(self.base), c(self.G), c(self.S),
-                              self.shared["W_t"], float(alpha))
-        return G, S
-
-
-@dataclass(eq=False)
-class _Finished:
-    """Finished regions in compact form: ragged polygons, packed patterns, output maps (C, 3, n_out)."""
-
-    verts: np.ndarray
-    nv: np.ndarray
-    eu: np.ndarray
-    ec: np.ndarray
-    packed: np.ndarray
-    maps: np.ndarray
-    points: np.ndarray
-    area: float
-
-    @classmethod
-    def of(cls, batch: _Batch, maps: np.ndarray) -> "_Finished":
-        valid = np.arange(batch.verts.shape[1]) < batch.nv[:, None]  # (C, V)
-        x, y = batch.verts[..., 0], batch.verts[..., 1]
-        area = float(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y) / 2)  # padding adds 0
-        points = (batch.verts * valid[..., None]).sum(axis=1) / batch.nv[:, None]
-        return cls(batch.verts[valid], batch.nv, batch.eu[valid], batch.ec[valid],
-                   np.packbits(batch.pattern, axis=1), maps, points, area)
-
-    @classmethod
-    def exact(cls, cells) -> "_Finished":
-        """The regions of an exact recount (explorer.plane.rational.ExactCells)."""
-        owner = np.repeat(np.arange(len(cells.nv)), cells.nv)
-        points = np.zeros((len(cells.nv), 2))
-        np.add.at(points, owner, cells.verts)
-        first = np.concatenate([[0], np.cumsum(cells.nv)[:-1]]).astype(np.int64)
-        nxt = np.arange(len(owner)) + 1
-        nxt[np.cumsum(cells.nv) - 1] = first
-        x, y = cells.verts[:, 0], cells.verts[:, 1]
-        area = float(np.sum(x * y[nxt] - x[nxt] * y) / 2)
-        return cls(cells.verts, cells.nv, cells.eu, cells.ec, np.packbits(cells.patterns, axis=1), cells.maps,
-                   points / np.maximum(cells.nv, 1)[:, None], area)
-
-
-@dataclass(eq=False)
-class _Cells:
-    """The cells of a batch after one layer split them (see explorer.plane.kernels.split_layer).
-
-    verts (C, V, 2), nv (C,), eu/ec (C, V); src (C,) parent index; bits (C, n) the layer's activations;
-    base (P, n) the activations shared by all cells of a parent; parent_pattern (P, N_so_far).
-    """
-
-    verts: np.ndarray
-    nv: np.ndarray
-    eu: np.ndarray
-    ec: np.ndarray
-    src: np.ndarray
-    bits: np.ndarray
-    base: np.ndarray
-    parent_pattern: np.ndarray
-
-
-def _split_layer(batch: _Batch, G: np.ndarray, tau: np.ndarray, unit0: int,
-                 cut_counter: list) -> tuple[_Cells, np.ndarray]:
-    """Split every cell of the batch by the zero lines of the layer's units (compiled kernel).
-
-    Returns the cells and the mask (P,) of batch cells whose split needed the tolerance; their children are
-    left out (they are enumerated exactly instead).
-    """
-    c = np.ascontiguousarray
-    verts, nv, eu, ec, src, bits, base, unresolved, cut_counter[0] = split_layer(
-        c(batch.verts), c(batch.nv), c(batch.eu), c(batch.ec), c(G), c(tau), unit0, cut_counter[0])
-    if unresolved.any():
-        keep = ~unresolved[src]
-        verts, nv, eu, ec, src, bits = verts[keep], nv[keep], eu[keep], ec[keep], src[keep], bits[keep]
-    return _Cells(verts, nv, eu, ec, src, bits, base, batch.pattern), unresolved
-
-
-def _next_batches(cells: _Cells, G: np.ndarray, S: np.ndarray, width: int) -> list[_Batch]:
-    """Chunks of the finished cells of a layer (at most CHUNK, and about CHUNK_WORK multiply-adds when the next
-    layer of ``width`` units is composed), each padded to its own largest polygon."""
-    out, shared = [], {}
-    size = min(CHUNK, max(256, CHUNK_WORK // (3 * G.shape[2] * width)))
-    for lo in range(0, len(cells.nv), size):
-        sl = slice(lo, lo + size)
-        src, bits, nv = cells.src[sl], cells.bits[sl], cells.nv[sl]
-        V = int(nv.max())
-        out.append(_Batch(verts=cells.verts[sl, :V], nv=nv, eu=cells.eu[sl, :V], ec=cells.ec[sl, :V],
-                          pattern=np.concatenate([cells.parent_pattern[src], bits], axis=1), src=src,
-                          bits=bits, G=G, S=S, base=cells.base, shared=shared))
-    return out
-
-
-def _affine(H: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Compose the per-cell affine maps H (C, 3, n) with x -> W x + b: returns (C, 3, m), one GEMM."""
-    C, _, n = H.shape
-    G = (H.reshape(C * 3, n) @ W.T).reshape(C, 3, -1)
-    G[:, 2, :] += b
-    return G
-
-
-def _assemble(net: Network, poly: np.ndarray, scaling: UnitScaling, done: list[_Finished], seconds: float) -> Regions:
+def _assemble(net: Network, poly: np.ndarray, scaling: UnitScaling, done: list[Finished], seconds: float) -> Regions:
     """Concatenate finished batches into the ragged Regions arrays, in the original units (exact powers of two)."""
     maps = np.concatenate([d.maps for d in done])  # (R, 3, n_out), rescaled units
     counts = np.concatenate([d.nv for d in done])
