@@ -281,8 +281,9 @@ def rescale_units(net: Network, *, input_exp=None) -> UnitScaling:
 
     Raises
     ------
-    ExplorerError : some entry would fall below float64's normal range (its row spans more than 2^1021), which
-        would round it; the message names the layer and the magnitudes.
+    ExplorerError : an entry of a hidden row would fall below float64's normal range (the row spans more than
+        2^1021), which would round it; the message names the layer and the magnitudes.  (Output rows decide no
+        sign, so their negligible entries may round.)
     """
     e_prev = np.zeros(net.n_inputs, np.int64) if input_exp is None else np.asarray(input_exp, np.int64)
     weights, biases, exps = [], [], []
@@ -294,11 +295,11 @@ def rescale_units(net: Network, *, input_exp=None) -> UnitScaling:
         shift_W, shift_b = e_prev[None, :] - e[:, None], -e
         W2, b2 = np.ldexp(W, shift_W), np.ldexp(b, shift_b)
         lost = (np.ldexp(W2, -shift_W) != W).any(axis=1) | (np.ldexp(b2, -shift_b) != b)
-        if lost.any():
+        if lost.any() and l < len(net.weights):  # output rows decide no sign: entries 2^1021 below the row's
+            # largest are already below float64's rounding of that output, and may round here too
             i = int(np.flatnonzero(lost)[0])
             exps_i = np.r_[EW[i][W[i] != 0], Eb[i:i + 1][b[i:i + 1] != 0]]
-            where = f"output {i}" if l == len(net.weights) else f"layer {l}, unit {i}"
-            raise ExplorerError(f"{where}: relative to its inputs' scale its weights span magnitudes from about "
+            raise ExplorerError(f"layer {l}, unit {i}: relative to its inputs' scale its weights span magnitudes from about "
                                 f"1e{int(exps_i.min() * np.log10(2))} to 1e{int(exps_i.max() * np.log10(2))}, more "
                                 "than float64 can hold in one row, so its values cannot be computed without "
                                 "rounding. Remove the negligible weights or rescale the network.")

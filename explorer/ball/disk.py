@@ -117,7 +117,8 @@ def polygon_distances(center, regions: Regions, *, norm: str = "2") -> np.ndarra
     a, b = (np.ldexp(v, -k) for v in regions.edges())
     d, e = b - a, a - x0  # (T, 2)
     cross = d[:, 0] * -e[:, 1] + d[:, 1] * e[:, 0]  # (b − a) × (x0 − a): ≥ 0 on the inner side
-    inside = np.minimum.reduceat(cross, offsets[:-1]) >= 0
+    # inside: on the inner side of every edge and strictly of one (a sliver that rounds to a point has none)
+    inside = (np.minimum.reduceat(cross, offsets[:-1]) >= 0) & (np.maximum.reduceat(cross, offsets[:-1]) > 0)
     if norm == "2":
         dd = (d * d).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -230,9 +231,11 @@ def _exact_k(net: Network, x0: np.ndarray, r: float, p: str, regions: Regions, s
 
 
 def _inside(a: np.ndarray, d: np.ndarray, lengths: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Whether the points X[t] (T, m, 2) given per edge lie in the edge's polygon: (M, m) bool."""
+    """Whether the points X[t] (T, m, 2) given per edge lie in the edge's polygon: (M, m) bool (never in a polygon
+    that rounds to a point or a segment)."""
     cross = d[:, None, 0] * (X[..., 1] - a[:, None, 1]) - d[:, None, 1] * (X[..., 0] - a[:, None, 0])  # (T, m)
-    return np.minimum.reduceat(cross, np.cumsum(lengths) - lengths, axis=0) >= 0
+    first = np.cumsum(lengths) - lengths
+    return (np.minimum.reduceat(cross, first, axis=0) >= 0) & (np.maximum.reduceat(cross, first, axis=0) > 0)
 
 
 def _norm(v: np.ndarray, p: str) -> np.ndarray:

@@ -21,7 +21,7 @@ from .primitives import ScaledBall, sample_ball
 
 __all__ = ["SampledBall", "sample_counts"]
 
-CHUNK = 4096  # points evaluated together; the deadline is checked between chunks
+CHUNK = 1024  # points evaluated together; the deadline is checked between chunks
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

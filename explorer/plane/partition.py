@@ -31,7 +31,10 @@ def adjacency(regions: Regions) -> np.ndarray:
     group = np.cumsum(np.r_[True, chord[1:] != chord[:-1]]) - 1
     length = np.hypot(*(q - p).T)
     longest = _order_of_max(length, first)  # reference direction: the longest edge of each chord
-    ref = (q - p)[longest] / length[longest, None]
+    # (a chord whose edges all round to length 0, possible for exactly recounted slivers, has no direction and
+    # no positive overlap)
+    ref = np.divide((q - p)[longest], length[longest, None], out=np.zeros((len(longest), 2)),
+                    where=length[longest, None] > 0)
     d = ref[group]
     tp, tq = np.einsum("ij,ij->i", p, d), np.einsum("ij,ij->i", q, d)
     side = tq > tp

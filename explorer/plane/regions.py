@@ -29,7 +29,7 @@ __all__ = ["Regions", "PlaneSlice", "RegionLimitError", "PrecisionLimitError", "
 CHUNK = 8192  # cells processed together; bounds the memory of the per-cell affine maps
 CHUNK_WORK = 2 ** 27  # and at most about this many multiply-adds per chunk, so that budgets are checked often
 EXACT_SECONDS = 30.0  # budget of the exact recount of unresolved cells when the caller gives no time limit
-_HUGE, _TINY = 2.0 ** 1000, 2.0 ** -1000  # term magnitudes beyond these overflow or lose digits to underflow
+_HUGE = 2.0 ** 1000  # term magnitudes above this (rescaled units) could overflow in a vertex evaluation
 _BLAS = ThreadpoolController()  # the GEMMs here are small: one BLAS thread is faster and load-proof
 
 Progress = Callable[[float, str], None]
@@ -189,7 +189,7 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_l
                                    f"{100 * area_done / total_area:.0f}% of the domain; raise it or shrink the domain.")
         # (P, 3, n_l) pre-activation map of layer l on every cell (the output map if l = L), (P, n_l)
         G, S = batch.compose(work.weights[layer], work.biases[layer], work.alpha)
-        _check_magnitudes(S, layer)
+        _check_magnitudes(S, layer, tol, last=layer == len(widths))
         if layer == len(widths):
             done.append(Finished.of(batch, G))
             n_done += len(batch.nv)
@@ -216,15 +216,16 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_l
     return _assemble(net, poly, scaling, done, time.perf_counter() - start)
 
 
-def _check_magnitudes(S: np.ndarray, layer: int) -> None:
-    """Refuse term magnitudes (rescaled units) that float64 would overflow or round to nothing."""
+def _check_magnitudes(S: np.ndarray, layer: int, tol: float, *, last: bool) -> None:
+    """Refuse term magnitudes s (rescaled units) that would overflow, or (hidden layers, where signs are decided)
+    so small that the absolute error of gradual underflow, about 2^-1074 per operation, could exceed tol · s."""
     top = float(S.max(initial=0.0))
     if not top <= _HUGE:
         raise ExplorerError(f"layer {layer + 1}: even after exact power-of-two rescaling its terms reach about "
                             f"2^{np.log2(top) if np.isfinite(top) else 1024:.0f}, beyond the range float64 can "
                             "compute with; the regions cannot be computed reliably.")
     low = float(np.min(S, where=S > 0, initial=np.inf))
-    if low < _TINY:
+    if not last and tol * low < 8 * (S.shape[1] + 4) * 2.0 ** -1074:
         raise ExplorerError(f"layer {layer + 1}: even after exact power-of-two rescaling some of its terms are as "
                             f"small as 2^{np.log2(low):.0f} relative to the largest, where float64 loses their "
                             "digits to underflow; the regions cannot be computed reliably.")

@@ -3,17 +3,18 @@ nets whose values overflow, and budgets (issue 11, classes 5 and 6).  Exact coun
 rational oracle of tests/oracles.py."""
 
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shapely.geometry import Point, Polygon
 
 from explorer.ball import ballmodel
 from explorer.ball.local import local_bounds, radius_profile
 from explorer.errors import ExplorerError
 from explorer.net import Network
+from tests.adversarial import badly_scaled_nets
 from tests.nets import N2, random_network
 from tests.oracles import exact_regions
 
@@ -32,10 +33,24 @@ BADLY_SCALED_BALL = ((0.4532111765645733, -0.6036578242981291), 6.54524219639477
 
 
 def oracle_count(net: Network, x0, r: float) -> int:
-    """Regions meeting the open disk, from the rational oracle's polygons on the square [x0 ± r]²."""
+    """Regions meeting the open disk, exactly: the rational oracle's polygons on the square [x0 ± r]², each tested
+    by point-in-polygon and squared distances to its edges in rationals (float polygons of regions 1e-301 wide
+    collapse)."""
     box = (x0[0] - r, x0[0] + r, x0[1] - r, x0[1] + r)
-    polys = [Polygon([(float(x), float(y)) for x, y in p]) for p in exact_regions(net, box).values()]
-    return sum(P.distance(Point(*x0)) < r for P in polys)
+    c, r2 = (Fraction(float(x0[0])), Fraction(float(x0[1]))), Fraction(float(r)) ** 2
+    return sum(_meets(poly, c, r2) for poly in exact_regions(net, box).values())
+
+
+def _meets(poly, c, r2) -> bool:
+    edges = list(zip(poly, poly[1:] + poly[:1]))
+    if all((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]) >= 0 for a, b in edges):
+        return True  # the centre lies in the closed polygon
+    for a, b in edges:
+        d = (b[0] - a[0], b[1] - a[1])
+        t = min(max(((c[0] - a[0]) * d[0] + (c[1] - a[1]) * d[1]) / (d[0] ** 2 + d[1] ** 2), 0), 1)
+        if (a[0] + t * d[0] - c[0]) ** 2 + (a[1] + t * d[1] - c[1]) ** 2 < r2:
+            return True
+    return False
 
 
 def assert_bracket(b) -> None:
@@ -129,29 +144,17 @@ def test_absurd_budgets_are_refused(kwargs):
 
 
 # ---- properties over badly scaled small nets -----------------------------------------------------------
-@st.composite
-def badly_scaled(draw):
-    """Rows scaled by 2^±40, tiny, huge or zero biases, nearly parallel rows; a ball of radius 0.01 to 10."""
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
-    widths = draw(st.lists(st.integers(2, 4), min_size=1, max_size=2))
-    ws, bs, n = [], [], 2
-    for w in widths + [1]:
-        W, b = rng.normal(size=(w, n)), rng.normal(size=w)
-        if w >= 2 and draw(st.booleans()):
-            W[1] = W[0] * (1 + 2.0 ** -draw(st.integers(10, 40)))
-        b *= np.array([draw(st.sampled_from([0.0, 1.0, 2.0 ** -40, 2.0 ** 40])) for _ in range(w)])
-        scale = np.array([2.0 ** draw(st.integers(-40, 40)) for _ in range(w)])
-        ws.append(W * scale[:, None])
-        bs.append(b * scale)
-        n = w
-    x0 = rng.normal(size=2)
-    return Network(tuple(ws), tuple(bs)), x0, float(np.exp(draw(st.floats(np.log(0.01), np.log(10)))))
-
-
 @settings(max_examples=1000, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(case=badly_scaled(), certifier=st.sampled_from(["symbolic", "symbolic", "exact"]))
-def test_badly_scaled_nets_keep_sampled_exact_and_bounds_in_order(case, certifier):
-    net, x0, r = case
-    b = local_bounds(net, x0, r, certifier=certifier, n_samples=1000)
+@given(net=badly_scaled_nets(min_width=2, max_layers=2, leaky=False),
+       x0=st.tuples(st.floats(-2, 2), st.floats(-2, 2)), log_r=st.floats(np.log(0.01), np.log(10)),
+       certifier=st.sampled_from(["symbolic", "symbolic", "exact"]))
+def test_badly_scaled_nets_keep_sampled_exact_and_bounds_in_order(net, x0, log_r, certifier):
+    """Rows scaled by 2^±40, tiny, huge or zero biases, nearly parallel rows; a ball of radius 0.01 to 10."""
+    r = float(np.exp(log_r))
+    try:
+        b = local_bounds(net, x0, r, certifier=certifier, n_samples=1000)
+    except ExplorerError as exc:  # a hidden row spanning more than float64 holds: one clear refusal
+        assert "float64" in str(exc)
+        return
     assert b.n_exact == oracle_count(net, x0, r)
     assert_bracket(b)
