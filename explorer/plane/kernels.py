@@ -4,7 +4,8 @@ parent's (:func:`add_slope_corrections`).
 
 Split semantics (rule 1 of :mod:`explorer.tolerance`): a vertex with |g| ≤ tau is on the line; a cell is split
 only if it has vertices strictly on both sides; a unit is active on an unsplit cell iff some vertex is strictly
-positive.  Cells are convex, counter-clockwise, padded by repeating vertex 0.
+positive.  A parent where such a tolerance decision was taken is flagged, and the caller recounts it exactly.
+Cells are convex, counter-clockwise, padded by repeating vertex 0.
 """
 
 from __future__ import annotations
@@ -183,9 +184,10 @@ def split_layer(verts, nv, eu, ec, G, tau, unit0, cut0):
     verts (P, V, 2), nv (P,), eu (P, V) int32 unit ids, ec (P, V) int64 chord ids, tau (P, n).
     Each parent is processed depth first: a cell takes the units of its parent's cut list in order,
     records the side of every unit that misses it, and is split by the first that cuts it; both halves
-    continue with the rest of the list.  Returns (verts, nv, eu, ec, src, bits, base, next chord id):
-    the finished cells (C, W, 2) with their parent index src (C,), activations bits (C, n), and the
-    activations base (P, n) shared by every descendant of a parent (cutting units counted as off).
+    continue with the rest of the list.  Returns (verts, nv, eu, ec, src, bits, base, unresolved, next chord
+    id): the finished cells (C, W, 2) with their parent index src (C,), activations bits (C, n), the
+    activations base (P, n) shared by every descendant of a parent (cutting units counted as off), and the
+    parents (P,) bool whose split met a vertex with |g| ≤ tau, tau > 0 (see :func:`_split_parent`).
     """
     P, V, _ = verts.shape
     n = G.shape[2]
