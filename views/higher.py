@@ -147,6 +147,12 @@ def _picked(ctx: ViewContext, source: str) -> _Picked | None:
 
 
 def _training_form() -> None:
+    with st.expander("Data and training", expanded="higher_trained" not in st.session_state):
+        _training_controls()
+    show_job("higher_train_job")
+
+
+def _training_controls() -> None:
     data = control("higher_data")
     table = _table_input() if data == "table" else None
     with st.form("higher_train"):
@@ -177,7 +183,6 @@ def _training_form() -> None:
             st.error(str(exc))
             return
         start_training("higher_train_job", dataset, config)
-    show_job("higher_train_job")
 
 
 def _table_input() -> _Table | None:

@@ -30,7 +30,7 @@ from .controls import control
 from .state import SETTING
 
 __all__ = ["render", "SlicePoint", "data_plane", "slice_input", "click_to_input", "default_samples",
-           "dataset_for", "image_shape", "CLICK_TARGET", "ANCHORS", "SAMPLE_KEYS"]
+           "dataset_for", "image_shape", "parse_point", "CLICK_TARGET", "ANCHORS", "SAMPLE_KEYS"]
 
 CLICK_TARGET = "slice-map"
 ANCHORS = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # (a, b) of p0, p1, p2
@@ -205,11 +205,11 @@ def _sample_table(dataset: Dataset, points: np.ndarray, names: list[str]) -> Non
 
 
 def _extent() -> tuple[float, float, float, float]:
-    box = tuple(float(v) for v in SETTING["slice_extent"].from_session(st.session_state))
-    if not (box[0] < box[1] and box[2] < box[3]):
-        raise ExplorerError(f"the plane's extent needs a from < a to and b from < b to; got a from {box[0]:g} to "
-                            f"{box[1]:g} and b from {box[2]:g} to {box[3]:g}.")
-    return box
+    extent, problem = SETTING["slice_extent"].coerce(SETTING["slice_extent"].from_session(st.session_state))
+    if problem:
+        raise ExplorerError("the plane's extent needs 'a from' < 'a to' and 'b from' < 'b to', within ±100; change "
+                            "it under Plane extent and drawing.")
+    return extent
 
 
 def _reset_point_on_change(plane: PlaneSlice) -> None:
@@ -224,17 +224,24 @@ def _select(a: float, b: float) -> None:
     st.session_state["slice_point_text"] = f"{a:.4g}, {b:.4g}"
 
 
+def parse_point(text: str) -> tuple[float, float]:
+    """Two finite numbers "a, b" (or "a; b") typed by the user; ExplorerError saying what to type otherwise."""
+    parts = str(text).replace(";", ",").split(",")
+    try:
+        a, b = (float(v) for v in parts) if len(parts) == 2 else (np.nan, np.nan)
+    except ValueError:
+        a = b = np.nan
+    if not (np.isfinite(a) and np.isfinite(b)):
+        raise ExplorerError(f"type two numbers a, b separated by a comma, e.g. 0.5, 0.5; got {str(text)[:40]!r}.")
+    return a, b
+
+
 def _typed_point() -> None:
     st.session_state.pop("slice_point_error", None)
-    text = st.session_state.get("slice_point_text", "")
     try:
-        a, b = (float(v) for v in text.replace(";", ",").split(","))
-        if not (np.isfinite(a) and np.isfinite(b)):
-            raise ValueError
-    except ValueError:
-        st.session_state["slice_point_error"] = f"type two numbers a, b separated by a comma; got {text!r}."
-        return
-    _select(a, b)
+        _select(*parse_point(st.session_state.get("slice_point_text", "")))
+    except ExplorerError as exc:
+        st.session_state["slice_point_error"] = str(exc)
 
 
 # ---- map --------------------------------------------------------------------------------------------

@@ -105,12 +105,14 @@ def feature_bars(x, names: Sequence[str], *, feature_range=None, references: Seq
         fig.add_trace(go.Scatter(x=axis if many else ref, y=ref if many else axis, mode="markers", name=label,
                                  hovertext=hover(ref), hoverinfo="text",
                                  marker=dict(symbol=symbol, size=8, color="#FFFFFF", line=dict(width=1.5))))
-    value_axis = dict(title="scaled value (data range = [0, 1])", zeroline=True)
-    fig.update_layout(template="none", font=FONT, height=height or (320 if many else 60 + 18 * d),
-                      margin=dict(l=10, r=10, t=10, b=40), legend=dict(orientation="h", y=-0.15),
+    value_axis = dict(title="scaled value (data: 0 to 1)", zeroline=True)
+    fig.update_layout(template="none", font=FONT, height=height or (320 if many else 110 + 22 * d),
+                      margin=dict(l=10, r=10, t=30, b=40),
+                      legend=dict(orientation="h", x=0.0, y=1.0, yanchor="bottom", xanchor="left"),
                       bargap=0.25, meta=dict(figure="input-features"),
                       xaxis=dict(title="feature") if many else value_axis,
-                      yaxis=value_axis if many else dict(autorange="reversed", automargin=True))
+                      yaxis=value_axis if many else dict(autorange="reversed", automargin=True, dtick=1,
+                                                         tickfont=dict(size=11)))
     return fig
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import math
-import time
 
 import numpy as np
 import pytest
@@ -14,25 +13,16 @@ from streamlit.testing.v1 import AppTest
 from explorer.count.bracket import CERTAIN, EXACT, PROVEN_UPPER
 from explorer.plot.text import format_count
 from explorer.train.data import read_table
-from tests.browser import ROOT
 from tests.count_oracle import lp_patterns
+from tests.views.test_app import _run, _wait_job
+from tests.views.test_app import _start as _start_app
 from views.higher import guarantee_words, table_columns
 
-APP = str(ROOT / "app.py")
 HERE = "train a network here"
 
 
 def _start(**state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in {"app_tab": "Higher dimensions", **state}.items():
-        at.session_state[key] = value
-    return _run(at)
-
-
-def _run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return _start_app(app_tab="Higher dimensions", **state)
 
 
 def _click(at: AppTest, label: str) -> AppTest:
@@ -40,10 +30,9 @@ def _click(at: AppTest, label: str) -> AppTest:
     return _run(at)
 
 
-def _wait(at: AppTest, key: str, timeout: float = 60.0) -> AppTest:
-    assert at.session_state[key].wait(timeout), f"{key} did not finish"
-    time.sleep(0.05)
-    return _run(at)
+def _wait(at: AppTest, key: str) -> AppTest:
+    _wait_job(at, key)
+    return at
 
 
 def _metrics(at: AppTest) -> dict:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,9 +21,9 @@ from explorer.train.data import load_dataset, make_dataset
 from tests.browser import ARGS, CHROMIUM, ROOT, needs_chromium, streamlit_app
 from tests.conftest import ASSETS
 from tests.nets import random_network
-from views.slice import ANCHORS, click_to_input, data_plane, dataset_for, default_samples, slice_input
+from tests.views.test_app import _run, _start
+from views.slice import ANCHORS, click_to_input, data_plane, dataset_for, default_samples, parse_point, slice_input
 
-APP = str(ROOT / "app.py")
 FRAME = PlotFrame(left=40.0, top=20.0, width=500.0, height=500.0, x_range=(-0.5, 1.5), y_range=(-0.5, 1.5))
 
 
@@ -72,6 +71,17 @@ def test_the_shipped_cnn_slice_has_the_count_of_docs_cnn_md(cnn):
     assert enumerate_regions(data_plane(cnn, *points).net, (-0.5, 1.5, -0.5, 1.5)).n_regions == 4882
 
 
+@pytest.mark.parametrize("text, expected", [("0.5, -1", (0.5, -1.0)), (" 1e-3 ;2", (0.001, 2.0))])
+def test_a_typed_point_is_two_numbers(text, expected):
+    assert parse_point(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1", "1, 2, 3", "a, b", "nan, 1", "inf, 0", ""])
+def test_anything_else_typed_is_refused_with_what_to_type(text):
+    with pytest.raises(ExplorerError, match="type two numbers a, b"):
+        parse_point(text)
+
+
 def test_default_samples_are_the_first_of_different_classes():
     assert default_samples([3, 3, 1, 3, 0, 2]) == (0, 2, 4)
     assert default_samples([5, 5, 5, 5]) == (0, 1, 2)  # one class: the first three
@@ -94,12 +104,6 @@ def test_the_data_of_a_network(cnn):
 
 
 # ---- the app ------------------------------------------------------------------------------------------
-def _run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _upload(at: AppTest, key: str, name: str, data: bytes) -> AppTest:
     at.file_uploader(key=key).set_value((name, data, "application/octet-stream"))
     return _run(at)
@@ -122,7 +126,7 @@ def _z(trace: dict) -> np.ndarray:
 
 
 def test_a_cnn_upload_opens_on_three_digit_images_and_a_click_shows_its_input(cnn):
-    at = _run(AppTest.from_file(APP, default_timeout=60))
+    at = _start()
     _upload(at, "load_file", "digits_cnn.pt", (ASSETS / "digits_cnn.pt").read_bytes())
     shown = at.session_state["on_screen"]
     assert shown.full_net.equals(cnn) and np.array_equal(shown.box, np.tile([0.0, 1.0], (64, 1)))
@@ -157,7 +161,7 @@ def test_a_cnn_upload_opens_on_three_digit_images_and_a_click_shows_its_input(cn
 
 
 def test_a_state_dict_cnn_needs_its_description_and_bad_files_keep_the_old_network():
-    at = _run(AppTest.from_file(APP, default_timeout=60))
+    at = _start()
     weights = (ASSETS / "digits_cnn.safetensors").read_bytes()
     _upload(at, "load_file", "digits_cnn.safetensors", weights)
     assert len(at.error) == 1 and "JSON" in at.error[0].value
