@@ -1,7 +1,9 @@
-"""Load and save: upload a network file (any format explorer.io reads), n-D networks as a 2-D slice, download.
+"""Load and save: upload a network file (any format explorer.io reads, with its JSON layer description when it
+needs one), n-D networks as a 2-D slice, download.
 
-The uploader's callback opens the file with :func:`load_upload`; a bad file leaves one message and the old
-network.
+The uploaders' callbacks open the file with :func:`load_upload`; a bad file leaves one message and the old
+network.  A network on images (a CNN on 1×8×8 digits, say) opens on the plane through three test images of
+the matching data, and the Higher dimensions tab shows that slice with the images (:mod:`views.slice`).
 """
 
 from __future__ import annotations
@@ -16,27 +18,33 @@ from explorer.io import checkpoint_bytes, load
 from explorer.net import Network
 from explorer.plane.regions import plane_through
 
+from . import slice as data_slice
 from .context import HASH_FUNCS, OnScreen
+from .higher import SOURCES, VIEWS
 from .session import apply_fields, on_screen, set_on_screen
-from .state import SETTING, made_with
+from .state import SETTING, TAB_LABELS, made_with
 
 __all__ = ["load_upload", "controls"]
 
+IMAGE_SHAPES = ((1, 8, 8),)  # input shapes tried for a TorchScript file that does not record its own
 _STATE_DICT_ACTIVATIONS = ("auto", "relu", "leaky_relu:0.01", "leaky_relu:0.1", "leaky_relu:0.2")
 
 
-def load_upload(data: bytes, filename: str) -> None:
+def load_upload(data: bytes, filename: str, *, layers: bytes | None = None) -> None:
     """Open an uploaded network file and put it on screen; a bad file leaves a message and the old network.
 
-    Networks with more than 2 inputs are shown as the 2-D slice through three points (p0 = the centre
-    of their box or the origin, p1 = p0 + e1, p2 = p0 + e2), which the Load section lets the user change.
+    ``layers`` is the JSON layer description of a state_dict or safetensors file (or the input shape of a
+    TorchScript/ONNX file).  Networks with more than 2 inputs are shown as the 2-D slice through three points:
+    three test images of the matching data for a network on images (then the Higher dimensions tab opens on
+    that slice), else p0 = the centre of their box or the origin, p1 = p0 + e1, p2 = p0 + e2, which the
+    Load section lets the user change.
     """
     st.session_state.pop("load_error", None)
     st.session_state.pop("load_info", None)
     choice = st.session_state.get("load_activation", "auto")
     try:
-        ckpt = load(data, filename=filename, activation=None if choice == "auto" else choice)
-        provenance = {**ckpt.provenance, "file": filename}
+        ckpt, guessed = _load(data, filename, None if choice == "auto" else choice, layers)
+        provenance = {**ckpt.provenance, "file": filename, **guessed}
         net, n0 = ckpt.net, ckpt.net.n_inputs
         if n0 < 2:
             raise ExplorerError(f"{filename} takes {n0} input; the region map needs 2 inputs (or more, "
@@ -47,6 +55,8 @@ def load_upload(data: bytes, filename: str) -> None:
             if ckpt.box is not None:
                 st.session_state.update(SETTING["domain"].session(ckpt.box.reshape(-1).tolist()))
             apply_fields(made_with(provenance, groups=("data",)))
+            return
+        if _open_on_images(replace(shown, full_net=net), filename):
             return
         centre = ckpt.box.mean(axis=1) if ckpt.box is not None else np.zeros(n0)
         eye = np.eye(n0)
@@ -59,15 +69,76 @@ def load_upload(data: bytes, filename: str) -> None:
         st.session_state["load_error"] = str(exc)
 
 
+def _load(data: bytes, filename: str, activation: str | None, layers: bytes | None):
+    """The checkpoint, and a provenance note when its input shape was taken from the data the app knows.
+
+    TorchScript does not record a network's input size; when several sizes fit its layers and no description
+    gives one, the image shapes of the app's data (1×8×8 digits) are tried before the file's own error is shown.
+    """
+    try:
+        return load(data, filename=filename, activation=activation, layers=layers), {}
+    except ExplorerError as exc:
+        if layers is not None:
+            raise
+        for shape in IMAGE_SHAPES:
+            try:
+                ckpt = load(data, filename=filename, activation=activation, layers={"input_shape": list(shape)})
+            except ExplorerError:
+                continue
+            note = (f"input size is not in the file: {'×'.join(map(str, shape))}, the digits' size, fits its layers "
+                    "(upload a layer description to give another)")
+            return ckpt, {"input_shape_source": note}
+        raise exc from None
+
+
+def _open_on_images(shown: OnScreen, filename: str) -> bool:
+    """Show a network on images on the plane through three test images of its data, counted on the data's box,
+    and open the Higher dimensions tab on that slice; False (nothing changed) when no image data matches."""
+    net = shown.full_net
+    match = data_slice.dataset_for(net, shown.provenance)
+    if match is None or data_slice.image_shape(net, match[0]) is None:
+        return False
+    dataset = match[0]
+    picks = data_slice.default_samples(dataset.y_test if len(dataset.y_test) >= 3 else dataset.y_train)
+    images = (dataset.x_test if len(dataset.y_test) >= 3 else dataset.x_train)[list(picks)]
+    if shown.box is None:
+        lo, hi = dataset.domain[0]
+        shown = replace(shown, box=dataset.domain.copy(), provenance={
+            **shown.provenance, "box_source": f"box [{lo:g}, {hi:g}] per input: the range of {dataset.name}"})
+    _set_slice(shown, images, frame=True)
+    for key in (*data_slice.SAMPLE_KEYS, "sample_for", "slice_point"):
+        st.session_state.pop(key, None)  # the slice view starts on the same three images
+    st.session_state.update({"app_tab": TAB_LABELS["higher"], "higher_source": SOURCES[1], "higher_view": VIEWS[1]})
+    shape = "×".join(str(v) for v in data_slice.image_shape(net, dataset))
+    assumed = shown.provenance.get("input_shape_source")
+    st.session_state["load_info"] = (
+        f"{filename} takes {shape} images: opened on the plane through three {dataset.name} test images "
+        "(Higher dimensions → Slice through data points; Explore shows the same plane with distance-true axes)."
+        + (f" Its {assumed}." if assumed else ""))
+    return True
+
+
+def _framing(anchors: np.ndarray) -> tuple[float, float, float, float]:
+    """A square map domain around the anchor points, half their extent again on every side."""
+    lo, hi = anchors.min(axis=0), anchors.max(axis=0)
+    span, (cx, cy) = float(max(hi - lo)), (lo + hi) / 2
+    return (cx - span, cx + span, cy - span, cy + span)
+
+
 def _on_upload() -> None:
     upload = st.session_state.get("load_file")
     if upload is not None:
-        load_upload(upload.getvalue(), upload.name)
+        layers = st.session_state.get("load_layers")
+        load_upload(upload.getvalue(), upload.name, layers=None if layers is None else layers.getvalue())
 
 
 def controls() -> None:
     """The Load and save section of the sidebar."""
-    st.file_uploader("Upload a network (.pt, TorchScript, ONNX)", key="load_file", on_change=_on_upload)
+    st.file_uploader("Upload a network (.pt, TorchScript, ONNX, .safetensors)", key="load_file",
+                     on_change=_on_upload)
+    st.file_uploader("Layer description (.json)", type=["json"], key="load_layers", on_change=_on_upload,
+                     help="State_dict and .safetensors files of CNNs need the JSON description of their layers "
+                          "(docs/cnn.md); TorchScript and ONNX files take an input shape from it.")
     st.selectbox("Activation of state_dict files", _STATE_DICT_ACTIVATIONS, key="load_activation",
                  help="Only state_dicts lack it; other formats record their own.")
     if "load_error" in st.session_state:
@@ -96,12 +167,14 @@ def _checkpoint_bytes(net: Network, box, provenance: dict) -> bytes:
     return checkpoint_bytes(net, box=box, provenance=provenance)
 
 
-def _set_slice(shown: OnScreen, points) -> None:
+def _set_slice(shown: OnScreen, points, *, frame: bool = False) -> None:
+    """Show the slice through ``points``; the map's domain frames the points (``frame``) or is the default."""
     plane = plane_through(shown.full_net, *points)
     set_on_screen(replace(shown, net=plane.net, anchors=plane.anchors))
     for name, p in zip(("p0", "p1", "p2"), points):
         st.session_state[f"slice_{name}"] = _fmt(p)
-    st.session_state.update(SETTING["domain"].session(SETTING["domain"].default))
+    domain = _framing(plane.anchors) if frame else SETTING["domain"].default
+    st.session_state.update(SETTING["domain"].session(domain))
 
 
 def _apply_slice_inputs() -> None:

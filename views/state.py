@@ -30,7 +30,8 @@ from .codec import DEFAULT, Box, Choice, Flag, LayerSet, LearningRate, Number, P
 
 __all__ = ["SETTINGS", "SETTING", "AppState", "to_query", "from_query", "dataset_kwargs", "train_config",
            "needs_training", "made_with", "session_defaults", "session_values", "state_values", "TABS",
-           "TAB_LABELS", "LEARNING_RATES", "COMPARISON", "ALIASES", "MAX_PINNED", "MAX_REGIONS", "MULTICLASS"]
+           "TAB_LABELS", "LEARNING_RATES", "COMPARISON", "ALIASES", "MAX_PINNED", "MAX_REGIONS", "MULTICLASS",
+           "HIGHER_DATA", "HIGHER_DATA_LABELS", "SLICE_CERTIFIERS"]
 
 LEARNING_RATES = (1e-5, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # TF Playground's choices
 MAX_PINNED = 16
@@ -38,6 +39,11 @@ MAX_REGIONS = 60_000  # default size budget of the map's enumeration
 MULTICLASS = ("spiral", "blobs")  # the datasets whose number of classes is a choice
 TAB_LABELS = {"explore": "Explore", "higher": "Higher dimensions", "findings": "Local findings", "teach": "Teach"}
 TABS = tuple(TAB_LABELS)
+HIGHER_DATA = ("digits", "wine", "breast_cancer", "iris", "table", "clusters")  # what the Higher tab trains on
+HIGHER_DATA_LABELS = {"digits": "digits (8×8 images, 64 inputs)", "wine": "wine (13 inputs)",
+                      "breast_cancer": "breast cancer (30 inputs)", "iris": "iris (4 inputs)",
+                      "table": "your table (CSV or NPZ)", "clusters": "Gaussian clusters (2–64 inputs)"}
+SLICE_CERTIFIERS = tuple(c for c in CERTIFIERS if c != "exact")  # the exact certifier is for small networks
 COMPARISON = "init_vs_trained"  # the preset value that shows one architecture at initialisation and trained
 ALIASES = {"networkShape": "hidden", "learningRate": "lr", "batchSize": "batch_size"}  # TF Playground names
 _DATA = {k: p.default for k, p in inspect.signature(make_dataset).parameters.items()}  # make_dataset's defaults
@@ -102,6 +108,22 @@ SETTINGS = (
     # the session's own settings (not in links)
     Number(name="max_regions", default=MAX_REGIONS, shared=False, lo=1_000, hi=1_000_000, integer=True,
            step=10_000, widget="number", label="Region budget", help="Enumeration stops beyond this many regions."),
+    # Higher dimensions: the data a network is trained on there, and the slice through data points (session only)
+    Choice(name="higher_data", default=HIGHER_DATA[0], shared=False, choices=HIGHER_DATA, key="higher_data",
+           labels=HIGHER_DATA_LABELS, label="Data", help="Real data is scaled to [0, 1] per feature; the box "
+           "counted is [0, 1]^n. Clusters live in [-3, 3]^n."),
+    Choice(name="slice_split", default="test", shared=False, choices=("test", "train"), widget="radio",
+           key="slice_split", labels={"test": "test samples", "train": "training samples"}, label="Samples"),
+    Box(name="slice_extent", default=(-0.5, 1.5, -0.5, 1.5), shared=False, limit=100.0, step=0.25,
+        keys=("slice_amin", "slice_amax", "slice_bmin", "slice_bmax"), label="Extent of the plane in (a, b)"),
+    Choice(name="slice_color_by", default="class", shared=False, choices=COLOR_BY, key="slice_color_by",
+           label="Colour regions by"),
+    Number(name="slice_nearby", default=0, shared=False, lo=0, hi=50, integer=True, key="slice_nearby",
+           label="Other samples drawn", help="The samples nearest to the plane, drawn where they project onto it."),
+    Number(name="slice_radius", default=0.25, shared=False, lo=1e-4, hi=10.0, format="%.4f", widget="number",
+           key="slice_radius", label="Ball radius r (input space)"),
+    Choice(name="slice_certifier", default="symbolic", shared=False, choices=SLICE_CERTIFIERS,
+           key="slice_certifier", label="Certifier", help="lipschitz < ibp < symbolic < lp: tighter and slower."),
 )
 SETTING = {s.name: s for s in SETTINGS}
 _SHARED = tuple(s for s in SETTINGS if s.shared)

@@ -376,7 +376,7 @@ def test_higher_dimensions_compares_bounds_with_the_exact_counts_of_the_example(
     next(b for b in at.button if b.label == "Compare counts").click()
     _run(at)
     _wait_job(at, "higher_job")
-    rows = {r.label: r for r in at.session_state["higher_job"].result}
+    rows = {r.label: r for r in at.session_state["higher_job"].result.entries}
     assert rows["exact enumeration of the 2-D polygons"].value == 271
     exact = next(r for r in rows.values() if r.name == "exact")
     assert exact.value == 271 and exact.status == "exact" and exact.kind == "exact"
@@ -390,7 +390,7 @@ def test_higher_dimensions_compares_bounds_with_the_exact_counts_of_the_example(
 
 
 def test_higher_dimensions_trains_on_clusters_in_eight_dimensions():
-    at = _start(app_tab="Higher dimensions", higher_source="train on Gaussian clusters")
+    at = _start(app_tab="Higher dimensions", higher_source="train a network here", higher_data="clusters")
     at.slider(key="higher_dim").set_value(8)
     at.text_input(key="higher_hidden").set_value("6")
     at.number_input(key="higher_epochs").set_value(10)
@@ -438,7 +438,7 @@ def test_higher_dimensions_counts_the_uploaded_eight_input_network_on_its_box():
     next(b for b in at.button if b.label == "Compare counts").click()
     _run(at)
     _wait_job(at, "higher_job")
-    rows = at.session_state["higher_job"].result
+    rows = at.session_state["higher_job"].result.entries
     assert not any(r.label.startswith("exact enumeration") for r in rows)
     sampled = next(r.value for r in rows if r.name == "sampled_lower")
     assert all(r.value >= sampled for r in rows if r.kind == "upper" and r.value is not None)
