@@ -33,9 +33,6 @@ def maximise(R, r, m, lo, hi, c, x0, s0, target, T, val, d, basis, pos, x_out, y
     """
     n = x0.size
     nv = n + m
-    for i in range(m):
-        if not s0[i] >= 0.0:
-            return FAILED                      # x0 is not in the cell (rounding at its edge)
     f, scale = 0.0, 1.0
     for j in range(n):                         # every x superbasic at x0, every slack basic
         val[j], d[j], pos[j] = x0[j], c[j], -1
@@ -48,7 +45,7 @@ def maximise(R, r, m, lo, hi, c, x0, s0, target, T, val, d, basis, pos, x_out, y
             T[i, n + j] = 0.0
         T[i, n + i] = 1.0
         basis[i], pos[n + i] = n + i, i
-        val[n + i], d[n + i] = s0[i], 0.0
+        val[n + i], d[n + i] = max(s0[i], 0.0), 0.0     # x0 may sit on a row up to rounding
     cost_tol = _COST_TOL * scale
     degenerate = 0
     for _ in range(max_iter):

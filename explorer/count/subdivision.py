@@ -172,7 +172,7 @@ class _State:
         self.answers = (np.full(2, -1, np.int64), np.zeros((2, n0)), np.zeros((2, 2), np.int64))
         self.work = (np.zeros(n0), np.zeros(n0), np.zeros(4), np.zeros((2, n0)), np.zeros(2), np.zeros(n0),
                      np.zeros(D), np.zeros(D), np.zeros((D, n0 + D)), np.zeros(n0 + D), np.zeros(n0 + D),
-                     np.zeros(D, np.int64), np.zeros(n0 + D, np.int64))
+                     np.zeros(D, np.int64), np.zeros(n0 + D, np.int64), np.zeros(n0))
         load_cell(p.net_arrays, p.box_arrays, self.maps, self.rows, p.thr, cell.layer, cell.stage,
                   np.asarray(cell.row_units, np.int64), np.asarray(cell.row_signs, np.int64), bits[0])
         self.start_share = cell.share
@@ -216,43 +216,50 @@ class _State:
         unit, sign, depth = int(self.count[4]), float(self.count[5]), int(self.count[6])
         ra, rb, rea, reb, rthi, rtlo, rsign = self.rows[:7]
         cur_a, cur_e, cur_s = self.work[0], self.work[1], self.work[2]
+        lo, hi, X = p.box_arrays
         A = np.vstack([rsign[:depth, None] * ra[:depth], sign * cur_a[None, :]])     # (m + 1, n0)
         offset = np.r_[rsign[:depth] * rb[:depth], sign * cur_s[0]]
-        x, t, duals = _max_margin(A, offset, *self.p.box_arrays[:2])
+        x, t, duals = _max_margin(A, offset, lo, hi, self.stack[2][int(self.count[0]) - 1], p.thr)
         k = 0 if sign > 0 else 1
         state, a_x, key = self.answers
-        lo, hi, X = p.box_arrays
         if x is not None and point_margin(cur_a, cur_s[0], cur_e, cur_s[1], sign, x) > cur_s[2] and all(
                 point_margin(ra[i], rb[i], rea[i], reb[i], rsign[i], x) > rthi[i] for i in range(depth)):
             state[k], a_x[k] = 1, x
         elif duals is not None and duals[-1] > 0 and dual_bound(
                 ra, rb, rea, reb, rsign, rtlo, depth, cur_a, cur_s[0], cur_e, cur_s[1], sign,
-                np.r_[duals[:-1] / duals[-1], 0.0], lo, hi, X) <= cur_s[3]:
+                duals[:-1] / duals[-1], lo, hi, X) <= cur_s[3]:
             state[k] = 0
         else:
             layer = int(np.searchsorted(p.net_arrays[4], unit, side="right"))
+            to_input = float(np.ldexp(1.0, p.scaled.input_exponent))
             raise ExplorerError(
-                f"cannot decide whether unit {unit - p.net_arrays[4][layer - 1] + 1} of layer {layer} cuts a "
-                f"region thinner than about {abs(t) if t is not None else 0:.3g} (the margin is {p.margin:.3g}): "
-                f"float64 rounding of its values (up to about {float(cur_e @ X + cur_s[1]):.3g}) is too large "
-                "to tell, so no exact count can be vouched for. Try a smaller box.")
+                f"cannot decide whether unit {unit - p.net_arrays[4][layer - 1] + 1} of layer {layer} cuts off a "
+                f"region about {abs(t or 0.0) * to_input:.3g} wide (regions count from {p.margin:.3g}): float64 "
+                f"rounding of its values over this box (up to {float(cur_e @ X + cur_s[1]) * to_input:.3g}) is "
+                "too large to tell, so no exact count can be vouched for. Try a smaller box.")
         key[k] = unit, depth
 
 
-def _max_margin(A: np.ndarray, offset: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-    """HiGHS: max t s.t. A x + offset ≥ t, lo ≤ x ≤ hi.  Returns (x, t, row multipliers ≥ 0) or Nones."""
+def _max_margin(A: np.ndarray, offset: np.ndarray, lo: np.ndarray, hi: np.ndarray, center: np.ndarray,
+                thr: float):
+    """HiGHS: max t s.t. A x + offset ≥ t, lo ≤ x ≤ hi.  Returns (x, t, row multipliers ≥ 0) or Nones.
+
+    Solved in local units x = center + s·z, s = the clearance of ``center`` (at least thr), so that
+    HiGHS's absolute tolerances stay small against the cell however small it is within the box.
+    """
     m, n0 = A.shape
+    at_center = A @ center + offset
+    s = max(float(at_center[:-1].min(initial=1.0)), thr)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    cap = float(np.max(hi - lo)) + float(np.abs(offset).max(initial=0.0)) + 1.0
-    h.addVars(n0 + 1, np.r_[lo, -cap], np.r_[hi, cap])
+    h.addVars(n0 + 1, np.r_[(lo - center) / s, -1e6], np.r_[(hi - center) / s, 1e6])
     h.changeColCost(n0, -1.0)
     rows = np.hstack([A, -np.ones((m, 1))])
-    for i in range(m):
-        h.addRow(-offset[i], highspy.kHighsInf, n0 + 1, np.arange(n0 + 1, dtype=np.int32), rows[i])
+    for i in range(m):                     # A z − τ ≥ −(A·center + offset)/s
+        h.addRow(-at_center[i] / s, highspy.kHighsInf, n0 + 1, np.arange(n0 + 1, dtype=np.int32), rows[i])
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None, None, None
     sol = h.getSolution()
-    x = np.minimum(np.maximum(np.asarray(sol.col_value)[:n0], lo), hi)
-    return x, -h.getInfo().objective_function_value, np.abs(np.asarray(sol.row_dual))
+    x = np.minimum(np.maximum(center + s * np.asarray(sol.col_value)[:n0], lo), hi)
+    return x, -s * h.getInfo().objective_function_value, np.abs(np.asarray(sol.row_dual))

@@ -29,6 +29,9 @@ ENTER, SCAN, CUT = range(3)                                    # stages of a nod
 # counters in ``count``: stack size, regions out, LPs, steps, question (unit, sign, kind), answers
 _SP, _OUT, _LPS, _STEPS, _Q_UNIT, _Q_SIGN, _Q_DEPTH = range(7)
 _NX = 8                                                        # count[_NX + l]: extra points of layer l
+# LP rows and targets sit this much deeper (relative to the rounding bound of the row) than the
+# certificates need; a point whose pivots drifted further is pulled towards the cell's known point
+_CUSHION = 16.0
 
 
 @njit(cache=True)
@@ -234,7 +237,7 @@ def _solve_side(box, rows, work, count, depth, x0, sign, k):
         c[t] = sign * cur_a[t]
         box_err += cur_e[t] * X[t]
         mag += abs(cur_a[t]) * X[t]
-    target = cur_s[2] - sign * cur_s[0] + box_err + 4 * (n0 + 3) * UNIT_ROUND * (mag + box_err)
+    target = cur_s[2] - sign * cur_s[0] + box_err + _CUSHION * (n0 + 3) * UNIT_ROUND * (1.0 + mag + box_err)
     for i in range(depth):
         s = -lp_b[i]
         for t in range(n0):
@@ -244,18 +247,31 @@ def _solve_side(box, rows, work, count, depth, x0, sign, k):
     status = maximise(lp_a, lp_b, depth, lo, hi, c, x0, s0, target, T, val, d, basis, pos, side_x[k], y,
                       20 * (n0 + depth) + 50)
     if status == FOUND:
-        p = side_x[k]
-        if point_margin(cur_a, cur_s[0], cur_e, cur_s[1], sign, p) <= cur_s[2]:
-            return -1
-        for i in range(depth):
-            if point_margin(ra[i], rb[i], rea[i], reb[i], rsign[i], p) <= rthi[i]:
-                return -1
-        return 1
+        found, p = work[13], side_x[k]
+        found[:] = p
+        for pull in (0.0, 1e-9, 1e-6, 1e-3):                 # pivots may leave p a hair outside a row
+            for t in range(n0):
+                p[t] = found[t] + pull * (x0[t] - found[t])
+            if _inside(rows, depth, cur_a, cur_e, cur_s, sign, p):
+                return 1
+        return -1
     if status == BOUNDED:
         ub = dual_bound(ra, rb, rea, reb, rsign, rtlo, depth, cur_a, cur_s[0], cur_e, cur_s[1], sign, y,
                         lo, hi, X)
         return 0 if ub <= cur_s[3] else -1
     return -1
+
+
+@njit(cache=True)
+def _inside(rows, depth, cur_a, cur_e, cur_s, sign, p):
+    """p is certified to lie in the cell and farther than the margin on side ``sign`` of the current row."""
+    ra, rb, rea, reb, rthi, rsign = rows[0], rows[1], rows[2], rows[3], rows[4], rows[6]
+    if point_margin(cur_a, cur_s[0], cur_e, cur_s[1], sign, p) <= cur_s[2]:
+        return False
+    for i in range(depth):
+        if point_margin(ra[i], rb[i], rea[i], reb[i], rsign[i], p) <= rthi[i]:
+            return False
+    return True
 
 
 # ---- tree bookkeeping -----------------------------------------------------------------------------
@@ -275,7 +291,7 @@ def _push_row(net, box, maps, rows, unit, sign, depth, thr):
         lp_a[depth, t] = sign * ra[depth, t]
         err += rea[depth, t] * X[t]
         mag += abs(ra[depth, t]) * X[t]
-    lp_b[depth] = s[2] - sign * s[0] + err + 4 * (n0 + 3) * UNIT_ROUND * (mag + err)
+    lp_b[depth] = s[2] - sign * s[0] + err + _CUSHION * (n0 + 3) * UNIT_ROUND * (1.0 + mag + err)
 
 
 @njit(cache=True)
