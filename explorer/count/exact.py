@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import ExplorerError
 from ..net import Network
 from .milp import TOL, Confirmer, add_no_good, as_box, build_milp, find, new_solver, unit_bounds
-from .sampling import chord_points, sample_patterns
+from .sampling import chord_points, sample_patterns, uniform_points
 from .subdivision import Cell, CellCount, Subdivision
 
 # chord_points and sample_patterns live in .sampling; they stay importable from here for the counting modules
@@ -168,8 +168,7 @@ def split_tree(net: Network, box, *, n_cells: int = 1, n_samples: int = 4096, se
     start = time.perf_counter()
     box = as_box(box, net.n_inputs)
     problem = Subdivision(net, box)
-    points, _ = sample_patterns(net, box, n_samples=n_samples, seed=seed)
-    queue, done, solves = [problem.root(points)], [], 0
+    queue, done, solves = [problem.root(uniform_points(box, n_samples=n_samples, seed=seed))], [], 0
     while 0 < len(queue) < int(n_cells):
         cell = queue.pop(0)
         children, regions = problem.split(cell)
@@ -193,7 +192,11 @@ def count_cell(net: Network, box, cell: Cell, *, time_limit: float = 120.0, max_
 
 
 def merge_counts(frontier: Frontier, counts, *, seconds: float | None = None) -> ExactCount:
-    """One result from a frontier and the counts of its cells: exact iff every cell was counted exactly."""
+    """One result from a frontier and the counts of its cells (in the order of ``frontier.cells``).
+
+    Exact iff every cell was counted exactly; the first unfinished cell's status otherwise, and
+    "time limit" when cells have no count yet (the regions found are then a certain lower bound).
+    """
     parts = [frontier.done, *counts]
     missing = len(counts) < len(frontier.cells)
     status = next((c.status for c in counts if not c.is_exact), "time limit" if missing else "exact")

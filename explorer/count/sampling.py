@@ -7,14 +7,18 @@ import numpy as np
 from .milp import as_box
 from ..net import Network
 
-__all__ = ["sample_patterns", "chord_points"]
+__all__ = ["uniform_points", "sample_patterns", "chord_points"]
+
+
+def uniform_points(box: np.ndarray, *, n_samples: int = 4096, seed: int = 0) -> np.ndarray:
+    """Uniform points (S, n0) of the box (n0, 2), reproducible from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return box[:, 0] + rng.random((int(n_samples), box.shape[0])) * (box[:, 1] - box[:, 0])  # (S, n0)
 
 
 def sample_patterns(net: Network, box, *, n_samples: int = 4096, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Uniform points (S, n0) of the box and their pre-activations (S, N) (all hidden layers)."""
-    box = as_box(box, net.n_inputs)
-    rng = np.random.default_rng(seed)
-    x = box[:, 0] + rng.random((int(n_samples), net.n_inputs)) * (box[:, 1] - box[:, 0])  # (S, n0)
+    x = uniform_points(as_box(box, net.n_inputs), n_samples=n_samples, seed=seed)
     return x, np.concatenate([np.zeros((len(x), 0)), *net.preactivations(x)], axis=1)   # (S, N)
 
 
