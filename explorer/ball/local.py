@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..count.bounds import activation_aware_bound, montufar2017_bound, serra2018_bound, zaslavsky_bound
+from ..count.bounds import activation_aware_bound, montufar2017_bound, serra2018_bound, sound_rank, zaslavsky_bound
 from .certify import TAU, Enclosure, certify_chain, check_ball, dual_norm, sample_ball
 from ..errors import ExplorerError
 from ..net import Network
@@ -318,14 +318,13 @@ def jacobians(net: Network, points: np.ndarray, patterns: np.ndarray | None = No
 
 # ---- helpers -------------------------------------------------------------------------------------
 def _certifier_bound(net: Network, enc: Enclosure, glob: int) -> CertifierBound:
-    """A and B from the neuron classes; ranks by SVD when Σ n_l ≤ RANK_CAP_UNITS, else counts."""
+    """A and B from the neuron classes; exact ranks (sound_rank) when Σ n_l ≤ RANK_CAP_UNITS, else counts."""
     layers = net.weights[:-1]
     k = [int(np.count_nonzero(s == 0)) for s in enc.state]
     active = [int(np.count_nonzero(s == 1)) for s in enc.state]
     if net.n_hidden <= RANK_CAP_UNITS:
-        rank = lambda M: int(np.linalg.matrix_rank(M)) if M.size else 0  # noqa: E731
-        kappa = [rank(W[s == 0]) for W, s in zip(layers, enc.state)]
-        rho = [rank(W if net.alpha > 0 else W[s >= 0]) for W, s in zip(layers, enc.state)]
+        kappa = [sound_rank(W[s == 0]) for W, s in zip(layers, enc.state)]
+        rho = [sound_rank(W if net.alpha > 0 else W[s >= 0]) for W, s in zip(layers, enc.state)]
     else:
         kappa, rho = k, [W.shape[0] if net.alpha > 0 else a + kl for W, a, kl in zip(layers, active, k)]
     A = bound_a(net.n_inputs, k, kappa=kappa, rho=rho)
