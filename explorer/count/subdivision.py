@@ -5,8 +5,10 @@ A :class:`Cell` is an independent piece of the tree (see :mod:`explorer.count.ex
 that are stable on the box, and runs :func:`explorer.count.walk.walk` from a cell, either to the
 cell's first split (:meth:`Subdivision.split`) or to the end within a time and region budget
 (:meth:`Subdivision.count`).  The rare decision that the compiled walk cannot certify is answered
-here by a HiGHS LP whose point or dual multipliers go through the same certificates; if neither
-holds, the count is refused rather than guessed.
+here by a HiGHS LP whose point or dual multipliers go through the same certificates.  If neither
+holds and rounding is far below the margin, the region's margin equals the margin threshold to
+within rounding (a convention, not a geometric fact) and HiGHS's estimate decides; if rounding is
+not far below the margin, the count is refused rather than guessed.
 """
 
 from __future__ import annotations
@@ -229,6 +231,9 @@ class _State:
                 ra, rb, rea, reb, rsign, rtlo, depth, cur_a, cur_s[0], cur_e, cur_s[1], sign,
                 duals[:-1] / duals[-1], lo, hi, X) <= cur_s[3]:
             state[k] = 0
+        elif x is not None and max(float(cur_e @ X + cur_s[1]), *(float(rea[i] @ X + reb[i]) for i in range(depth))
+                                   ) <= 1e-6 * p.thr:
+            state[k], a_x[k] = (1 if t > p.thr else 0), x      # margin = threshold within rounding: estimate
         else:
             layer = int(np.searchsorted(p.net_arrays[4], unit, side="right"))
             to_input = float(np.ldexp(1.0, p.scaled.input_exponent))

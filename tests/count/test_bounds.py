@@ -252,7 +252,7 @@ def adversarial_nets(draw):
     return Network(tuple(weights), tuple(biases), "leaky_relu" if leaky else "relu", 0.2 if leaky else 0.0)
 
 
-@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=adversarial_nets(), half=st.sampled_from([0.1, 1.0, 3.0]))
 def test_bounds_with_exact_inputs_are_at_least_the_exact_count(net, half):
     exact = count_exact(net, [-half, half])
