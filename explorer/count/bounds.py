@@ -19,7 +19,7 @@ import highspy
 import numpy as np
 
 from ..errors import ExplorerError
-from .exact import sample_patterns
+from .sampling import sample_patterns
 from .milp import ReluMilp, new_solver, set_start
 from .tighten import certified_model
 from ..net import Network
@@ -195,16 +195,18 @@ def sound_rank(matrix) -> int:
     Scaling a row by a power of two changes neither the rank nor any entry's precision, so each row
     becomes a row of integers.  The rank modulo a large prime (never above the true rank) settles
     full-rank matrices at once (after merging exactly proportional rows); otherwise fraction-free
-    elimination over the integers gives the exact rank.  Above ``rows²·columns`` = 3e6 that elimination is skipped and min(rows, columns), an upper
-    bound, is returned.  ``numpy.linalg.matrix_rank`` can declare rows of norms 1e8 and 1e-8
-    dependent; this cannot.
+    elimination over the integers gives the exact rank.  Above rows²·columns = 3e6 that elimination
+    is skipped and min(rows, columns), an upper bound, is returned.  ``numpy.linalg.matrix_rank``
+    can declare rows of norms 1e8 and 1e-8 dependent; this cannot.
 
     Examples
     --------
     >>> sound_rank([[1e8, 0.0], [0.0, 1e-8]]), int(np.linalg.matrix_rank([[1e8, 0.0], [0.0, 1e-8]]))
     (2, 1)
-    >>> sound_rank([[1.0, 2.0], [0.5, 1.0], [3.0, 6.0]]), sound_rank([[1.0, 1e-20], [1.0, 0.0]]), sound_rank(np.zeros((0, 3)))
-    (1, 2, 0)
+    >>> sound_rank([[1.0, 2.0], [0.5, 1.0], [3.0, 6.0]]), sound_rank([[1.0, 1e-20], [1.0, 0.0]])
+    (1, 2)
+    >>> sound_rank(np.zeros((0, 3)))      # no rows
+    0
     """
     M = np.asarray(matrix, dtype=np.float64)
     if M.ndim != 2 or not np.isfinite(M).all():

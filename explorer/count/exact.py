@@ -28,7 +28,7 @@ each region lies below exactly one cell, so the merged count equals the serial o
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -37,7 +37,7 @@ from ..errors import ExplorerError
 from ..net import Network
 from .milp import TOL, Confirmer, add_no_good, as_box, build_milp, find, new_solver, unit_bounds
 from .sampling import chord_points, sample_patterns, uniform_points
-from .subdivision import Cell, CellCount, Subdivision
+from .subdivision import Cell, Subdivision
 
 # chord_points and sample_patterns live in .sampling; they stay importable from here for the counting modules
 __all__ = ["ExactCount", "Frontier", "Cell", "count_exact", "split_tree", "count_cell", "merge_counts",
@@ -140,11 +140,7 @@ def count_exact(net: Network, box, *, method: str = "lp", time_limit: float = 12
         raise ExplorerError(f"method must be one of {METHODS}; got {method!r}.")
     box = as_box(box, net.n_inputs)
     start = time.perf_counter()
-    if net.n_hidden == 0:                      # an affine map: the box is one region
-        return ExactCount(n_regions=1, status="exact", patterns=np.zeros((1, 0), bool),
-                          points=box.mean(axis=1)[None, :], method="none", n_solves=0,
-                          seconds=time.perf_counter() - start, box=box, label="exact count (affine network)")
-    if method == "milp":
+    if method == "milp" and net.n_hidden > 0:
         return _count_no_good(net, box, time_limit=time_limit, n_samples=n_samples, seed=seed,
                               max_regions=5000 if max_regions is None else max_regions, progress=progress)
     frontier = split_tree(net, box, n_cells=1, n_samples=n_samples, seed=seed)
@@ -154,7 +150,7 @@ def count_exact(net: Network, box, *, method: str = "lp", time_limit: float = 12
         cap = None if max_regions is None else max_regions - frontier.done.n_regions - sum(c.n_regions
                                                                                            for c in counts)
         counts.append(count_cell(net, box, cell, time_limit=left, max_regions=cap,
-                                 progress=None if progress is None else _progress(progress, cell.share)))
+                                 progress=None if progress is None else _progress(progress)))
         if not counts[-1].is_exact:
             break
     return merge_counts(frontier, counts, seconds=time.perf_counter() - start)
@@ -167,6 +163,11 @@ def split_tree(net: Network, box, *, n_cells: int = 1, n_samples: int = 4096, se
     """
     start = time.perf_counter()
     box = as_box(box, net.n_inputs)
+    if net.n_hidden == 0:                      # an affine map: the box is one region
+        return Frontier(cells=(), done=ExactCount(
+            n_regions=1, status="exact", patterns=np.zeros((1, 0), bool), points=box.mean(axis=1)[None, :],
+            method="none", n_solves=0, seconds=time.perf_counter() - start, box=box,
+            label="exact count (affine network)"))
     problem = Subdivision(net, box)
     queue, done, solves = [problem.root(uniform_points(box, n_samples=n_samples, seed=seed))], [], 0
     while 0 < len(queue) < int(n_cells):
@@ -197,6 +198,8 @@ def merge_counts(frontier: Frontier, counts, *, seconds: float | None = None) ->
     Exact iff every cell was counted exactly; the first unfinished cell's status otherwise, and
     "time limit" when cells have no count yet (the regions found are then a certain lower bound).
     """
+    if not frontier.cells:                     # the tree ended while it was split
+        return replace(frontier.done, seconds=frontier.done.seconds if seconds is None else seconds)
     parts = [frontier.done, *counts]
     missing = len(counts) < len(frontier.cells)
     status = next((c.status for c in counts if not c.is_exact), "time limit" if missing else "exact")
@@ -219,8 +222,9 @@ def _label(status: str) -> str:
     return "exact count (LP subdivision)" if status == "exact" else "certain lower bound"
 
 
-def _progress(progress: Callable[[float, str], None], share: float) -> Callable[[float, int], None]:
-    return lambda done, n: progress(min(max(done / max(share, 1e-300), 0.0), 1.0) * share, f"{n} regions")
+def _progress(progress: Callable[[float, str], None]) -> Callable[[float, int], None]:
+    """(share of the tree done, regions so far) → the caller's (fraction, message)."""
+    return lambda done, n: progress(min(max(done, 0.0), 1.0), f"{n:,} regions")
 
 
 # ---- MILP with no-good cuts (spec §3) ------------------------------------------------------------------

@@ -24,7 +24,7 @@ _COST_TOL = 1e-11                # reduced costs below this (relative to max(1, 
 
 @njit(cache=True)
 def maximise(R, r, m, lo, hi, c, x0, s0, target, T, val, d, basis, pos, x_out, y_out, max_iter):
-    """Decide max c·x > target over {lo ≤ x ≤ hi, R[:m] x ≥ r[:m]} from x0 in the cell (slacks s0 = R x0 − r ≥ 0).
+    """Decide max c·x > target over {lo ≤ x ≤ hi, R[:m] x ≥ r[:m]} from x0 in the cell (slacks s0 = R x0 − r).
 
     Returns FOUND (x_out: a box point of the cell, up to rounding, with c·x > target), BOUNDED
     (y_out[:m] ≥ 0: multipliers whose dual value is ≤ target) or FAILED (iteration cap or no usable

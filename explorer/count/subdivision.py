@@ -21,11 +21,12 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..net import Network
-from .milp import TOL, as_box, unit_bounds
+from .milp import TOL, as_box
 from .scaling import rescale
 from .simplex import dual_bound, point_margin
-from .walk import (CAPPED, CUT, DEPTH, DONE, ENTER, FULL, LAYER, N_FIELDS, PAUSED, POOL_SIZE, POOL_START,
-                   POSITION, QUESTION, ROW_SIGN, ROW_UNIT, SPLIT, STAGE, load_cell, walk)
+from .tighten import certified_bounds
+from .walk import (CAPPED, DEPTH, DONE, ENTER, FULL, LAYER, N_FIELDS, POOL_SIZE, POOL_START, POSITION, QUESTION,
+                   ROW_SIGN, ROW_UNIT, SPLIT, STAGE, load_cell, walk)
 
 __all__ = ["Cell", "CellCount", "Subdivision"]
 
@@ -95,7 +96,7 @@ class Subdivision:
         self.n0, self.n_units, self.n_layers, self.max_width = net.n_inputs, net.n_hidden, len(widths), max(widths)
         proxy = Network(scaled.weights + (np.zeros((1, widths[-1])),), scaled.biases + (np.zeros(1),),
                         net.activation, net.alpha)
-        bounds = unit_bounds(proxy, scaled.box, tighten="none")
+        bounds = certified_bounds(proxy, scaled.box, tighten=False)          # interval arithmetic, rounding-safe
         fixed = np.where(bounds.stable_active, 1, np.where(bounds.stable_inactive, 0, -1)).astype(np.int64)
         dims = np.array((self.n0, *widths), dtype=np.int64)
         self.net_arrays = (np.concatenate([W.ravel() for W in scaled.weights]), np.concatenate(scaled.biases),
@@ -106,15 +107,16 @@ class Subdivision:
 
     def root(self, points: np.ndarray) -> Cell:
         """The whole box as one cell, with known ``points`` (S, n0) of the box (e.g. uniform samples)."""
-        center = self.box.mean(axis=1)
-        return Cell(0, ENTER, 0, np.zeros(self.n_units, bool), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                    np.zeros(0, np.int64), center, np.asarray(points, dtype=np.float64).reshape(-1, self.n0), 1.0)
+        none = np.zeros(0, np.int64)
+        return Cell(layer=0, stage=ENTER, position=0, pattern=np.zeros(self.n_units, bool), cut=none,
+                    row_units=none, row_signs=none, point=self.box.mean(axis=1),
+                    points=np.asarray(points, dtype=np.float64).reshape(-1, self.n0), share=1.0)
 
     def split(self, cell: Cell) -> tuple[tuple[Cell, ...], CellCount]:
         """Walk ``cell`` to its first split: its two children, or none and the region it is (if any)."""
         state = _State(self, cell)
         while True:
-            code = state.run(max_steps=_LAST_CHUNK, max_regions=self.n_units + 2 ** 62, stop_at_split=True)
+            code = state.run(max_steps=_LAST_CHUNK, max_regions=2 ** 62, stop_at_split=True)
             if code == QUESTION:
                 state.answer()
             elif code == FULL:
@@ -208,9 +210,10 @@ class _State:
             units, signs = np.r_[units, e[ROW_UNIT]], np.r_[signs, e[ROW_SIGN]]
         known = pts[pool[e[POOL_START]: e[POOL_START] + e[POOL_SIZE]]]
         layer = int(e[LAYER])
-        return Cell(layer, int(e[STAGE]), int(e[POSITION]), bits[slot].copy(), cut[layer, : n_cut[layer]].copy(),
-                    units.astype(np.int64), signs, self.p.scaled.to_input(wit[slot]), self.p.scaled.to_input(known),
-                    float(share[slot]))
+        return Cell(layer=layer, stage=int(e[STAGE]), position=int(e[POSITION]), pattern=bits[slot].copy(),
+                    cut=cut[layer, : n_cut[layer]].copy(), row_units=units.astype(np.int64), row_signs=signs,
+                    point=self.p.scaled.to_input(wit[slot]), points=self.p.scaled.to_input(known),
+                    share=float(share[slot]))
 
     def answer(self) -> None:
         """Decide the walk's question (unit, sign) with HiGHS and the walk's certificates, or refuse."""

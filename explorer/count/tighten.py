@@ -48,14 +48,14 @@ def certified_bounds(net: Network, box, *, tighten: bool = True) -> UnitBounds:
     """
     start = time.perf_counter()
     box = as_box(box, net.n_inputs)
-    n0, alpha = net.n_inputs, net.alpha
+    alpha = net.alpha
     lo_h, hi_h = box[:, 0], box[:, 1]
     cols = _Columns(box)
     lows, highs, actives, inactives = [], [], [], []
     for l, (W, b) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
         Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
-        slack = (W.shape[1] + 3) * UNIT_ROUND * 1.01 * (np.abs(W) @ np.maximum(np.abs(lo_h), np.abs(hi_h)) +
-                                                        np.abs(b))
+        reach = np.abs(W) @ np.maximum(np.abs(lo_h), np.abs(hi_h)) + np.abs(b)
+        slack = (W.shape[1] + 3) * UNIT_ROUND * 1.01 * reach       # rounding of the interval sums
         lo, hi = Wp @ lo_h + Wn @ hi_h + b - slack, Wp @ hi_h + Wn @ lo_h + b + slack
         C, c = W @ cols.E, W @ cols.e + b                       # g^l = C v + c in the columns so far
         if l > 0 and tighten:
@@ -104,7 +104,7 @@ class _Columns:
                 if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                     continue
                 lam = np.asarray(h.getSolution().row_dual)
-                best = min(_weak_dual(sign * C[i], A, rl, ru, cl, cu, lam),
+                best = min(_weak_dual(sign * C[i], A, rl, ru, cl, cu, lam),     # either sign convention
                            _weak_dual(sign * C[i], A, rl, ru, cl, cu, -lam))
                 if sign > 0:
                     hi[i] = min(hi[i], best + c[i] + 4 * UNIT_ROUND * abs(c[i]))
@@ -142,7 +142,7 @@ class _Columns:
 
 
 def _weak_dual(cost, A, rl, ru, cl, cu, lam) -> float:
-    """Upper bound of cost·v over {rl ≤ A v ≤ ru, cl ≤ v ≤ cu} from multipliers λ (any signs), rounding included.
+    """Upper bound of cost·v over {rl ≤ A v ≤ ru, cl ≤ v ≤ cu} from any multipliers λ, rounding included.
 
     cost·v = d·v + λ·(A v) with d = cost − Aᵀλ; λ_r·(A v)_r ≤ λ_r·ru_r if λ_r > 0, λ_r·rl_r if λ_r < 0.
     """

@@ -81,7 +81,6 @@ def walk(net, box, maps, rows, stack, points, out, count, answers, work, thr, ma
     SPLIT (``stop_at_split``: the top entry has just been split in two) or CAPPED."""
     weights, biases, dims, w_start, u_start, fixed, alpha = net
     L = dims.size - 1
-    n0 = dims[0]
     ints, bits, wit, share = stack
     pool, pts, cut, n_cut, x_start = points
     out_bits, out_pts, done = out
@@ -157,7 +156,6 @@ def _decide(net, box, maps, rows, stack, points, count, answers, work, thr, top,
 
     Leaves the unit's normalised row in work (cur) and a point of each existing side in work (side_x),
     flagging in side_lp the ones found by an LP (worth keeping as known points)."""
-    n0 = box[0].size
     gam, gc, egam, egc = maps
     cur_a, cur_e, cur_s, side_x, side_lp = work[0], work[1], work[2], work[3], work[4]
     if not _normalised_row(gam[unit], gc[unit], egam[unit], egc[unit], thr, cur_a, cur_e, cur_s):

@@ -139,3 +139,15 @@ def test_dual_bound_is_at_least_the_maximum_over_the_cell(seed, n, m):
     x = rng.uniform(lo, hi, (4000, n))
     inside = ((signs * (x @ A.T + B)) > lows).all(axis=1)
     assert bound >= (x[inside] @ a + b).max(initial=-np.inf)
+
+
+def test_slivers_as_wide_as_the_margin_are_decided_not_refused():
+    """Three layer-1 units share x = −0.5 (weights 2e7, 2e-6, −2e-7) and deeper units make slivers of width 2e-7
+    beside it: their margin is the threshold 1e-7 to within rounding, so HiGHS's estimate decides."""
+    net = Network(([[2e7], [-2e8], [2e-6], [1e4], [-2e-7]], [[0.0, 2, 2, 0, 0], [-1, 0, -1, 0, -1]],
+                   [[-1.0, 1], [-2, 0], [0, -1]], [[-1.0, -1, 0]]),
+                  ([1e7, 0, 1e-6, -1e4, -1e-7], [1.0, -1], [1.0, -1, -1], [-1.0]), "leaky_relu", 0.2)
+    result = count_exact(net, [-1, 1])
+    assert result.status == "exact" and result.n_regions == 6
+    np.testing.assert_array_equal(net.patterns(result.points), result.patterns)
+    assert np.sort(np.abs(result.points[:, 0] + 0.5))[:2].max() < 2e-7          # the two slivers

@@ -1,4 +1,5 @@
-"""The seam for distributed counting: a frontier of independent cells, each counted alone, adds up to the serial count."""
+"""The seam for distributed counting: independent cells of one frontier, each counted alone, add up to the serial
+count."""
 
 import pickle
 
