@@ -44,6 +44,7 @@ __all__ = ["ExactCount", "Frontier", "Cell", "count_exact", "split_tree", "count
            "sample_patterns", "chord_points", "METHODS"]
 
 METHODS = ("lp", "milp")
+_OUTPUT_BYTES = 2 ** 30         # patterns and interior points kept per count (the default region cap)
 
 
 @dataclass(frozen=True)
@@ -114,14 +115,15 @@ def count_exact(net: Network, box, *, method: str = "lp", time_limit: float = 12
     time_limit : float
         Seconds; on expiry the regions found so far are returned with status "time limit".
     max_regions : int, optional
-        Stop after this many regions (status "capped"); the MILP method defaults to 5000.
+        Stop after this many regions (status "capped").  Default: as many as fit in 1 GiB of patterns
+        and interior points (about 2 million for 64 inputs); the MILP method defaults to 5000.
     n_samples, seed : uniform box samples whose patterns decide easy sides without an LP.
     progress : callable(fraction, message), optional
 
     Raises
     ------
     ExplorerError
-        Unknown method, bad box, or a network whose magnitudes defeat float64 (named layer).
+        Unknown method, bad box or budgets, or a network whose magnitudes defeat float64 (named layer).
 
     Notes
     -----
@@ -138,6 +140,10 @@ def count_exact(net: Network, box, *, method: str = "lp", time_limit: float = 12
     """
     if method not in METHODS:
         raise ExplorerError(f"method must be one of {METHODS}; got {method!r}.")
+    if not time_limit >= 0:
+        raise ExplorerError(f"the time limit must be a number of seconds ≥ 0; got {time_limit!r}.")
+    if max_regions is not None and not (isinstance(max_regions, (int, np.integer)) and max_regions >= 1):
+        raise ExplorerError(f"max_regions must be a positive integer; got {max_regions!r}.")
     box = as_box(box, net.n_inputs)
     start = time.perf_counter()
     if method == "milp" and net.n_hidden > 0:
@@ -184,9 +190,14 @@ def split_tree(net: Network, box, *, n_cells: int = 1, n_samples: int = 4096, se
 
 def count_cell(net: Network, box, cell: Cell, *, time_limit: float = 120.0, max_regions: int | None = None,
                progress: Callable[[float, int], None] | None = None) -> ExactCount:
-    """Every region below one cell of :func:`split_tree` (same ``net`` and ``box``), within the budgets."""
+    """Every region below one cell of :func:`split_tree` (same ``net`` and ``box``), within the budgets.
+
+    ``max_regions`` defaults to as many as fit in 1 GiB of patterns and interior points.
+    """
     start = time.perf_counter()
     problem = Subdivision(net, box)
+    if max_regions is None:
+        max_regions = _OUTPUT_BYTES // (net.n_hidden + 8 * net.n_inputs)
     found = problem.count(cell, time_limit=time_limit, max_regions=max_regions, progress=progress)
     return _result(problem, found.status, found.patterns, found.points, found.n_solves,
                    time.perf_counter() - start)

@@ -205,3 +205,7 @@ def test_bad_requests_raise():
         count_exact(N1, [1, -1])
     with pytest.raises(ExplorerError, match="numbers"):
         count_exact(N1, [0, 1, 2])
+    with pytest.raises(ExplorerError, match="time limit"):
+        count_exact(N1, [-1, 1], time_limit=float("nan"))
+    with pytest.raises(ExplorerError, match="max_regions"):
+        count_exact(N1, [-1, 1], max_regions=0)
