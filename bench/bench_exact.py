@@ -30,7 +30,7 @@ from explorer.train.fit import TrainConfig, train  # noqa: E402
 from tests.count.subdivision_reference import reference_count  # noqa: E402
 
 DIGITS = [(8, 8), (10, 10), (12, 12), (8, 8, 8)]
-SYNTHETIC = [(4, (16, 16)), (6, (12, 12)), (8, (10, 10, 10)), (16, (8, 8))]
+SYNTHETIC = [(4, (16, 16)), (6, (12, 12)), (8, (8, 8, 8)), (16, (8, 8))]
 QUICK_DIGITS, QUICK_SYNTHETIC = DIGITS[:1], SYNTHETIC[:2]
 
 
