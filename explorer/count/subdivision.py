@@ -234,7 +234,7 @@ class _State:
                 ra, rb, rea, reb, rsign, rtlo, depth, cur_a, cur_s[0], cur_e, cur_s[1], sign,
                 duals[:-1] / duals[-1], lo, hi, X) <= cur_s[3]:
             state[k] = 0
-        elif x is not None and max(float(cur_e @ X + cur_s[1]), *(float(rea[i] @ X + reb[i]) for i in range(depth))
+        elif x is not None and max([float(cur_e @ X + cur_s[1])] + [float(rea[i] @ X + reb[i]) for i in range(depth)]
                                    ) <= 1e-6 * p.thr:
             state[k], a_x[k] = (1 if t > p.thr else 0), x      # margin = threshold within rounding: estimate
         else:

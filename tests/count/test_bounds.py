@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from explorer.count.bounds import (activation_aware_bound, format_count, layer_stats, max_active, montufar2017_bound,
@@ -255,7 +255,11 @@ def adversarial_nets(draw):
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=adversarial_nets(), half=st.sampled_from([0.1, 1.0, 3.0]))
 def test_bounds_with_exact_inputs_are_at_least_the_exact_count(net, half):
-    exact = count_exact(net, [-half, half])
+    try:
+        exact = count_exact(net, [-half, half])
+    except ExplorerError as err:            # a refusal (rounding beyond the margin) is an allowed answer
+        assert "rounding" in str(err)
+        assume(False)
     u, a, A, kappa, rho, full = exact_stats(net, exact.patterns)
     aware = activation_aware_bound(net.n_inputs, u, a, max_active=A, unstable_rank=kappa, active_rank=rho,
                                    full_rank=full, activation=net.activation)
@@ -270,7 +274,11 @@ def test_bounds_with_exact_inputs_are_at_least_the_exact_count(net, half):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=adversarial_nets(), half=st.sampled_from([0.1, 1.0, 3.0]))
 def test_measured_bounds_on_adversarial_nets_are_at_least_the_exact_count(net, half):
-    exact = count_exact(net, [-half, half]).n_regions
+    try:
+        exact = count_exact(net, [-half, half]).n_regions
+    except ExplorerError as err:
+        assert "rounding" in str(err)
+        assume(False)
     for bound in upper_bounds(net, stats=layer_stats(net, [-half, half], time_limit=1.0)):
         assert bound.value is None or bound.value >= exact, bound.name
 

@@ -151,3 +151,14 @@ def test_slivers_as_wide_as_the_margin_are_decided_not_refused():
     assert result.status == "exact" and result.n_regions == 6
     np.testing.assert_array_equal(net.patterns(result.points), result.patterns)
     assert np.sort(np.abs(result.points[:, 0] + 0.5))[:2].max() < 2e-7          # the two slivers
+
+
+def test_boundaries_placed_by_cancellation_below_the_margin_are_refused_by_layer():
+    """A first layer of slope 1e-8 feeds integer layers whose biases cancel: a layer-3 boundary's position is
+    known only to ~2e-7, above the margin 1e-7, so whether a 5e-9-wide sliver counts cannot be vouched for."""
+    net = Network(([[1e-8]], [[2.0], [0], [0], [1], [-1]],
+                   [[0.0, -2, -2, -2, -2], [-2, 2, -2, 1, 1], [-1, -1, 0, -1, 2], [-2, 2, 1, 2, -2], [-1, 1, 0, 1, 1]],
+                   [[-1.0, -1, 2, -2, -2]]), ([1e-8], [1.0, -1, -1, 0, 0], [0.0, -1, 1, 0, 1], [0.0]))
+    with pytest.raises(ExplorerError, match="unit 5 of layer 3.*rounding.*smaller box"):
+        count_exact(net, [-3, 3])
+    assert count_exact(net, [-0.5, 0.5]).status == "exact"        # away from the cancelling boundary
