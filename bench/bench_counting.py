@@ -75,7 +75,7 @@ def counting_table(family: list) -> None:
         ex = count_exact(net, box, time_limit=400)
         model = build_milp(net, box)
         mb = mipbound(net, box, time_limit=max(1.0, ex.seconds / 10), model=model)
-        ub = {u.name: u.value for u in upper_bounds(net, stats=layer_stats(net, box, model=model))}
+        ub = {u.name: u.value for u in upper_bounds(net, stats=layer_stats(net, box))}
         sampled = sampled_lower_bound(net, box, n_samples=10_000)
         exact = ex.n_regions if ex.is_exact else f"≥{ex.n_regions}"
         print(f"{net.architecture:>14} {model.n_binaries:>4} {exact:>8} {ex.seconds:>6.1f} {mb.lower_bound:>8} "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..count.bounds import activation_aware_bound, montufar2017_bound, serra2018_bound, zaslavsky_bound
+from ..count.bounds import activation_aware_bound, montufar2017_bound, serra2018_bound, sound_rank, zaslavsky_bound
 from ..errors import ExplorerError
 from ..net import Network
 from .certify import Enclosure, certify_chain
@@ -335,24 +335,16 @@ def _certifier_bound(net: Network, enc: Enclosure, glob: int, *, ranks: dict | N
 
 
 def _row_rank(W: np.ndarray, rows: np.ndarray, memo: dict, deadline: float | None) -> int:
-    """An upper bound on the rank of W[rows], exact for rows in general position and for rows that are ±2^k
-    multiples of one another (duplicate, opposite, zero rows): each row is scaled by a power of two (exact) to
-    a largest |entry| in [1, 2) with a positive first entry, and the distinct rows are counted, at most the
-    number of columns.  A raw matrix_rank calls rows of norms 1e8 and 1e-8 dependent, and rows that differ by one
-    rounding parallel (B = 3 for 4 regions); an upper bound keeps A and B sound.
+    """The rank of W[rows] (explorer.count.bounds.sound_rank: exact, from normalised rows), memoised in ``memo``.
 
-    The one place where the ball's bounds take a rank: explorer.count.bounds.sound_rank (exact) replaces the
-    count here when it is available.  Memoised in ``memo``; raises TimeoutError past ``deadline``.
+    A raw matrix_rank calls rows of norms 1e8 and 1e-8 dependent (B = 3 for 4 regions); sound_rank does not.
+    Raises TimeoutError past ``deadline``.
     """
     key = (id(W), rows.tobytes())
     if key not in memo:
         if deadline is not None and time.perf_counter() > deadline:
             raise TimeoutError
-        M = W[rows]
-        M = M[(M != 0).any(axis=1)]
-        M = np.ldexp(M, -np.frexp(np.abs(M).max(axis=1, initial=0.0))[1][:, None])
-        first = M[np.arange(len(M)), (M != 0).argmax(axis=1)] if len(M) else np.zeros(0)
-        memo[key] = min(len(np.unique(M * np.sign(first)[:, None], axis=0)), W.shape[1])
+        memo[key] = sound_rank(W[rows])
     return memo[key]
 
 

@@ -1,2 +1,3 @@
-"""Counting regions in any dimension: ``milp`` (the MILP model), ``exact`` (exact counts), ``mipbound``
-(probabilistic lower bounds), ``bounds`` (proven upper bounds), ``compare`` (all of them side by side)."""
+"""Counting regions in any dimension: ``milp`` (the MILP model), ``exact`` (exact counts; its engine in
+``subdivision``, ``walk``, ``simplex``, ``scaling``), ``mipbound`` (probabilistic lower bounds), ``bounds``
+(proven upper bounds; certified inputs from ``tighten``), ``compare`` (all of them side by side), ``sampling``."""

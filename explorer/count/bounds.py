@@ -3,7 +3,9 @@
 Trivial 2^N; Zaslavsky (one hidden layer, rank form); Montúfar 2017; Serra, Tjandraatmadja &
 Ramalingam 2018 Theorem 1 (dynamic programme); and an activation-aware bound (after Serra &
 Ramalingam 2020, our sound formulation) from the stable units, the most units active at once and
-the ranks measured on a box.
+the ranks measured on a box.  Every measured input is an upper bound of what it stands for: ranks
+are exact (:func:`sound_rank`), and a solver answer that cannot be checked is replaced by the
+count of candidate units.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ import highspy
 import numpy as np
 
 from ..errors import ExplorerError
-from .exact import sample_patterns
-from .milp import ReluMilp, build_milp, new_solver, set_start
+from .sampling import sample_patterns
+from .milp import ReluMilp, new_solver, set_start
+from .tighten import certified_model
 from ..net import Network
 
 __all__ = ["UpperBound", "LayerStats", "trivial_bound", "zaslavsky_bound", "montufar2017_bound",
-           "serra2018_bound", "activation_aware_bound", "layer_stats", "max_active", "upper_bounds"]
+           "serra2018_bound", "activation_aware_bound", "layer_stats", "max_active", "sound_rank", "upper_bounds"]
+
+_PRIME = 2_147_483_629             # < 2^31, so products of residues fit in int64
+_EXACT_RANK_WORK = 3_000_000       # rows²·columns of exact integer elimination; beyond it min(shape) is returned
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,9 @@ class LayerStats:
     """Per-layer features of a network over a box used by the activation-aware bound (arrays of shape (L,)).
 
     unstable : u_l, units whose sign changes over the box;  stably_active : a_l
-    max_active : A_l ≥ most units of the layer active at one point (MILP, dual bound on timeout)
-    max_active_status : tuple of "optimal" / "timeout"
+    max_active : A_l ≥ most units of the layer active at one point (MILP; see :func:`max_active`)
+    max_active_status : tuple of "optimal", "timeout" (floor of the dual bound) or "unchecked"
+        (no usable dual bound: every unit that is not stably inactive)
     unstable_rank : κ_l = rank W^l[unstable rows];  active_rank : ρ_l = rank W^l[rows not stably inactive]
     full_rank : rank W^l (used for LeakyReLU, whose inactive units keep the image dimension)
     seconds : float
@@ -127,10 +134,14 @@ def activation_aware_bound(n_inputs: int, unstable, stably_active, *, max_active
     return _dp(int(n_inputs), tuple(zip(u, a, A, kappa, rho, full)), activation)
 
 
-def layer_stats(net: Network, box, *, model: ReluMilp | None = None, time_limit: float = 5.0) -> LayerStats:
-    """Measure u_l, a_l, A_l, κ_l, ρ_l of ``net`` over ``box`` (A_l: one MILP per layer, ``time_limit`` s)."""
+def layer_stats(net: Network, box, *, time_limit: float = 5.0) -> LayerStats:
+    """Measure u_l, a_l, A_l, κ_l, ρ_l of ``net`` over ``box`` (A_l: one MILP per layer, ``time_limit`` s).
+
+    Stable units and big-Ms come from :func:`explorer.count.tighten.certified_model` (exact
+    rescaling, certified LP tightening), ranks from :func:`sound_rank`: every value is sound.
+    """
     start = time.perf_counter()
-    model = build_milp(net, box) if model is None else model
+    model = certified_model(net, box)
     b, layer_of = model.bounds, net.unit_layers()
     L = len(net.hidden_widths)
     u = np.array([int(b.unstable[layer_of == l].sum()) for l in range(L)])
@@ -139,35 +150,78 @@ def layer_stats(net: Network, box, *, model: ReluMilp | None = None, time_limit:
     ranks = np.zeros((L, 3), dtype=int)                       # κ_l, ρ_l, rank W^l
     for l, W in enumerate(net.weights[:-1]):
         un, live = b.unstable[layer_of == l], ~b.stable_inactive[layer_of == l]
-        ranks[l] = _rank(W[un]), _rank(W[live]), _rank(W)
-    return LayerStats(u, a, np.array([m[0] for m in measured], dtype=int), tuple(m[1] for m in measured),
-                      ranks[:, 0], ranks[:, 1], ranks[:, 2], time.perf_counter() - start)
+        ranks[l] = sound_rank(W[un]), sound_rank(W[live]), sound_rank(W)
+    return LayerStats(unstable=u, stably_active=a, max_active=np.array([m[0] for m in measured], dtype=int),
+                      max_active_status=tuple(m[1] for m in measured), unstable_rank=ranks[:, 0],
+                      active_rank=ranks[:, 1], full_rank=ranks[:, 2], seconds=time.perf_counter() - start)
 
 
 def max_active(model: ReluMilp, layer: int, *, time_limit: float = 5.0, n_samples: int = 1000) -> tuple[int, str]:
     """A_l ≥ the most units of ``layer`` active at one box point: a_l + max Σ z over the §2.1 rows.
 
     The MILP starts from the forward pass of the sample with the most active units.  Returns
-    (A_l, status): "optimal", or "timeout" with the floor of the dual bound (still an upper bound).
+    (A_l, status): "optimal"; "timeout" with the floor of the dual bound (still an upper bound); or
+    "unchecked" with a_l + u_l when no dual bound can be trusted (none, or one below a point seen
+    active) — never the incumbent, never less than what a sample shows (spec §5.5).
     """
     net = model.net
     sel = model.unit_layer == layer
     stable_active = int(model.bounds.stable_active[net.unit_layers() == layer].sum())
+    n_unstable = int(sel.sum())
     if not sel.any():
         return stable_active, "optimal"
     solver = new_solver(model, margin_rows=False)
     cols = model.z_cols[sel].astype(np.int32)
     solver.changeColsCost(cols.size, cols, np.full(cols.size, -1.0))
     x, G = sample_patterns(net, model.box, n_samples=n_samples)
-    set_start(solver, model, x[np.argmax((G[:, model.units[sel]] > 0).sum(axis=1))])
+    seen = (G[:, model.units[sel]] > 0).sum(axis=1)             # active unstable units at each sample
+    set_start(solver, model, x[np.argmax(seen)])
     solver.setOptionValue("time_limit", float(time_limit))
     solver.run()
-    optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
-    bound = -solver.getInfo().mip_dual_bound
-    if not np.isfinite(bound):
-        return stable_active + int(sel.sum()), "timeout"
-    best = min(int(sel.sum()), int(np.floor(bound + 1e-6)))
-    return stable_active + best, "optimal" if optimal else "timeout"
+    status = solver.getModelStatus()
+    bound = -solver.getInfo().mip_dual_bound                     # max Σz ≤ bound, if HiGHS has one
+    sound = status in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit) and \
+        np.isfinite(bound) and bound >= int(seen.max()) - 1e-6
+    if not sound:
+        return stable_active + n_unstable, "unchecked"
+    best = min(n_unstable, int(np.floor(bound + 1e-6)))
+    return stable_active + best, "optimal" if status == highspy.HighsModelStatus.kOptimal else "timeout"
+
+
+def sound_rank(matrix) -> int:
+    """The exact rank of a float matrix, its entries read as exact rationals (never an underestimate).
+
+    Scaling a row by a power of two changes neither the rank nor any entry's precision, so each row
+    becomes a row of integers.  The rank modulo a large prime (never above the true rank) settles
+    full-rank matrices at once (after merging exactly proportional rows); otherwise fraction-free
+    elimination over the integers gives the exact rank.  Above rows²·columns = 3e6 that elimination
+    is skipped and min(rows, columns), an upper bound, is returned.  ``numpy.linalg.matrix_rank``
+    can declare rows of norms 1e8 and 1e-8 dependent; this cannot.
+
+    Examples
+    --------
+    >>> sound_rank([[1e8, 0.0], [0.0, 1e-8]]), int(np.linalg.matrix_rank([[1e8, 0.0], [0.0, 1e-8]]))
+    (2, 1)
+    >>> sound_rank([[1.0, 2.0], [0.5, 1.0], [3.0, 6.0]]), sound_rank([[1.0, 1e-20], [1.0, 0.0]])
+    (1, 2)
+    >>> sound_rank(np.zeros((0, 3)))      # no rows
+    0
+    """
+    M = np.asarray(matrix, dtype=np.float64)
+    if M.ndim != 2 or not np.isfinite(M).all():
+        raise ExplorerError(f"sound_rank needs a finite 2-D matrix; got shape {M.shape}.")
+    M = M[(M != 0).any(axis=1)][:, (M != 0).any(axis=0)]
+    if min(M.shape) == 0:
+        return 0
+    rows = list({tuple(_primitive(r)) for r in _integer_rows(M)})      # proportional rows count once
+    if len(rows) > M.shape[1]:
+        rows = [list(col) for col in zip(*rows)]
+    top = min(len(rows), len(rows[0]))
+    if _rank_modulo(rows) == top:
+        return top
+    if len(rows) ** 2 * len(rows[0]) > _EXACT_RANK_WORK:
+        return top
+    return _integer_rank(rows)
 
 
 def upper_bounds(net: Network, *, stats: LayerStats | None = None) -> tuple[UpperBound, ...]:
@@ -178,12 +232,12 @@ def upper_bounds(net: Network, *, stats: LayerStats | None = None) -> tuple[Uppe
     def add(name, label, fn, note=""):
         t = time.perf_counter()
         value = fn()
-        out.append(UpperBound(name, label, value, note, time.perf_counter() - t))
+        out.append(UpperBound(name=name, label=label, value=value, note=note, seconds=time.perf_counter() - t))
 
     add("trivial", "trivial 2^N", lambda: trivial_bound(net.n_hidden))
     one = len(widths) == 1
     add("zaslavsky", "Zaslavsky (one hidden layer, rank form)",
-        lambda: zaslavsky_bound(widths[0], n0, rank=_rank(net.weights[0])) if one else None,
+        lambda: zaslavsky_bound(widths[0], n0, rank=sound_rank(net.weights[0])) if one else None,
         "" if one else "applies to one hidden layer only")
     add("montufar2017", "Montúfar 2017", lambda: montufar2017_bound(n0, widths))
     add("serra2018", "Serra, Tjandraatmadja & Ramalingam 2018, Theorem 1",
@@ -231,5 +285,57 @@ def _per_layer(values, default: list) -> list:
     return values
 
 
-def _rank(W: np.ndarray) -> int:
-    return int(np.linalg.matrix_rank(W)) if W.size else 0
+def _integer_rows(M: np.ndarray) -> list:
+    """Rows of Python ints: row i of M times 2^k_i (exact), k_i the least that makes every entry whole."""
+    mant, exp = np.frexp(M)
+    ints = (mant * 2.0 ** 53).astype(np.int64)                    # M = ints·2^(exp − 53) exactly
+    shift = np.where(M != 0, exp - 53, np.iinfo(np.int32).max)
+    low = shift.min(axis=1)
+    return [[int(v) << int(e - lo) if v else 0 for v, e in zip(r, s)] for r, s, lo in zip(ints, shift, low)]
+
+
+def _primitive(row: list) -> list:
+    """The integer row divided by the gcd of its entries, its first nonzero entry made positive."""
+    g = math.gcd(*row)
+    sign = -1 if next(v for v in row if v) < 0 else 1
+    return [sign * (v // g) for v in row]
+
+
+def _rank_modulo(rows: list) -> int:
+    """Rank over the integers modulo _PRIME (a lower bound of the rational rank), by vectorised elimination."""
+    A = np.array([[v % _PRIME for v in r] for r in rows], dtype=np.int64)    # (r, c)
+    rank = 0
+    for col in range(A.shape[1]):
+        nz = np.flatnonzero(A[rank:, col])
+        if nz.size == 0:
+            continue
+        piv = rank + nz[0]
+        A[[rank, piv]] = A[[piv, rank]]
+        inv = pow(int(A[rank, col]), _PRIME - 2, _PRIME)
+        A[rank] = (A[rank] * inv) % _PRIME
+        below = A[rank + 1:, col].copy()
+        A[rank + 1:] = (A[rank + 1:] - (below[:, None] * A[rank]) % _PRIME) % _PRIME
+        rank += 1
+        if rank == A.shape[0]:
+            break
+    return rank
+
+
+def _integer_rank(rows: list) -> int:
+    """Exact rank by fraction-free (Bareiss) elimination over Python ints."""
+    A = [list(r) for r in rows]
+    rank, prev = 0, 1
+    for col in range(len(A[0])):
+        piv = next((i for i in range(rank, len(A)) if A[i][col] != 0), None)
+        if piv is None:
+            continue
+        A[rank], A[piv] = A[piv], A[rank]
+        p = A[rank][col]
+        for i in range(rank + 1, len(A)):
+            f = A[i][col]
+            A[i] = [(p * a - f * b) // prev for a, b in zip(A[i], A[rank])]
+        prev = p
+        rank += 1
+        if rank == len(A):
+            break
+    return rank

@@ -191,7 +191,7 @@ def compare_counts(net: Network, box, *, exact: bool = True, run_mipbound: bool 
     t = time.perf_counter()
     sampled = sampled_lower_bound(net, box, n_samples=n_samples, seed=seed)
     sampled_seconds = time.perf_counter() - t
-    stats = layer_stats(net, box, model=model, time_limit=min(5.0, 0.1 * left() / max(1, len(net.hidden_widths)))
+    stats = layer_stats(net, box, time_limit=min(5.0, 0.1 * left() / max(1, len(net.hidden_widths)))
                         ) if upper else None
     bounds = upper_bounds(net, stats=stats) if upper else ()
     if progress is not None:

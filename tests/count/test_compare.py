@@ -51,7 +51,7 @@ def test_json_schema_with_big_integers():
 
 
 def test_unfinished_exact_count_is_null_in_json():
-    net = random_net((10, 10), n0=4, seed=1)
+    net = random_net((16, 16), n0=6, seed=1)          # ~300,000 regions: far beyond 0.1 s
     payload = compare_counts(net, [-1, 1], run_mipbound=False, upper=False, time_limit=0.05).to_json()
     assert payload["exact"] is None and payload["exact_status"] == "time limit" and payload["exact_found"] >= 0
     assert payload["mipbound"] is None and payload["upper_bounds"] == {}

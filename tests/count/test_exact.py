@@ -1,10 +1,12 @@
-"""Exact counts in any dimension: spec T4/T5, an independent 2^N LP oracle, degenerate nets, budgets."""
+"""Exact counts in any dimension: spec T4/T5, an independent 2^N LP oracle, the pre-walk counter, degenerate
+nets, budgets."""
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.count.subdivision_reference import reference_count
 from tests.count_oracle import lp_patterns
 from tests.nets import N1, N2, N3  # named toy nets of spec T4
 from tests.nets import random_network as random_net
@@ -70,6 +72,52 @@ def test_lp_count_equals_brute_force_oracle(seed, n0, depth, leaky):
     expected = lp_patterns(net, [-1, 1] * n0)
     assert as_set(count_exact(net, [-1, 1]).patterns) == expected
     assert_milp_matches(net, [-1, 1], expected)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 32 - 1), n0=st.integers(1, 5), widths=st.lists(st.integers(1, 6), min_size=1,
+       max_size=3), leaky=st.booleans(), half=st.sampled_from([0.3, 1.0, 2.5]))
+def test_counts_equal_the_pre_walk_counter(seed, n0, widths, leaky, half):
+    net = random_net(tuple(widths), n0=n0, seed=seed, activation="leaky_relu" if leaky else "relu",
+                     alpha=0.1 if leaky else 0.0)
+    new = count_exact(net, [-half, half])
+    n_old, status, old_patterns, _ = reference_count(net, [-half, half])
+    assert new.status == status == "exact"
+    assert new.n_regions == n_old and as_set(new.patterns) == as_set(old_patterns)
+    np.testing.assert_array_equal(net.patterns(new.points), new.patterns)
+
+
+def integer_nets(draw):
+    """Small nets with weights in {−2, …, 2} and biases in {−1, 0, 1}: many coincident and parallel hyperplanes."""
+    n0 = draw(st.integers(1, 3))
+    dims = [n0] + draw(st.lists(st.integers(1, 4), min_size=1, max_size=2)) + [1]
+    weights = [np.array(draw(st.lists(st.integers(-2, 2), min_size=a * b, max_size=a * b)), float).reshape(b, a)
+               for a, b in zip(dims[:-1], dims[1:])]
+    biases = [np.array(draw(st.lists(st.integers(-1, 1), min_size=b, max_size=b)), float) for b in dims[1:]]
+    leaky = draw(st.booleans())
+    return Network(tuple(weights), tuple(biases), "leaky_relu" if leaky else "relu", 0.25 if leaky else 0.0)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_degenerate_integer_nets_equal_the_pre_walk_counter_and_the_oracle(data):
+    net = data.draw(st.composite(integer_nets)())
+    new = as_set(count_exact(net, [-1, 1]).patterns)
+    assert new == as_set(reference_count(net, [-1, 1])[2])
+    if net.n_hidden <= 7:
+        assert new == lp_patterns(net, [-1, 1] * net.n_inputs)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 32 - 1), widths=st.lists(st.integers(1, 8), min_size=1, max_size=3),
+       leaky=st.booleans())
+def test_two_input_counts_equal_the_polygon_count(seed, widths, leaky):
+    from explorer.plane.regions import enumerate_regions
+
+    net = random_net(tuple(widths), seed=seed, activation="leaky_relu" if leaky else "relu",
+                     alpha=0.2 if leaky else 0.0)
+    polygons = enumerate_regions(net, (-1.5, 1.5, -1.5, 1.5))
+    assert as_set(count_exact(net, [-1.5, 1.5]).patterns) == as_set(polygons.patterns)
 
 
 DEGENERATE = {
@@ -154,3 +202,7 @@ def test_bad_requests_raise():
         count_exact(N1, [1, -1])
     with pytest.raises(ExplorerError, match="numbers"):
         count_exact(N1, [0, 1, 2])
+    with pytest.raises(ExplorerError, match="time limit"):
+        count_exact(N1, [-1, 1], time_limit=float("nan"))
+    with pytest.raises(ExplorerError, match="max_regions"):
+        count_exact(N1, [-1, 1], max_regions=0)
