@@ -141,7 +141,7 @@ def test_timeline_figure_marks_the_current_snapshot():
 
     t = Timeline(epochs=np.array([0, 5]), n_regions=np.array([10, -1]), mean_d_star=np.array([0.1, np.inf]),
                  loss=np.array([0.7, 0.3]), accuracy=np.array([0.5, 0.9]), test_loss=np.array([np.nan, np.nan]),
-                 test_accuracy=np.array([np.nan, np.nan]), box=BOX, seconds=0.0)
+                 test_accuracy=np.array([np.nan, np.nan]), colors=({}, {}), box=BOX, seconds=0.0)
     fig = timeline_figure(t, current=1)
     assert len(fig.data) == 4  # no test curves without test points
     assert np.isnan(fig.data[0].y[1]) and np.isnan(fig.data[1].y[1])  # over budget, infinite d*: not drawn
