@@ -2,8 +2,9 @@
 
 The network is the one on screen (2-D, compared with its exact polygon count too), the n-input network
 behind a 2-D slice, or one trained here on Gaussian clusters in 2–64 dimensions.  The comparison runs as a
-background job (explorer.count.compare.compare_counts) within a time budget; the exact count reports what it
-found, with its status, when the budget ends first.
+background job (explorer.count.compare.compare_counts) within a time budget, with Stop; the exact count
+reports what it found, with its status, when the budget ends first.  The chart and the table export like every
+figure and table of the app.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from explorer.plot.text import format_count
 from explorer.count.compare import CountEntry, compare_counts
 from explorer.errors import ExplorerError
 from explorer.net import Network
-from explorer.plot import figures
+from explorer.plot.charts import count_chart
+from explorer.plot.words import KINDS
 from explorer.train.data import HALF_WIDTH, make_dataset
 from explorer.train.fit import TrainConfig
 
+from . import style
 from .context import ViewContext
+from .export import figure_export, table_export
 from .jobs import Job, adopt_training, show_job, start_training
 
 __all__ = ["render", "SOURCES"]
@@ -57,10 +61,10 @@ def render(ctx: ViewContext) -> None:
         first = () if ctx.regions is None or source != SOURCES[0] else (_enumeration_entry(ctx),)
         st.session_state["higher_job"] = Job("count comparison", _compare, net=net, box=box, confidence=confidence,
                                              trials=trials, budget=float(budget), exact=exact, first=first).start()
-    show_job("higher_job", stoppable=False)
+    show_job("higher_job")
     job = st.session_state.get("higher_job")
     if job is not None and job.done:
-        _results(job)
+        _results(job, style.figure_font(ctx.classroom))
 
 
 # ---- the network and its box ----------------------------------------------------------------------
@@ -114,11 +118,24 @@ def _adopt_training() -> None:
 
 
 # ---- the comparison job ----------------------------------------------------------------------------
+class _Stopped(Exception):
+    """Raised from the progress callback when Stop was clicked: it ends the comparison at once."""
+
+
 def _compare(job: Job, net: Network, box: np.ndarray, confidence: float, trials: int, budget: float,
              exact: bool, first: tuple) -> tuple[CountEntry, ...]:
-    """The entries of :func:`explorer.count.compare.compare_counts` (within the budget), after ``first``."""
-    cmp = compare_counts(net, box, exact=exact, trials=trials, confidence=confidence, time_limit=budget,
-                         n_samples=N_SAMPLES, workers=1, progress=job.progress)
+    """The entries of :func:`explorer.count.compare.compare_counts` (within the budget), after ``first``;
+    only ``first`` if Stop was clicked (the comparison ends at its next progress report)."""
+    def progress(fraction: float, message: str) -> None:
+        if job.stop_requested:
+            raise _Stopped
+        job.progress(fraction, message)
+
+    try:
+        cmp = compare_counts(net, box, exact=exact, trials=trials, confidence=confidence, time_limit=budget,
+                             n_samples=N_SAMPLES, workers=1, progress=progress)
+    except _Stopped:
+        return first
     return (*first, *cmp.entries)
 
 
@@ -128,16 +145,27 @@ def _enumeration_entry(ctx: ViewContext) -> CountEntry:
 
 
 # ---- display ---------------------------------------------------------------------------------------
-def _results(job: Job) -> None:
+def _results(job: Job, font: int) -> None:
     if job.error:
         st.error(job.error)
         return
     entries = job.result
-    st.plotly_chart(figures.count_chart([asdict(e) for e in entries]), key="higher_chart", theme=None,
-                    config={"displaylogo": False})
-    st.dataframe([{"method": e.label, "regions": format_count(e.value) if e.value is not None else "—",
-                   "kind": e.kind, "status": e.status, "seconds": None if e.seconds is None else round(e.seconds, 3)}
-                  for e in entries], hide_index=True, width="stretch")
-    st.caption(f"Finished in {job.seconds:.1f} s. Upper bounds hold for every network of this architecture "
-               "(the activation-aware one for this network on this box); lower bounds are certain except "
-               "MIPBound's, which holds with the stated confidence.")
+    if job.stop_requested and not any(e.name != "enumeration" for e in entries):
+        st.warning(f"Stopped after {job.seconds:.1f} s, before any count finished.")
+        if not entries:
+            return
+    fig = count_chart([asdict(e) for e in entries])
+    fig.update_layout(font_size=font)
+    st.plotly_chart(fig, key="higher_chart", theme=None, config={"displaylogo": False})
+    rows = [{"method": e.label, "regions": format_count(e.value) if e.value is not None else "—",
+             "kind of number": KINDS.get(e.kind, e.kind), "status": e.status,
+             "seconds": "—" if e.seconds is None else f"{e.seconds:.3g}"} for e in entries]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    a, b = st.columns(2)
+    with a:
+        figure_export(fig, "region_counts", key="higher_chart", width_in=6.0, height_in=3.0)
+    with b:
+        table_export([asdict(e) for e in entries], "region_counts", key="higher_table")
+    st.caption(f"Finished in {job.seconds:.1f} s (wall time). Upper bounds hold for every network of this "
+               "architecture (the activation-aware one for this network on this box); lower bounds are certain "
+               "except MIPBound's, which holds with the stated confidence.")

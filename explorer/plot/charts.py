@@ -61,7 +61,8 @@ def training_figure(history: dict, *, height: int = 230) -> go.Figure:
                       yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.04], tickmode="array",
                                   tickvals=[0, 0.25, 0.5, 0.75, 1.0], ticktext=["0", "25%", "50%", "75%", "100%"],
                                   showgrid=True),
-                      legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0))
+                      legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0, font=dict(size=FONT["size"] - 2),
+                                  bgcolor="rgba(255,255,255,0)"))
     return fig
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 import pytest
+from PIL import Image
 
 from explorer.ball.local import radius_profile
 from explorer.errors import ExplorerError
@@ -142,7 +146,8 @@ def test_large_partitions_are_drawn_as_an_image_and_say_so(regions, monkeypatch)
     assert not _fills(fig) and "decision boundary" in [t.name for t in fig.data]
     image = fig.layout.images[0]
     assert (image.x, image.y, image.sizex, image.sizey) == (-3, 3, 6, 6) and image.source.startswith("data:image/png")
-    img = figures._raster(regions, figures.region_colors(regions)[0], (-3.0, 3.0, -3.0, 3.0), True)
+    uri = figures._raster(regions, figures.region_colors(regions)[0], (-3.0, 3.0, -3.0, 3.0), True, 300)
+    img = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB")
     colors, _ = figures.region_colors(regions)
     px = np.clip(((regions.points + 3) / 6 * 300).astype(int), 0, 299)  # interior points → their fill colour
     rgb = np.array(img)[299 - px[:, 1], px[:, 0]]
@@ -151,6 +156,8 @@ def test_large_partitions_are_drawn_as_an_image_and_say_so(regions, monkeypatch)
     roomy = regions.areas() > 0.05  # ≥ 125 px²: thinner regions may be all outline at the centre
     assert roomy.sum() > 20 and match[roomy].mean() > 0.95
     assert "one image" in figures.simplification(regions)
+    live = figures.region_map(regions, raster=True, hover=False, height=200)  # a live frame: an image at any size
+    assert not _fills(live) and "region info" not in [t.name for t in live.data] and len(live.layout.images) == 1
 
 
 def test_data_points_and_overlays():
@@ -164,7 +171,7 @@ def test_data_points_and_overlays():
     assert sum(len(t.x) for t in fig.data if t.name in {f"class {c}" for c in range(3)}) == len(ds.x_train)
     for c in range(3):  # points wear the colour of the regions predicted as their class
         assert next(t for t in fig.data if t.name == f"class {c}").marker.color == class_color(c)
-    assert fig.layout.xaxis.title.text == "x<sub>1</sub>" and fig.layout.legend.x > 1  # legend beside the map
+    assert fig.layout.xaxis.title.text == "x<sub>1</sub>" and fig.layout.legend.y >= 1  # legend above the map
     ball = next(t for t in fig.data if t.name == "ball r = 0.25")
     assert np.hypot(np.asarray(ball.x) - 0.3, np.asarray(ball.y) - 0.2) == pytest.approx(0.25)
     dstar = next(t for t in fig.data if t.name == "d* = 0.2")
