@@ -33,7 +33,7 @@ from .state import SETTING
 __all__ = ["render", "CLICK_TARGET"]
 
 CLICK_TARGET = "explore-map"
-MAP_HEIGHT, CLASSROOM_MAP_HEIGHT = 600, 520  # px; classroom: map, counts and buttons fit 1280×720
+MAP_HEIGHT, CLASSROOM_MAP_HEIGHT = 600, 480  # px; classroom: map, counts and buttons fit 1280×720
 LIVE_TIME_LIMIT = 2.0  # seconds for one live frame's enumeration
 
 
@@ -150,8 +150,9 @@ def _live_map(ctx: ViewContext, frame, font: int) -> None:
     else:
         fig = figures.region_map(regions, color_by=s["s_color_by"], palette=s["s_palette"], dataset=ctx.dataset,
                                  show_test=s["s_show_test"], show_layers=tuple(s["s_show_layers"]),
-                                 show_decision=bool(s["s_show_decision"]), coloring=cache["colors"], hover=False, raster=True,
-                                 click_target=CLICK_TARGET, height=height)
+                                 show_decision=bool(s["s_show_decision"]), coloring=cache["colors"], hover=False,
+                                 raster=True, click_target=CLICK_TARGET, height=height)
+    figures.add_overlays(fig, pinned=s["pinned"])  # the run trains a 2-input network: no slice anchors
     fig.update_layout(font_size=font)
     _draw(fig)
 
@@ -172,10 +173,11 @@ def _draw(fig: go.Figure) -> None:
 def _metrics(regions, ctx: ViewContext, *, history: dict | None = None) -> None:
     """Regions, linear regions, loss and accuracy in one row; one caption says which are exact."""
     cols = st.columns(3 if ctx.classroom else 4)
+    label = "regions" if ctx.classroom else "activation regions"  # the projector's wide type: the short word
     if regions is None:
-        cols[0].metric("activation regions", "—", help="Over the region budget: not enumerated.")
+        cols[0].metric(label, "—", help="Over the region budget: not enumerated.")
     else:
-        cols[0].metric("activation regions", f"{regions.n_regions:,}",
+        cols[0].metric(label, f"{regions.n_regions:,}",
                        help=f"Regions of the input box where a different set of neurons is active: each is a "
                             f"polygon, all enumerated exactly from the weights (in {1000 * regions.seconds:.0f} ms).")
         if not ctx.classroom:

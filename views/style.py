@@ -16,7 +16,7 @@ FIGURE_FONT = 13  # px, as explorer.plot.style.FONT
 CLASSROOM_FIGURE_FONT = 17
 
 _BASE = """
-[data-testid="stMainBlockContainer"] { padding-top: 2.6rem; padding-bottom: 2rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 2.25rem; padding-bottom: 2rem; }
 [data-testid="stSidebarHeader"] { height: 2.6rem; margin-bottom: 0; }
 [data-testid="stSidebarUserContent"] { padding-top: 0.25rem; }
 [data-testid="stMetric"] { padding: 0; }

@@ -150,7 +150,7 @@ def _presets(ctx: ViewContext) -> None:
     preset = build(f"{name}:{n}", box=ctx.domain)
     regions = get_regions(preset.net, preset.box)
     linear = int(linear_labels(regions).max()) + 1
-    fig = region_map(regions, height=560)
+    fig = region_map(regions, height=560, show_decision=False)  # constructions are about regions, not classes
     st.plotly_chart(fig, key="teach_preset_map", config={"displaylogo": False})
     a, b, c = st.columns(3)
     a.metric("exact (enumerated)", f"{regions.n_regions:,}")

@@ -28,8 +28,7 @@ from ..plane.partition import decision_boundary, layer_boundaries, unit_boundary
 from ..plane.regions import Regions
 from ..train.data import Dataset
 from .coloring import stable_coloring
-from .style import (DECISION_LINE, FONT, NEURON_LINE, PALETTES, X1, X2, cased_lines, class_color, count_text,
-                    layer_line, log_axis)
+from .style import DECISION_LINE, FONT, NEURON_LINE, PALETTES, X1, X2, LineStyle, cased_lines, class_color, layer_line
 
 __all__ = ["COLOR_BY", "PALETTES", "FONT", "RASTER_REGIONS", "Selection", "PlotFrame", "MapOptions", "pixel_to_data",
            "region_map", "empty_map", "add_overlays", "region_colors", "pattern_strings", "affine_strings",
@@ -136,7 +135,8 @@ def region_map(regions: Regions, options: MapOptions | None = None, **changes) -
     fills, colorbar = region_colors(regions, color_by=o.color_by, palette=o.palette, coloring=o.coloring)
     lo, hi = regions.domain.min(axis=0), regions.domain.max(axis=0)
     box = (lo[0], hi[0], lo[1], hi[1])
-    outline = _outline_width(regions, o.height / max(box[3] - box[2], box[1] - box[0]))
+    px = o.height / max(box[3] - box[2], box[1] - box[0])  # screen pixels per unit, about
+    outline = _outline_width(regions, px)
     raster = regions.n_regions >= RASTER_REGIONS if o.raster is None else o.raster
     traces = [] if raster else polygon_traces(regions, fills, outline=outline)
     if o.hover:
@@ -147,12 +147,14 @@ def region_map(regions: Regions, options: MapOptions | None = None, **changes) -
         if not 0 <= layer < len(regions.net.hidden_widths):
             raise ExplorerError(f"layer {layer + 1} does not exist; the network has "
                                 f"{len(regions.net.hidden_widths)} hidden layers.")
-        traces += cased_lines(layer_boundaries(regions, layer), f"layer {layer + 1} neurons", layer_line(layer))
+        seg = layer_boundaries(regions, layer)
+        traces += cased_lines(seg, f"layer {layer + 1} neurons", _thinned(layer_line(layer), seg, px, box))
     if o.show_decision:
-        traces += cased_lines(decision_boundary(regions), "decision boundary", DECISION_LINE)
+        seg = decision_boundary(regions)
+        traces += cased_lines(seg, "decision boundary", _thinned(DECISION_LINE, seg, px, box))
     if o.highlight_unit is not None:
-        traces += cased_lines(unit_boundary(regions, o.highlight_unit), neuron_name(regions.net, o.highlight_unit),
-                              NEURON_LINE)
+        seg = unit_boundary(regions, o.highlight_unit)
+        traces += cased_lines(seg, neuron_name(regions.net, o.highlight_unit), _thinned(NEURON_LINE, seg, px, box))
     fig = _map_figure(traces, box, o)
     if raster:
         image = _raster(regions, fills, box, outline > 0, min(RASTER_PIXELS, 2 * o.height))
@@ -306,6 +308,21 @@ def polygon_traces(regions: Regions, colors: np.ndarray, *, outline: float = 0.7
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
+def _thinned(style: LineStyle, segments: np.ndarray, px_per_unit: float, box: tuple) -> LineStyle:
+    """``style``, or thinner (then fainter) lines without casing when they would cover more than a quarter of
+    the plot (a thousand teeth of a deep sawtooth would otherwise paint it black)."""
+    seg = np.asarray(segments, dtype=float).reshape(-1, 2, 2)
+    length = float(np.hypot(*(seg[:, 1] - seg[:, 0]).T).sum()) * px_per_unit  # px
+    area = (box[1] - box[0]) * (box[3] - box[2]) * px_per_unit ** 2
+    width = max(style.width, style.casing_width)
+    if length * width <= 0.25 * area:
+        return style
+    thin = 0.25 * area / max(length, 1e-9)  # px: the width at which the lines cover a quarter of the plot
+    alpha = min(1.0, thin / 0.5)  # below half a pixel: fainter instead of thinner
+    r, g, b = pc.hex_to_rgb(style.color) if style.color.startswith("#") else (0, 0, 0)
+    return replace(style, color=f"rgba({r},{g},{b},{alpha:.3f})", width=max(thin, 0.5), casing_width=0.0)
+
+
 def _outline_width(regions: Regions, px_per_unit: float) -> float:
     """Outline width in px: 0.7, or 0 when the typical region is thinner than _OUTLINE_PX on screen (many
     sliver regions, e.g. a deep sawtooth, would otherwise be all outline and look black).
@@ -421,9 +438,9 @@ def _map_figure(traces: list, box: tuple, o: MapOptions) -> go.Figure:
     fig.update_layout(
         template="none", height=o.height, margin=dict(l=45, r=10, t=30, b=40), font=FONT,
         xaxis=dict(range=[box[0], box[1]], title=dict(text=X1, standoff=2), constrain="domain", showgrid=False,
-                   zeroline=False),
+                   zeroline=False, automargin=True),
         yaxis=dict(range=[box[2], box[3]], title=dict(text=X2, standoff=2), scaleanchor="x", scaleratio=1,
-                   constrain="domain", showgrid=False, zeroline=False),
+                   constrain="domain", showgrid=False, zeroline=False, automargin=True),
         hovermode="closest", uirevision="region-map", plot_bgcolor="#FFFFFF",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0, bgcolor="rgba(255,255,255,0)",
                     itemsizing="constant"),

@@ -123,6 +123,9 @@ def test_thin_regions_are_drawn_without_outlines_so_a_deep_sawtooth_is_not_black
     dark = [t for t in fills if t.line.color.startswith("rgba(40")]
     assert not dark and all(t.line.color == t.fillcolor for t in fills) and len({t.fillcolor for t in fills}) > 1
     assert all(t.line.color.startswith("rgba(40") for t in _fills(figures.region_map(regions)))
+    line = next(t for t in figures.region_map(enumerate_regions(deep.net, deep.box), height=560).data
+                if t.name == "decision boundary")  # 512 teeth: thin, faint lines, no casing
+    assert line.line.width <= 1 and line.line.color.startswith("rgba(0,0,0,")
 
 
 def test_hover_labels_give_id_pattern_and_affine_map():
