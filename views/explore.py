@@ -10,6 +10,8 @@ with hover labels, the point panel (:mod:`views.point`) and the neuron panel (:m
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -35,6 +37,8 @@ __all__ = ["render", "CLICK_TARGET"]
 CLICK_TARGET = "explore-map"
 MAP_HEIGHT, CLASSROOM_MAP_HEIGHT = 600, 480  # px; classroom: map, counts and buttons fit 1280×720
 LIVE_TIME_LIMIT = 2.0  # seconds for one live frame's enumeration
+LIVE_DIAGRAM_SECONDS = 2.0  # the network diagram follows the weights at most this often (the browser skips
+                            # redrawing an unchanged chart, and a diagram of thousands of links is slow to draw)
 
 
 def render(ctx: ViewContext) -> None:
@@ -70,7 +74,7 @@ def _body(ctx: ViewContext) -> None:
                 st.rerun()
             st.caption(live.status() or _trained_status(ctx))
             if frame is not None:
-                network.render(frame.net, None, font=font, live=True)
+                network.render(_diagram_net(run, frame), None, font=font, live=True)
                 fig = training_figure(frame.history, height=220)
                 fig.update_layout(font_size=font)
                 st.plotly_chart(fig, key="live_curves", theme=None, config={"displayModeBar": False})
@@ -155,6 +159,15 @@ def _live_map(ctx: ViewContext, frame, font: int) -> None:
     figures.add_overlays(fig, pinned=s["pinned"])  # the run trains a 2-input network: no slice anchors
     fig.update_layout(font_size=font)
     _draw(fig)
+
+
+def _diagram_net(run, frame):
+    """The network the live diagram shows: the frame's, refreshed every LIVE_DIAGRAM_SECONDS."""
+    shown = st.session_state.setdefault("live_diagram", {})
+    now = time.monotonic()
+    if shown.get("run") is not run or now - shown.get("at", 0.0) >= LIVE_DIAGRAM_SECONDS:
+        shown.update(run=run, at=now, net=frame.net)
+    return shown["net"]
 
 
 # ---- shared -------------------------------------------------------------------------------------------
