@@ -1,8 +1,8 @@
 """The Explore tab: Play / Pause / Step / Reset, the exact region map with its counts, the network diagram and
 the panel of a selected point.
 
-The tab's body is one fragment.  While a live run plays (:mod:`views.live`) it reruns every
-``live.POLL_SECONDS`` and draws the run's latest frame: the exact partition of its network (no hover labels,
+The tab's body is one fragment.  While a live run is busy (:mod:`views.live`) it reruns every
+``live.POLL_SECONDS``; while the run plays it draws the run's latest frame: the exact partition of its network (no hover labels,
 colours kept from the previous frame), the counts, loss and accuracy, the network's links and the curves, in
 the places the static view uses, so nothing jumps and nothing blanks.  Otherwise it draws the network on screen
 with hover labels, the point panel (:mod:`views.point`) and the neuron panel (:mod:`views.network`).
@@ -51,16 +51,16 @@ def render(ctx: ViewContext) -> None:
         clicked = point_from_payload(payload)
         if clicked is not None:
             point.select_point(*clicked)
-    st.fragment(run_every=live.POLL_SECONDS if live.playing() else None)(_body)(ctx)
+    st.fragment(run_every=live.POLL_SECONDS if live.busy() else None)(_body)(ctx)
 
 
 def _body(ctx: ViewContext) -> None:
     run = live.current()
-    if run is not None and not run.playing and run.state != "starting" and st.session_state.get("live_polled"):
+    if run is not None and not run.busy and st.session_state.get("live_polled"):
         st.session_state.pop("live_polled")
-        st.rerun()  # the run paused or ended while this fragment polled: redraw the page with its network
+        st.rerun()  # the run came to rest while this fragment polled: redraw the page with its network
+    st.session_state["live_polled"] = run is not None and run.busy
     frame = run.frame if run is not None and run.playing else None
-    st.session_state["live_polled"] = frame is not None
     font = style.figure_font(ctx.classroom)
     left, right = st.columns([3, 2], gap="medium")
     try:

@@ -187,7 +187,7 @@ class LiveRun:
         self.chunk = max(1, math.ceil(config.epochs / FRAMES_PER_RUN))
         self.frame: Frame | None = None
         self.state, self.error = "starting", ""
-        self._playing, self._steps = play, 0
+        self._playing, self._steps, self._training = play, 0, False
         self._wake, self._stop, self._lock = threading.Event(), threading.Event(), threading.Lock()
         self._drawn = threading.Event()
         self._busy, self._began = 0.0, time.perf_counter()  # finished busy time; start of the busy spell
@@ -202,6 +202,11 @@ class LiveRun:
     @property
     def playing(self) -> bool:
         return self._playing and self.state in ("starting", "playing")
+
+    @property
+    def busy(self) -> bool:
+        """True while the run builds its network, plays, or trains a step (its frame will change)."""
+        return not self.finished and (self.state == "starting" or self._playing or self._steps > 0 or self._training)
 
     @property
     def finished(self) -> bool:
@@ -258,7 +263,7 @@ class LiveRun:
                     self._wake.clear()
                     continue
                 self.state = "playing" if self._playing else "paused"
-                stepping = not self._playing
+                stepping, self._training = not self._playing, True
                 self._steps = max(0, self._steps - 1) if stepping else self._steps
                 self._began = began = time.perf_counter()
                 with self._lock:
@@ -266,6 +271,7 @@ class LiveRun:
                         not stepping and not self._playing))
                     self._drawn.clear()
                     self._publish(trainer)
+                    self._training = False
                 if self._playing and self.animate:
                     self._drawn.wait(FRAME_WAIT)
                     self._stop.wait(max(0.0, FRAME_SECONDS - (time.perf_counter() - began)))
@@ -276,6 +282,7 @@ class LiveRun:
         except Exception as exc:  # a bug must not kill the page: say what happened, keep the session alive
             self.error, self.state = f"training failed unexpectedly ({type(exc).__name__}: {exc}).", "failed"
         finally:
+            self._training = False
             self._rest()
 
     def _rest(self) -> None:

@@ -1,8 +1,8 @@
 """Live training, as in TensorFlow Playground: Play / Pause, Step and Reset, with the run in the background.
 
-A :class:`~views.jobs.LiveRun` lives under ``st.session_state["live_run"]``.  While it plays, the Explore tab
-redraws the map, the counts and the curves from its latest frame (a fragment polling every
-:data:`POLL_SECONDS`); when it pauses, its network goes on screen, so every tab (and the link) shows it;
+A :class:`~views.jobs.LiveRun` lives under ``st.session_state["live_run"]``.  While it is busy (building,
+playing, stepping) the Explore tab polls it every :data:`POLL_SECONDS`, and while it plays it redraws the map,
+the counts and the curves from its latest frame; when it rests (paused), its network goes on screen, so every tab (and the link) shows it;
 when it ends, the trained network with its snapshots replaces the one on screen.  Play resumes a paused run
 unless the data or training settings changed since, in which case it starts a new one; Reset puts a freshly
 initialised network on screen (epoch 0, paused).
@@ -21,7 +21,7 @@ from .context import OnScreen, training_summary
 from .jobs import LiveRun
 from .state import train_config
 
-__all__ = ["KEY", "POLL_SECONDS", "current", "playing", "start", "adopt", "controls", "status", "warm_up"]
+__all__ = ["KEY", "POLL_SECONDS", "current", "playing", "busy", "start", "adopt", "controls", "status", "warm_up"]
 
 KEY = "live_run"
 POLL_SECONDS = 0.35  # the page asks for a new frame this often while a run plays
@@ -38,8 +38,17 @@ def playing() -> bool:
     return run is not None and run.playing
 
 
-def start(*, play: bool = True) -> None:
-    """A new run from the data and training settings (the old one is dropped); errors become a message."""
+def busy() -> bool:
+    """True while the session's run builds, plays or steps (the page should poll it)."""
+    run = current()
+    return run is not None and run.busy
+
+
+def start(*, play: bool = True, animate: bool | None = None) -> None:
+    """A new run from the data and training settings (the old one is dropped); errors become a message.
+
+    animate : pace the run to be watched (default: the session's "Animate training" setting)
+    """
     st.session_state.pop("train_message", None)
     try:
         state = session.widget_state()
@@ -50,14 +59,15 @@ def start(*, play: bool = True) -> None:
     old = current()
     if old is not None:
         old.close()
-    st.session_state[KEY] = LiveRun(dataset, config, play=play, animate=bool(st.session_state["s_animate"]))
+    animate = bool(st.session_state["s_animate"]) if animate is None else animate
+    st.session_state[KEY] = LiveRun(dataset, config, play=play, animate=animate)
     st.session_state.pop("live_adopted", None)
 
 
 def adopt() -> None:
     """Put the run's network on screen when it has ended (then drop it) or rests paused at a new epoch."""
     run = current()
-    if run is None or run.playing or run.state == "starting":
+    if run is None or run.busy:
         return
     if run.state == "failed":
         del st.session_state[KEY]

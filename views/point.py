@@ -186,6 +186,8 @@ def _cached_profile(net, regions, domain: tuple, point: tuple, radii: tuple, nor
 def _typed_point() -> None:
     st.session_state.pop("point_error", None)
     text = st.session_state.get("point_text", "")
+    if not text.strip():
+        return  # an emptied box (or a widget drawn afresh) selects nothing new
     try:
         x, y = (float(v) for v in text.replace(";", ",").split(","))
         if not (np.isfinite(x) and np.isfinite(y)):

@@ -25,7 +25,7 @@ def context() -> ViewContext:
     receives, from the settings in session state; call :func:`render` afterwards to draw the controls."""
     session.init()
     if st.session_state.pop("url_train", False):
-        live.start(play=True)
+        live.start(play=True, animate=False)  # a link reproduces its network as fast as it can
     live.adopt()
     net = session.on_screen().net
     st.session_state["s_show_layers"] = [l for l in st.session_state["s_show_layers"] if l < len(net.hidden_widths)]

@@ -44,7 +44,8 @@ def radius_profile_figure(profile, *, radius: float | None = None,
 
 
 def training_figure(history: dict, *, height: int = 230) -> go.Figure:
-    """Loss (left axis) and accuracy (right axis, 0–100 %) per epoch, train and test."""
+    """Loss (left axis, blue) and accuracy (right axis, 0–100 %, orange) per epoch; solid train, dashed test
+    (said in the title: a four-entry legend would not fit a narrow column)."""
     fig = go.Figure()
     epoch = history.get("epoch", [])
     for key, name, color, axis, dash in (("loss", "train loss", "#0072B2", "y", "solid"),
@@ -55,14 +56,16 @@ def training_figure(history: dict, *, height: int = 230) -> go.Figure:
         if len(values) and not np.isnan(values).all():
             fig.add_scatter(x=epoch, y=values, name=name, yaxis=axis, mode="lines",
                             line=dict(color=color, dash=dash))
-    fig.update_layout(template="none", height=height, margin=dict(l=50, r=50, t=10, b=35), font=FONT,
+    fig.update_layout(template="none", height=height, margin=dict(l=50, r=50, t=28, b=35), font=FONT,
                       xaxis=dict(title="epoch", rangemode="tozero"),
-                      yaxis=dict(title="loss", rangemode="tozero", showgrid=False),
-                      yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.04], tickmode="array",
+                      yaxis=dict(title=dict(text="loss", font=dict(color="#0072B2")), rangemode="tozero",
+                                 showgrid=False),
+                      yaxis2=dict(title=dict(text="accuracy", font=dict(color="#D55E00")), overlaying="y",
+                                  side="right", range=[0, 1.04], tickmode="array",
                                   tickvals=[0, 0.25, 0.5, 0.75, 1.0], ticktext=["0", "25%", "50%", "75%", "100%"],
                                   showgrid=True),
-                      legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0, font=dict(size=FONT["size"] - 2),
-                                  bgcolor="rgba(255,255,255,0)"))
+                      showlegend=False, title=dict(text="solid: training data · dashed: test data", x=0.02, y=0.98,
+                                                   font=dict(size=FONT["size"] - 2)))
     return fig
 
 

@@ -54,8 +54,13 @@ def test_a_lecture_on_a_projector_trains_live_and_every_tab_exports(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 720})
-            page.goto(f"{server}/?classroom=1&epochs=60")  # settings that differ from the example: it trains
+            page.goto(f"{server}/?classroom=1")
             page.wait_for_function(f"({_PLOT})('explore-map') !== null", timeout=60_000)
+            epochs = page.get_by_label("Epochs")
+            epochs.fill("60")
+            epochs.press("Enter")
+            page.wait_for_timeout(1000)
+            page.get_by_role("button", name="Play").click()  # train the moons settings for 60 epochs, animated
             metric = page.locator("[data-testid=stMetric]", has_text="regions").first
             counts, status, shot = [], "", False
             deadline = time.monotonic() + 120
@@ -79,9 +84,10 @@ def test_a_lecture_on_a_projector_trains_live_and_every_tab_exports(server):
             assert _inside(page.evaluate(_PLOT, "explore-map"), 1280, 720) and _inside(_box(metric), 1280, 720)
             page.screenshot(path=str(ARTIFACTS / "classroom_1280x720.png"))
 
-            x, y = page.evaluate(_NODE, 20)  # a neuron of layer 2: its bent zero set appears on the map
+            unit = _bent_neuron()  # a neuron of layer 2: its bent zero set appears on the map
+            x, y = page.evaluate(_NODE, unit)
             page.mouse.click(x, y)
-            shows = f"(({_PLOT})('explore-map') || {{traces: []}}).traces.includes('neuron 5 of layer 2')"
+            shows = f"(({_PLOT})('explore-map') || {{traces: []}}).traces.includes('neuron {unit - 15} of layer 2')"
             page.wait_for_function(shows, timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "classroom_neuron.png"))
 
@@ -106,6 +112,18 @@ def test_a_lecture_on_a_projector_trains_live_and_every_tab_exports(server):
             assert page.locator("[data-testid=stException]").count() == 0
         finally:
             browser.close()
+
+
+def _bent_neuron() -> int:
+    """The layer-2 neuron (pattern index) of the trained network with the longest zero set in the box."""
+    from explorer.plane.partition import unit_boundary
+    from explorer.plane.regions import enumerate_regions
+    from explorer.train.data import make_dataset
+    from explorer.train.fit import TrainConfig, train
+
+    net = train(make_dataset("moons"), TrainConfig(epochs=60)).net
+    regions = enumerate_regions(net, (-3, 3, -3, 3))
+    return max(range(16, 32), key=lambda u: len(unit_boundary(regions, u)))
 
 
 def _export_control(page, tab: str) -> None:
