@@ -23,6 +23,7 @@ from explorer.plot import figures
 from explorer.plot.charts import training_figure
 from explorer.plot.coloring import color_memory, stable_coloring
 from explorer.plot.figures import PALETTES
+from explorer.plot.overlays import add_overlays
 from explorer.studies.timeline import cross_entropy
 from explorer.train.fit import predict
 
@@ -107,7 +108,7 @@ def _static_map(ctx: ViewContext, font: int) -> None:
         _metrics(ctx.regions, ctx)
         base = _base_map(ctx.regions, ctx.dataset, s["s_color_by"], s["s_palette"], tuple(s["s_show_layers"]),
                          bool(s["s_show_decision"]), bool(s["s_show_test"]), network.selected_unit(), height)
-        fig = figures.add_overlays(go.Figure(base), selection=selection, pinned=s["pinned"],
+        fig = add_overlays(go.Figure(base), selection=selection, pinned=s["pinned"],
                                    anchors=ctx.on_screen.anchors)
     fig.update_layout(font_size=font)
     _draw(fig)
@@ -156,7 +157,7 @@ def _live_map(ctx: ViewContext, frame, font: int) -> None:
                                  show_test=s["s_show_test"], show_layers=tuple(s["s_show_layers"]),
                                  show_decision=bool(s["s_show_decision"]), coloring=cache["colors"], hover=False,
                                  raster=True, click_target=CLICK_TARGET, height=height)
-    figures.add_overlays(fig, pinned=s["pinned"])  # the run trains a 2-input network: no slice anchors
+    add_overlays(fig, pinned=s["pinned"])  # the run trains a 2-input network: no slice anchors
     fig.update_layout(font_size=font)
     _draw(fig)
 

@@ -15,6 +15,7 @@ from explorer.errors import ExplorerError
 from explorer.plane.partition import locate
 from explorer.plot import figures
 from explorer.plot.charts import radius_profile_figure
+from explorer.plot.overlays import Selection
 from explorer.plot.text import format_count
 from explorer.plot.words import LOCAL_BOUND_HELP, certifier_name, exact_source_text, proven_local_bound
 
@@ -46,10 +47,10 @@ def analysis(ctx: ViewContext) -> tuple[dict | None, str]:
 
 
 def selection(a: dict | None):
-    """The map overlay of an analysis (figures.Selection), or None."""
+    """The map overlay of an analysis (explorer.plot.overlays.Selection), or None."""
     if a is None:
         return None
-    return figures.Selection(a["point"], a["radius"], a["d_star"], a["polygon"], a["norm"])
+    return Selection(a["point"], a["radius"], a["d_star"], a["polygon"], a["norm"])
 
 
 def panel(ctx: ViewContext, a: dict | None, problem: str, *, font: int) -> None:

@@ -21,18 +21,18 @@ import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
 
-from ..ball.primitives import NORMS
 from ..errors import ExplorerError
 from ..net import as_box
 from ..plane.partition import decision_boundary, layer_boundaries, unit_boundary
 from ..plane.regions import Regions
 from ..train.data import Dataset
 from .coloring import stable_coloring
+from .overlays import Selection, add_overlays
 from .style import DECISION_LINE, FONT, NEURON_LINE, PALETTES, X1, X2, LineStyle, cased_lines, class_color, layer_line
 
-__all__ = ["COLOR_BY", "PALETTES", "FONT", "RASTER_REGIONS", "Selection", "PlotFrame", "MapOptions", "pixel_to_data",
-           "region_map", "empty_map", "add_overlays", "region_colors", "pattern_strings", "affine_strings",
-           "affine_text", "simplification", "ball_outline", "polygon_traces", "neuron_name"]
+__all__ = ["COLOR_BY", "PALETTES", "FONT", "RASTER_REGIONS", "PlotFrame", "MapOptions", "pixel_to_data", "region_map",
+           "empty_map", "region_colors", "pattern_strings", "affine_strings", "affine_text", "simplification",
+           "polygon_traces", "neuron_name"]
 
 COLOR_BY = ("region", "class", "output", "gradient norm", "gradient direction", "active units")
 RASTER_REGIONS = 20_000  # from here on: fills and outlines as one image, hover markers in WebGL
@@ -41,21 +41,6 @@ _SCALES = {"output": "RdBu", "gradient norm": "Cividis", "gradient direction": "
            "active units": "Viridis"}
 _BINS = 24  # continuous colourings are drawn with this many colour levels
 _OUTLINE_PX = 4.0  # regions thinner than this on screen (typically) are drawn without outlines
-
-
-@dataclass(frozen=True, eq=False)
-class Selection:
-    """A selected point drawn over the map: its region, its ball and the one-region radius d*.
-
-    point : (2,) coordinates;  radius : ball radius;  d_star : distance to the region boundary (or None)
-    polygon : (k, 2) vertices of the point's region to outline (or None);  norm : "2", "inf" or "1"
-    """
-
-    point: tuple[float, float]
-    radius: float
-    d_star: float | None = None
-    polygon: np.ndarray | None = None
-    norm: str = "2"
 
 
 @dataclass(frozen=True)
@@ -82,7 +67,7 @@ class MapOptions:
     show_layers : 0-based hidden layers whose neurons' boundaries are drawn;  show_decision : draw the exact
         decision boundary
     dataset : 2-D data drawn over the map (training points; test points too if ``show_test``)
-    selection, pinned, anchors : overlays, see :func:`add_overlays`
+    selection, pinned, anchors : overlays, see :func:`explorer.plot.overlays.add_overlays`
     highlight_unit : pattern index of one hidden neuron whose exact (bent) zero set is drawn highlighted
     coloring : colour indices (R,) into the palette for the "region" colouring (e.g. from
         explorer.plot.coloring.stable_coloring with the previous frame's colours); None: computed here
@@ -175,24 +160,6 @@ def empty_map(box, options: MapOptions | None = None, **changes) -> go.Figure:
     return add_overlays(fig, selection=o.selection, pinned=o.pinned, anchors=o.anchors)
 
 
-def add_overlays(fig: go.Figure, *, selection: Selection | None = None,
-                 pinned: Sequence[tuple[float, float]] = (), anchors: np.ndarray | None = None) -> go.Figure:
-    """Draw a selection (region outline, ball, dashed d* ball, star), pinned points (P1, P2, …) and anchor
-    points (p0, p1, …) on a map, in place; returns ``fig``."""
-    if anchors is not None and len(anchors):
-        fig.add_scatter(x=anchors[:, 0], y=anchors[:, 1], mode="markers+text", name="slice points",
-                        text=[f"p{i}" for i in range(len(anchors))], textposition="top center", hoverinfo="skip",
-                        marker=dict(symbol="diamond", size=11, color="#FFFFFF", line=dict(width=2)))
-    if selection is not None:
-        fig.add_traces(_selection_traces(selection))
-    if len(pinned):
-        pts = np.asarray(pinned, dtype=float).reshape(-1, 2)
-        fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+text", name="pinned points",
-                        text=[f"P{i + 1}" for i in range(len(pts))], textposition="top right", hoverinfo="skip",
-                        marker=dict(symbol="x", size=10, color="#000000"))
-    return fig
-
-
 def region_colors(regions: Regions, *, color_by: str = "region", palette: str = "okabe-ito",
                   coloring: np.ndarray | None = None):
     """Fill colour of every region and, for continuous colourings, a colour-bar trace.
@@ -267,17 +234,6 @@ def simplification(regions: Regions) -> str:
                 "(zooming in shows its pixels; shrink the domain to redraw in detail); hover labels sit at region "
                 "centres and give id and active-unit count only (click a point for the rest).")
     return ""
-
-
-def ball_outline(center, radius: float, norm: str = "2", n_vertices: int = 129) -> np.ndarray:
-    """Closed outline (n_vertices, 2) of the ℓp ball of the given radius: circle, square (inf) or diamond (1)."""
-    if norm not in NORMS:
-        raise ExplorerError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}.")
-    t = np.linspace(0.0, 2 * np.pi, n_vertices)
-    unit = np.stack([np.cos(t), np.sin(t)], axis=1)  # (n, 2)
-    if norm != "2":  # scale each direction onto the unit sphere of the norm (n - 1 divisible by 8 hits corners)
-        unit = unit / np.linalg.norm(unit, ord={"inf": np.inf, "1": 1}[norm], axis=1)[:, None]
-    return np.asarray(center, dtype=float)[None, :] + radius * unit
 
 
 def neuron_name(net, unit: int) -> str:
@@ -406,28 +362,6 @@ def _data_traces(dataset: Dataset, show_test: bool, palette: str) -> list:
                                legendgroup=f"class {c}", hoverinfo="skip",
                                marker=dict(symbol=symbol, size=7, color=class_color(c, palette),
                                            line=dict(width=1.2, color="#1A1A1A"))))
-    return traces
-
-
-def _selection_traces(sel: Selection) -> list:
-    traces = []
-    if sel.polygon is not None and len(sel.polygon):
-        poly = np.vstack([sel.polygon, sel.polygon[:1]])
-        traces.append(go.Scatter(x=poly[:, 0], y=poly[:, 1], mode="lines", name="selected region",
-                                 line=dict(color="#332288", width=3.5), hoverinfo="skip"))
-    ring = ball_outline(sel.point, sel.radius, sel.norm)
-    traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name="ball halo", showlegend=False,
-                             hoverinfo="skip", line=dict(color="rgba(255,255,255,0.9)", width=6)))  # shows on any fill
-    traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name=f"ball r = {sel.radius:.3g}",
-                             line=dict(color="#D55E00", width=2.5), fill="toself",
-                             fillcolor="rgba(213,94,0,0.08)", hoverinfo="skip"))
-    if sel.d_star is not None and np.isfinite(sel.d_star) and sel.d_star > 0:
-        ring = ball_outline(sel.point, sel.d_star, sel.norm)
-        traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name=f"d* = {sel.d_star:.3g}",
-                                 line=dict(color="#000000", width=1.5, dash="dash"), hoverinfo="skip"))
-    traces.append(go.Scatter(x=[sel.point[0]], y=[sel.point[1]], mode="markers", name="selected point",
-                             marker=dict(symbol="star", size=14, color="#FFFFFF", line=dict(width=1.5)),
-                             hoverinfo="x+y"))
     return traces
 
 

@@ -15,7 +15,8 @@ from ..ball.disk import disk_count
 from ..errors import ExplorerError
 from ..plane.regions import Regions
 from ..train.data import Dataset
-from .figures import ball_outline, region_map
+from .figures import region_map
+from .overlays import ball_outline
 from .style import FONT, log_axis
 
 __all__ = ["add_disks", "layer_reveal", "timeline_figure", "depth_figure"]

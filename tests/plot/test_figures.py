@@ -16,6 +16,7 @@ from explorer.errors import ExplorerError
 from explorer.plane.partition import adjacency, decision_boundary, layer_boundaries
 from explorer.plane.regions import enumerate_regions
 from explorer.plot import charts, figures
+from explorer.plot.overlays import Selection, ball_outline
 from explorer.plot.style import DECISION_LINE, NEURON_LINE, class_color, log_axis
 from explorer.train.data import make_dataset
 from explorer.train.fit import predict
@@ -166,7 +167,7 @@ def test_large_partitions_are_drawn_as_an_image_and_say_so(regions, monkeypatch)
 def test_data_points_and_overlays():
     r = enumerate_regions(N1, (-2, 2, -2, 2))
     ds = make_dataset("spiral", n_points=90, n_classes=3)
-    sel = figures.Selection((0.3, 0.2), 0.25, 0.2, r.polygon(0), "2")
+    sel = Selection((0.3, 0.2), 0.25, 0.2, r.polygon(0), "2")
     fig = figures.region_map(r, dataset=ds, show_test=True, selection=sel, pinned=[(1, 1), (-1, 0.5)],
                              anchors=np.array([[0, 0], [1, 0], [0, 1]]), click_target="t")
     names = [t.name for t in fig.data]
@@ -187,7 +188,7 @@ def test_data_points_and_overlays():
 
 @pytest.mark.parametrize("norm", ["2", "inf", "1"])
 def test_ball_outlines_lie_on_the_sphere_of_their_norm(norm):
-    ring = figures.ball_outline((1.0, -2.0), 0.5, norm)
+    ring = ball_outline((1.0, -2.0), 0.5, norm)
     ords = {"2": 2, "inf": np.inf, "1": 1}
     assert np.linalg.norm(ring - [1.0, -2.0], ord=ords[norm], axis=1) == pytest.approx(0.5)
     assert ring[0] == pytest.approx(ring[-1])
@@ -195,7 +196,7 @@ def test_ball_outlines_lie_on_the_sphere_of_their_norm(norm):
         corners = {"inf": [[1.5, -1.5], [0.5, -2.5]], "1": [[1.5, -2.0], [1.0, -1.5]]}[norm]
         assert all(np.isclose(ring, c).all(axis=1).any() for c in corners)
     with pytest.raises(ExplorerError, match="unknown norm"):
-        figures.ball_outline((0, 0), 1.0, "3")
+        ball_outline((0, 0), 1.0, "3")
 
 
 def test_radius_profile_figure_uses_a_log_count_axis():
