@@ -12,7 +12,7 @@ from explorer.errors import ExplorerError
 
 st.set_page_config(page_title="Linear-region explorer", page_icon="◇", layout="wide")
 
-from views import explore, findings, higher, session, sidebar, teach  # noqa: E402  (after set_page_config)
+from views import explore, findings, higher, session, sidebar, style, teach  # noqa: E402  (after set_page_config)
 from views.state import TAB_LABELS  # noqa: E402
 
 TABS = {TAB_LABELS["explore"]: explore.render, TAB_LABELS["higher"]: higher.render,
@@ -30,8 +30,8 @@ def shown(fn, *args):
 
 def main() -> None:
     ctx = shown(sidebar.context)
+    style.apply(bool(st.session_state.get("s_classroom")))
     if ctx is not None:
-        sidebar.progress()
         if st.session_state.get("app_tab") not in TABS:
             st.session_state.pop("app_tab", None)
         for tab, render in zip(st.tabs(list(TABS), key="app_tab", on_change="rerun"), TABS.values()):

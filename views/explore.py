@@ -1,100 +1,230 @@
-"""The Explore tab: the region map with counts, and the panel of a selected point (click, or type it).
+"""The Explore tab: Play / Pause / Step / Reset, the exact region map with its counts, the network diagram and
+the panel of a selected point.
 
-A point is selected by :func:`select_point`, reached from a click on the map (the click component's
-payload, converted by :func:`views.click.point_from_payload`) or from the coordinates text box.  The
-panel shows the point's region, pattern and affine map, d*, the exact number of regions meeting the
-ball, sampled and certified bounds, a profile against the radius, and a table of pinned points.  Every
-number comes from explorer.* and is cached per network and point.
+The tab's body is one fragment.  While a live run is busy (:mod:`views.live`) it reruns every
+``live.POLL_SECONDS``; while the run plays it draws the run's latest frame: the exact partition of its network (no hover labels,
+colours kept from the previous frame), the counts, loss and accuracy, the network's links and the curves, in
+the places the static view uses, so nothing jumps and nothing blanks.  Otherwise it draws the network on screen
+with hover labels, the point panel (:mod:`views.point`) and the neuron panel (:mod:`views.network`).
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.ball.local import LOCAL_BOUND_LABEL, local_bounds, radius_profile
-from explorer.plot.text import format_count
 from explorer.errors import ExplorerError
-from explorer.plane.partition import linear_labels, locate
+from explorer.plane.partition import linear_labels
+from explorer.plane.regions import RegionLimitError, enumerate_regions
 from explorer.plot import figures
+from explorer.plot.charts import training_figure
+from explorer.plot.coloring import color_memory, stable_coloring
+from explorer.plot.figures import PALETTES
+from explorer.plot.overlays import add_overlays
+from explorer.studies.timeline import cross_entropy
+from explorer.train.fit import predict
 
+from . import live, network, point, session, style
 from .click import plot_click, point_from_payload
 from .context import HASH_FUNCS, ViewContext
-from .controls import control
+from .export import figure_export
 from .state import SETTING
 
-__all__ = ["render", "select_point", "CLICK_TARGET"]
+__all__ = ["render", "CLICK_TARGET"]
 
 CLICK_TARGET = "explore-map"
-MAP_HEIGHT = 700
-N_SAMPLES = 4000  # sampled lower bound: distinct patterns among this many points of the ball
-_FAST_CERTIFIERS = ("lipschitz", "ibp", "symbolic")
+MAP_HEIGHT, CLASSROOM_MAP_HEIGHT = 600, 480  # px; classroom: map, counts and buttons fit 1280×720
+LIVE_TIME_LIMIT = 2.0  # seconds for one live frame's enumeration
+LIVE_DIAGRAM_SECONDS = 2.0  # the network diagram follows the weights at most this often (the browser skips
+                            # redrawing an unchanged chart, and a diagram of thousands of links is slow to draw)
 
 
 def render(ctx: ViewContext) -> None:
     """Draw the tab for the network and partition in ``ctx``."""
-    ss = st.session_state
-    ss.setdefault("point", None)
+    st.session_state.setdefault("point", None)
+    st.session_state["live_polled"] = False  # a full run: the fragment has not polled since
+    live.warm_up()
+    payload = plot_click(CLICK_TARGET, key="explore_click")
+    if payload is not None:
+        clicked = point_from_payload(payload)
+        if clicked is not None:
+            point.select_point(*clicked)
+    st.fragment(run_every=live.POLL_SECONDS if live.busy() else None)(_body)(ctx)
+
+
+def _body(ctx: ViewContext) -> None:
+    run = live.current()
+    if run is not None and not run.busy and st.session_state.get("live_polled"):
+        st.session_state.pop("live_polled")
+        st.rerun()  # the run came to rest while this fragment polled: redraw the page with its network
+    st.session_state["live_polled"] = run is not None and run.busy
+    frame = run.frame if run is not None and run.playing else None
+    font = style.figure_font(ctx.classroom)
     left, right = st.columns([3, 2], gap="medium")
-    with left:
-        payload = plot_click(CLICK_TARGET, key="explore_click")
-        if payload is not None:
-            point = point_from_payload(payload)
-            if point is not None:
-                select_point(*point)
-        analysis, problem = _selected(ctx)
-        _map(ctx, analysis)
-    with right:
-        _point_panel(ctx, analysis, problem)
+    try:
+        with left:
+            if frame is not None:
+                _live_map(ctx, frame, font)
+            else:
+                _static_map(ctx, font)
+        with right:
+            if live.controls():
+                st.rerun()
+            st.caption(live.status() or _trained_status(ctx))
+            if frame is not None:
+                network.render(_diagram_net(run, frame), None, font=font, live=True)
+                fig = training_figure(frame.history, height=220)
+                fig.update_layout(font_size=font)
+                st.plotly_chart(fig, key="live_curves", theme=None, config={"displayModeBar": False})
+                st.caption("Pause to inspect a point or a neuron of the network as it is now.")
+            else:
+                network.render(ctx.on_screen.net, ctx.regions, font=font)
+                a, problem = point.analysis(ctx)
+                point.panel(ctx, a, problem, font=font)
+    except ExplorerError as exc:
+        st.error(str(exc))
+    if frame is None:
+        session.publish_url()  # a rerun of this fragment alone (slider, pin) must update the link too
 
 
-def select_point(x: float, y: float) -> None:
-    """Make (x, y) the selected point (what a click and the text box both do)."""
-    st.session_state["point"] = (float(x), float(y))
-    st.session_state["point_text"] = f"{x:.4g}, {y:.4g}"
-
-
-# ---- map ------------------------------------------------------------------------------------------
-def _map(ctx: ViewContext, analysis: dict | None) -> None:
+# ---- the static map ---------------------------------------------------------------------------------
+def _static_map(ctx: ViewContext, font: int) -> None:
     s = st.session_state
-    anchors = ctx.on_screen.anchors
-    pinned = s["pinned"]
-    selection = None
-    if analysis is not None:
-        selection = figures.Selection(analysis["point"], analysis["radius"], analysis["d_star"],
-                                      analysis["polygon"], analysis["norm"])
+    a, _ = point.analysis(ctx)
+    selection = point.selection(a)
+    height = CLASSROOM_MAP_HEIGHT if ctx.classroom else MAP_HEIGHT
     if ctx.regions is None:
+        _metrics(None, ctx)
         st.warning(f"The regions are not drawn: {ctx.regions_note}")
         limit = int(s["s_max_regions"])
         st.button(f"Raise the region budget to {4 * limit:,}", on_click=_raise_budget, args=(4 * limit,))
         fig = figures.empty_map(ctx.domain, dataset=ctx.dataset, show_test=s["s_show_test"], selection=selection,
-                                pinned=pinned, anchors=anchors, click_target=CLICK_TARGET, height=MAP_HEIGHT)
+                                pinned=s["pinned"], anchors=ctx.on_screen.anchors, click_target=CLICK_TARGET,
+                                height=height)
     else:
-        _counts(ctx)
+        _metrics(ctx.regions, ctx)
         base = _base_map(ctx.regions, ctx.dataset, s["s_color_by"], s["s_palette"], tuple(s["s_show_layers"]),
-                         bool(s["s_show_decision"]), bool(s["s_show_test"]))
-        fig = figures.add_overlays(go.Figure(base), selection=selection, pinned=pinned, anchors=anchors)
-    shown = ctx.on_screen
-    net = shown.net.architecture if shown.full_net is None else f"2-D slice of {shown.full_net.architecture}"
-    st.caption(f"{net} · {shown.source}")
-    st.plotly_chart(fig, key="explore_map", theme=None, config={
-        "displaylogo": False, "scrollZoom": True,
-        "toImageButtonOptions": {"format": "svg", "filename": "regions"}})
-    st.caption("Click anywhere on the map to inspect a point; hover near a region's centre for its id, pattern "
-               "and affine map; drag to zoom, double-click to reset.")
-
-
-def _counts(ctx: ViewContext) -> None:
-    regions = ctx.regions
-    n_linear = _n_linear(regions)
-    cols = st.columns(3)
-    cols[0].metric("activation regions", f"{regions.n_regions:,}")
-    cols[1].metric("linear regions", f"{n_linear:,}", help="adjacent regions with the same affine map merged")
-    cols[2].metric("enumerated in", f"{1000 * regions.seconds:.0f} ms")
-    note = figures.simplification(regions)
+                         bool(s["s_show_decision"]), bool(s["s_show_test"]), network.selected_unit(), height)
+        fig = add_overlays(go.Figure(base), selection=selection, pinned=s["pinned"],
+                                   anchors=ctx.on_screen.anchors)
+    fig.update_layout(font_size=font)
+    _draw(fig)
+    note = figures.simplification(ctx.regions) if ctx.regions is not None else ""
     if note:
         st.info(f"Simplified drawing: {note}")
+    if not ctx.classroom:
+        st.caption("Click anywhere on the map to inspect a point; hover near a region's centre for its id, "
+                   "pattern and affine map; drag to zoom, double-click to reset.")
+    figure_export(fig, "regions", key="explore_map")
+
+
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=HASH_FUNCS)
+def _base_map(regions, dataset, color_by: str, palette: str, layers: tuple, decision: bool, show_test: bool,
+              unit: int | None, height: int) -> go.Figure:
+    return figures.region_map(regions, color_by=color_by, palette=palette, dataset=dataset, show_test=show_test,
+                              show_layers=layers, show_decision=decision, highlight_unit=unit,
+                              click_target=CLICK_TARGET, height=height)
+
+
+# ---- the live map -------------------------------------------------------------------------------------
+def _live_map(ctx: ViewContext, frame, font: int) -> None:
+    """The frame's exact partition, coloured like the previous frame where patterns persist (no hover)."""
+    s = st.session_state
+    height = CLASSROOM_MAP_HEIGHT if ctx.classroom else MAP_HEIGHT
+    cache = s.setdefault("live_frame", {})
+    if cache.get("epoch") != frame.epoch or cache.get("net") is not frame.net:
+        try:
+            regions = enumerate_regions(frame.net, ctx.domain, max_regions=int(s["s_max_regions"]),
+                                        time_limit=LIVE_TIME_LIMIT)
+        except RegionLimitError as exc:
+            cache.update(epoch=frame.epoch, net=frame.net, regions=None, note=str(exc))
+        else:
+            colors = stable_coloring(regions, len(PALETTES[s["s_palette"]]), previous=cache.get("memory"))
+            cache.update(epoch=frame.epoch, net=frame.net, regions=regions, colors=colors,
+                         memory=color_memory(regions, colors), note="")
+    regions = cache["regions"]
+    _metrics(regions, ctx, history=frame.history)
+    live.current().drawn(frame.epoch)  # the run may train its next chunk while the browser draws this one
+    if regions is None:
+        st.warning(f"This frame's regions are not drawn: {cache['note']}")
+        fig = figures.empty_map(ctx.domain, dataset=ctx.dataset, show_test=s["s_show_test"], height=height,
+                                click_target=CLICK_TARGET)
+    else:
+        fig = figures.region_map(regions, color_by=s["s_color_by"], palette=s["s_palette"], dataset=ctx.dataset,
+                                 show_test=s["s_show_test"], show_layers=tuple(s["s_show_layers"]),
+                                 show_decision=bool(s["s_show_decision"]), coloring=cache["colors"], hover=False,
+                                 raster=True, click_target=CLICK_TARGET, height=height)
+    add_overlays(fig, pinned=s["pinned"])  # the run trains a 2-input network: no slice anchors
+    fig.update_layout(font_size=font)
+    _draw(fig)
+
+
+def _diagram_net(run, frame):
+    """The network the live diagram shows: the frame's, refreshed every LIVE_DIAGRAM_SECONDS."""
+    shown = st.session_state.setdefault("live_diagram", {})
+    now = time.monotonic()
+    if shown.get("run") is not run or now - shown.get("at", 0.0) >= LIVE_DIAGRAM_SECONDS:
+        shown.update(run=run, at=now, net=frame.net)
+    return shown["net"]
+
+
+# ---- shared -------------------------------------------------------------------------------------------
+def _trained_status(ctx: ViewContext) -> str:
+    if ctx.on_screen.train_result is None:
+        return "Play trains a network with the sidebar's settings: watch its regions move."
+    return ctx.on_screen.source
+
+
+
+def _draw(fig: go.Figure) -> None:
+    st.plotly_chart(fig, key="explore_map", theme=None, config={
+        "displaylogo": False, "scrollZoom": True, "toImageButtonOptions": {"format": "svg", "filename": "regions"}})
+
+
+def _metrics(regions, ctx: ViewContext, *, history: dict | None = None) -> None:
+    """Regions, linear regions, loss and accuracy in one row; one caption says which are exact."""
+    cols = st.columns(3 if ctx.classroom else 4)
+    label = "regions" if ctx.classroom else "activation regions"  # the projector's wide type: the short word
+    if regions is None:
+        cols[0].metric(label, "—", help="Over the region budget: not enumerated.")
+    else:
+        cols[0].metric(label, f"{regions.n_regions:,}",
+                       help=f"Regions of the input box where a different set of neurons is active: each is a "
+                            f"polygon, all enumerated exactly from the weights (in {1000 * regions.seconds:.0f} ms).")
+        if not ctx.classroom:
+            cols[3].metric("linear regions", f"{_n_linear(regions):,}",
+                           help="Neighbouring activation regions with the same affine output map merged (exact).")
+    loss, acc, split = _scores(ctx, history)
+    cols[1].metric(f"loss ({split})" if split else "loss", "—" if loss is None else f"{loss:.3g}",
+                   help="Mean cross-entropy of the network on the data.")
+    cols[2].metric(f"accuracy ({split})" if split else "accuracy", "—" if acc is None else f"{acc:.0%}",
+                   help="Share of points classified correctly.")
+    if not ctx.classroom:
+        st.caption("Region counts are exact: every region is a polygon computed from the weights, none is sampled.")
+
+
+def _scores(ctx: ViewContext, history: dict | None) -> tuple[float | None, float | None, str]:
+    """(loss, accuracy, split) of the network on screen (or of a live frame's history)."""
+    if history is None and ctx.on_screen.train_result is not None:
+        history = ctx.on_screen.train_result.history
+    if history is not None and history.get("epoch"):
+        test = history["test_acc"][-1] is not None
+        key = "test" if test else "train"
+        return history["test_loss" if test else "loss"][-1], history[f"{key}_acc"][-1], key
+    if ctx.dataset is None or ctx.on_screen.full_net is not None:
+        return None, None, ""
+    return (*_data_scores(ctx.on_screen.net, ctx.dataset), "train")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
+def _data_scores(net, dataset) -> tuple[float, float]:
+    x, y = dataset.x_train, dataset.y_train
+    if net.n_outputs != (1 if dataset.n_classes == 2 else dataset.n_classes):
+        return None, None
+    return cross_entropy(net.forward(x), y), float(np.mean(predict(net, x) == y))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
@@ -102,170 +232,5 @@ def _n_linear(regions) -> int:
     return int(len(np.unique(linear_labels(regions))))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=HASH_FUNCS)
-def _base_map(regions, dataset, color_by: str, palette: str, layers: tuple, decision: bool,
-              show_test: bool) -> go.Figure:
-    return figures.region_map(regions, color_by=color_by, palette=palette, dataset=dataset, show_test=show_test,
-                              show_layers=layers, show_decision=decision, click_target=CLICK_TARGET,
-                              height=MAP_HEIGHT)
-
-
 def _raise_budget(limit: int) -> None:
     st.session_state["s_max_regions"] = min(limit, SETTING["max_regions"].hi)
-
-
-# ---- point panel ----------------------------------------------------------------------------------
-def _settings(ctx: ViewContext) -> tuple[float, str, str]:
-    """Radius (kept inside the slider's range for this domain), norm and certifier of the point panel."""
-    s = st.session_state
-    width = min(ctx.domain[1] - ctx.domain[0], ctx.domain[3] - ctx.domain[2])
-    s["s_radius"] = float(min(max(s["s_radius"], width / 500), width / 2))
-    norm, certifier = (s["s_norm"], s["s_certifier"]) if not ctx.classroom else ("2", "symbolic")
-    return s["s_radius"], norm, certifier
-
-
-def _selected(ctx: ViewContext) -> tuple[dict | None, str]:
-    """The analysis of the selected point (None if none is selected or it failed) and the failure message."""
-    if st.session_state["point"] is None:
-        return None, ""
-    radius, norm, certifier = _settings(ctx)
-    try:
-        return _analysis(ctx, st.session_state["point"], radius, norm, certifier), ""
-    except ExplorerError as exc:
-        return None, str(exc)
-
-
-def _point_panel(ctx: ViewContext, analysis: dict | None, problem: str) -> None:
-    s = st.session_state
-    st.text_input("Point (x₁, x₂)", key="point_text", on_change=_typed_point, placeholder="e.g. 0.5, -1",
-                  help="Or click anywhere on the map.")
-    if "point_error" in s:
-        st.error(s["point_error"])
-    radius, norm, certifier = _settings(ctx)
-    width = min(ctx.domain[1] - ctx.domain[0], ctx.domain[3] - ctx.domain[2])
-    control("radius", min_value=width / 500, max_value=width / 2, step=width / 500)
-    if not ctx.classroom:
-        cols = st.columns(2)
-        control("norm", where=cols[0])
-        control("certifier", where=cols[1])
-    if problem:
-        st.error(problem)
-    elif analysis is None:
-        st.info("Click a point of the map (or type its coordinates) to see its region, the ball around it and "
-                "how many regions the ball meets.")
-    else:
-        _show_analysis(ctx, analysis)
-    cols = st.columns(2)
-    cols[0].button("Pin this point", on_click=_pin, args=(s["point"],), width="stretch", disabled=s["point"] is None)
-    cols[1].button("Clear pins", on_click=_clear_pins, disabled=not s["pinned"], width="stretch")
-    if s["pinned"]:
-        _pinned_table(ctx, radius, norm, certifier)
-    if analysis is not None:
-        _profile(ctx, analysis, norm, certifier)
-
-
-def _typed_point() -> None:
-    st.session_state.pop("point_error", None)
-    text = st.session_state.get("point_text", "")
-    try:
-        x, y = (float(v) for v in text.replace(";", ",").split(","))
-        if not (np.isfinite(x) and np.isfinite(y)):
-            raise ValueError
-    except ValueError:
-        st.session_state["point_error"] = f"type two numbers separated by a comma, e.g. 0.5, -1; got {text!r}."
-        return
-    select_point(x, y)
-
-
-def _pin(point) -> None:
-    if point is not None and tuple(point) not in [tuple(p) for p in st.session_state["pinned"]]:
-        st.session_state["pinned"] = [*st.session_state["pinned"], tuple(point)]
-
-
-def _clear_pins() -> None:
-    st.session_state["pinned"] = []
-
-
-def _analysis(ctx: ViewContext, point, radius: float, norm: str, certifier: str) -> dict:
-    return _cached_analysis(ctx.on_screen.net, ctx.regions, ctx.domain, tuple(point), radius, norm, certifier)
-
-
-@st.cache_resource(show_spinner=False, max_entries=512, hash_funcs=HASH_FUNCS)
-def _cached_analysis(net, regions, domain: tuple, point: tuple, radius: float, norm: str, certifier: str) -> dict:
-    b = local_bounds(net, np.array(point), radius, norm=norm, certifier=certifier, n_samples=N_SAMPLES,
-                     seed=0, regions=regions, time_limit=20.0)
-    region = int(locate(regions, np.array([point]))[0]) if regions is not None else -1
-    pattern = net.patterns(np.array([point]))[0]
-    return {"point": point, "radius": radius, "norm": norm, "bounds": b, "d_star": b.d_star, "region": region,
-            "polygon": regions.polygon(region) if region >= 0 else None, "pattern": pattern,
-            "map": figures.affine_text(regions.out_grad[region], regions.out_bias[region]) if region >= 0 else None}
-
-
-def _show_analysis(ctx: ViewContext, a: dict) -> None:
-    b = a["bounds"]
-    x, y = a["point"]
-    region = a["region"] if a["region"] >= 0 else "— (on a boundary)"
-    st.markdown(f"**Point** ({x:.4g}, {y:.4g}) · **region** {region}")
-    cols = st.columns(2)
-    cols[0].metric("exact regions in ball", "—" if b.n_exact is None else f"{b.n_exact:,}",
-                   help=f"Regions meeting the open ball (exact; partition: {b.exact_source}).")
-    unit = f"; attained by neuron {b.d_star_unit[1]} of layer {b.d_star_unit[0]}." if b.d_star_unit else "."
-    cols[1].metric("distance to boundary d*", f"{b.d_star:.4g}",
-                   help="Radius up to which the ball stays in one region" + unit)
-    cols[0].metric("sampled lower bound", f"≥ {b.n_sampled:,}",
-                   help=f"distinct patterns among {b.n_samples:,} random points")
-    cols[1].metric(f"local upper bound ({b.certifier})", format_count(b.headline), help=LOCAL_BOUND_LABEL)
-    st.caption(f"{LOCAL_BOUND_LABEL}. Bound B = {format_count(b.bound_b)} (conditional: rests on an argument not yet "
-               "reviewed). "
-               f"Cutting neurons per layer: certified k = {b.k_certified}, exact k = {b.k_exact}. "
-               f"Global bound {format_count(b.global_bound)}. Density {_density(b, a):s}.")
-    bits = "".join("1" if v else "0" for v in a["pattern"])
-    cuts = np.cumsum((0, *ctx.on_screen.net.hidden_widths))
-    layers = " | ".join(bits[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1))
-    st.markdown(f"Activation pattern (1 = active, layers separated by |): `{layers}`")
-    if a["map"]:
-        st.markdown("Affine map on this region: " + a["map"].replace("<br>", "; "))
-
-
-def _pinned_table(ctx: ViewContext, radius: float, norm: str, certifier: str) -> None:
-    rows = []
-    for i, p in enumerate(st.session_state["pinned"]):
-        try:
-            a = _analysis(ctx, p, radius, norm, certifier)
-        except ExplorerError as exc:
-            rows.append({"point": f"P{i + 1} ({p[0]:.3g}, {p[1]:.3g})", "region": None, "note": str(exc)})
-            continue
-        b = a["bounds"]
-        rows.append({"point": f"P{i + 1} ({p[0]:.3g}, {p[1]:.3g})", "region": a["region"],
-                     "d*": round(b.d_star, 4), "exact count": b.n_exact, "sampled lower": b.n_sampled,
-                     f"local upper ({b.certifier})": format_count(b.headline),
-                     "B (conditional)": format_count(b.bound_b)})
-    st.markdown(f"**Pinned points** at r = {radius:.3g}")
-    st.dataframe(rows, hide_index=True, width="stretch")
-
-
-def _profile(ctx: ViewContext, a: dict, norm: str, certifier: str) -> None:
-    use = certifier if certifier in _FAST_CERTIFIERS else "symbolic"
-    top = float(2.0 ** np.ceil(np.log2(2 * a["radius"])))  # from 2r up to 4r: slider moves reuse the profile
-    radii = tuple(np.round(np.linspace(top / 30, top, 30), 12))
-    try:
-        profile = _cached_profile(ctx.on_screen.net, ctx.regions, ctx.domain, a["point"], radii, norm, use)
-    except ExplorerError as exc:
-        st.error(str(exc))
-        return
-    st.plotly_chart(figures.radius_profile_figure(profile, radius=a["radius"], label="local upper bound"),
-                    key="explore_profile", theme=None, config={"displaylogo": False})
-    if use != certifier:
-        st.caption(f"The profile uses the symbolic certifier; {certifier} is computed for the chosen radius only.")
-
-
-@st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=HASH_FUNCS)
-def _cached_profile(net, regions, domain: tuple, point: tuple, radii: tuple, norm: str, certifier: str):
-    return radius_profile(net, np.array(point), np.array(radii), norm=norm, certifier=certifier, regions=regions)
-
-
-def _density(b, a: dict) -> str:
-    if b.n_exact is None:
-        return "—"
-    area = {"2": np.pi, "inf": 4.0, "1": 2.0}[a["norm"]] * a["radius"] ** 2
-    return f"{b.n_exact / area:.3g} regions per unit area"

@@ -13,10 +13,13 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from explorer.plot import figures
+from explorer.plot.charts import findings_figure
+from explorer.plot.words import readable_columns
 from explorer.studies.findings import Findings, local_findings
 
+from . import style
 from .context import ViewContext
+from .export import figure_export, table_export
 from .jobs import Job, show_job
 
 __all__ = ["render"]
@@ -50,7 +53,7 @@ def render(ctx: ViewContext) -> None:
     show_job("findings_job")
     job = st.session_state.get("findings_job")
     if job is not None and job.done:
-        _results(job)
+        _results(job, style.figure_font(ctx.classroom))
 
 
 def _study_table() -> None:
@@ -107,7 +110,7 @@ def _stack(parts: list[Findings]) -> Findings:
                    seconds=sum(p.seconds for p in parts), **arrays)
 
 
-def _results(job: Job) -> None:
+def _results(job: Job, font: int) -> None:
     if job.error:
         st.error(job.error)
         return
@@ -116,11 +119,17 @@ def _results(job: Job) -> None:
         st.warning(f"No snapshot was measured ({status}); raise the time budget or use fewer points.")
         return
     (st.success if status == "complete" else st.warning)(f"{status} · {findings.seconds:.1f} s")
-    st.plotly_chart(figures.findings_figure(findings), key="findings_chart", theme=None,
-                    config={"displaylogo": False})
+    fig = findings_figure(findings)
+    fig.update_layout(font_size=font)
+    st.plotly_chart(fig, key="findings_chart", theme=None, config={"displaylogo": False})
     rows = findings.table()
-    st.dataframe([{k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()} for row in rows],
-                 hide_index=True, width="stretch")
+    st.dataframe([readable_columns({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+                  for row in rows], hide_index=True, width="stretch")
+    a, b = st.columns(2)
+    with a:
+        figure_export(fig, "local_findings", key="findings_chart", width_in=6.0, height_in=2.6)
+    with b:
+        table_export([readable_columns(row) for row in rows], "local_findings", key="findings_table")
     first, last = rows[0], rows[-1]
     grew = last["d_star_median_train"] > first["d_star_median_train"]
     more = last["n_mean_train"] > last["n_mean_random"]

@@ -3,10 +3,11 @@
 The network is the one on screen (2-D, compared with its exact polygon count too), the n-input network
 behind a 2-D slice (an uploaded CNN included), or one trained here on real data (digits, wine, breast cancer,
 iris), the user's CSV/NPZ table or Gaussian clusters, counted on the box of its data.  The comparison runs as a
-background job (explorer.count.compare.compare_counts) within a time budget; the exact count reports what it
-found, with its status, when the budget ends first.  Every result leads with the tightest honest bracket
-lower ≤ N ≤ upper, each side with its source and guarantee in plain words.  The same network can be viewed on
-a slice through three of its data points (:mod:`views.slice`).
+background job (explorer.count.compare.compare_counts) within a time budget, with Stop; the exact count reports
+what it found, with its status, when the budget ends first.  Every result leads with the tightest honest bracket
+lower ≤ N ≤ upper, each side with its source and guarantee in plain words; the chart and the table export like
+every figure and table of the app.  The same network can be viewed on a slice through three of its data points
+(:mod:`views.slice`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from explorer.count.bracket import CERTAIN, EXACT, PROVEN_UPPER, Bound, Bracket
 from explorer.count.compare import CountEntry, compare_counts
 from explorer.errors import ExplorerError
 from explorer.net import Network
-from explorer.plot import figures
+from explorer.plot.charts import count_chart
+from explorer.plot.words import KINDS
 from explorer.train.data import HALF_WIDTH, Dataset, load_dataset, make_dataset, read_table
 from explorer.train.fit import TrainConfig
 
 from . import slice as data_slice
+from . import style
 from .context import ViewContext
 from .controls import control
+from .export import figure_export, table_export
 from .jobs import Job, adopt_training, show_job, start_training
 
 __all__ = ["render", "SOURCES", "VIEWS", "CountResult", "guarantee_words", "table_columns"]
@@ -108,10 +112,10 @@ def render(ctx: ViewContext) -> None:
         first = () if ctx.regions is None or source != SOURCES[0] else (_enumeration_entry(ctx),)
         st.session_state["higher_job"] = Job("count comparison", _compare, net=net, box=box, confidence=confidence,
                                              trials=trials, budget=float(budget), exact=exact, first=first).start()
-    show_job("higher_job", stoppable=False)
+    show_job("higher_job")
     job = st.session_state.get("higher_job")
     if job is not None and job.done:
-        _results(job)
+        _results(job, style.figure_font(ctx.classroom))
 
 
 def _slice_view(picked: _Picked) -> None:
@@ -279,17 +283,31 @@ def _is_number(text: str) -> bool:
 
 
 # ---- the comparison job ----------------------------------------------------------------------------
+class _Stopped(Exception):
+    """Raised from the progress callback when Stop was clicked: it ends the comparison at once."""
+
+
 def _compare(job: Job, net: Network, box: np.ndarray, confidence: float, trials: int, budget: float,
              exact: bool, first: tuple) -> CountResult:
     """The entries of :func:`explorer.count.compare.compare_counts` (within the budget) after ``first``, and the
-    bracket (exact when ``first`` holds the exact enumeration of the 2-D polygons)."""
-    cmp = compare_counts(net, box, exact=exact, trials=trials, confidence=confidence, time_limit=budget,
-                         n_samples=N_SAMPLES, workers=1, progress=job.progress)
-    bracket = cmp.bracket
+    bracket (exact when ``first`` holds the exact enumeration of the 2-D polygons); only ``first`` if Stop was
+    clicked (the comparison ends at its next progress report)."""
+    def progress(fraction: float, message: str) -> None:
+        if job.stop_requested:
+            raise _Stopped
+        job.progress(fraction, message)
+
+    bracket = None
+    try:
+        cmp = compare_counts(net, box, exact=exact, trials=trials, confidence=confidence, time_limit=budget,
+                             n_samples=N_SAMPLES, workers=1, progress=progress)
+        entries, bracket = (*first, *cmp.entries), cmp.bracket
+    except _Stopped:
+        entries = first
     if first:
         count = Bound(value=first[0].value, source=first[0].label, guarantee=EXACT)
         bracket = Bracket(lower=count, upper=count)
-    return CountResult(entries=(*first, *cmp.entries), bracket=bracket)
+    return CountResult(entries=entries, bracket=bracket)
 
 
 def _enumeration_entry(ctx: ViewContext) -> CountEntry:
@@ -337,18 +355,30 @@ def _bracket(bracket: Bracket) -> None:
                         f"In one line: {bracket.text()}")
 
 
-def _results(job: Job) -> None:
+def _results(job: Job, font: int) -> None:
     if job.error:
         st.error(job.error)
         return
     result: CountResult = job.result
     entries = result.entries
-    _bracket(result.bracket)
-    st.plotly_chart(figures.count_chart([asdict(e) for e in entries]), key="higher_chart", theme=None,
-                    config={"displaylogo": False})
-    st.dataframe([{"method": e.label, "regions": format_count(e.value) if e.value is not None else "—",
-                   "kind": e.kind, "status": e.status, "seconds": None if e.seconds is None else round(e.seconds, 3)}
-                  for e in entries], hide_index=True, width="stretch")
-    st.caption(f"Finished in {job.seconds:.1f} s. Upper bounds hold for every network of this architecture "
-               "(the activation-aware one for this network on this box); lower bounds are certain except "
-               "MIPBound's, which holds with the stated confidence.")
+    if job.stop_requested and not any(e.name != "enumeration" for e in entries):
+        st.warning(f"Stopped after {job.seconds:.1f} s, before any count finished.")
+        if not entries:
+            return
+    if result.bracket is not None:
+        _bracket(result.bracket)
+    fig = count_chart([asdict(e) for e in entries])
+    fig.update_layout(font_size=font)
+    st.plotly_chart(fig, key="higher_chart", theme=None, config={"displaylogo": False})
+    rows = [{"method": e.label, "regions": format_count(e.value) if e.value is not None else "—",
+             "kind of number": KINDS.get(e.kind, e.kind), "status": e.status,
+             "seconds": "—" if e.seconds is None else f"{e.seconds:.3g}"} for e in entries]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    a, b = st.columns(2)
+    with a:
+        figure_export(fig, "region_counts", key="higher_chart", width_in=6.0, height_in=3.0)
+    with b:
+        table_export([asdict(e) for e in entries], "region_counts", key="higher_table")
+    st.caption(f"Finished in {job.seconds:.1f} s (wall time). Upper bounds hold for every network of this "
+               "architecture (the activation-aware one for this network on this box); lower bounds are certain "
+               "except MIPBound's, which holds with the stated confidence.")

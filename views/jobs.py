@@ -1,27 +1,36 @@
 """Long work off the script thread: a Job runs one function in a background thread, with progress and Stop;
-training as a Job (started and adopted the same way by the sidebar and the Higher dimensions tab).
+training as a Job (the Higher dimensions tab), and live training as a LiveRun that plays, pauses and steps.
 
 Streamlit reruns the whole script on every click, so work that must survive a Stop click (training,
 exact counts, findings) runs in a thread owned by the session; the page polls it from a fragment.
-The thread never calls Streamlit; errors become a message (``Job.error``), never a traceback.
+The thread never calls Streamlit; errors become a message (``Job.error``), never a traceback.  Times are
+wall times from the click, start-up included (importing torch alone takes seconds).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.train.data import Dataset
-from explorer.train.fit import TrainConfig, TrainResult, train
+from explorer.net import Network
+from explorer.train.fit import TrainConfig, Trainer, TrainResult, train
 
 from .context import OnScreen
 
-__all__ = ["Job", "show_job", "start_training", "adopt_training"]
+__all__ = ["Job", "show_job", "start_training", "adopt_training", "Frame", "LiveRun", "FRAMES_PER_RUN",
+           "FRAME_SECONDS"]
+
+FRAMES_PER_RUN = 40  # a played run advances in about this many chunks of epochs, one frame each
+FRAME_SECONDS = 0.3  # while animating, a chunk takes at least this long, so every frame can be seen
+FRAME_WAIT = 1.0  # while animating, the next chunk waits at most this long for the page to draw the last frame
 
 
 class Job:
@@ -133,7 +142,8 @@ def adopt_training(key: str) -> OnScreen | None:
     del st.session_state[key]
     if job.error:
         raise ExplorerError(job.error)
-    return OnScreen.trained(*job.result)
+    dataset, config, result = job.result
+    return OnScreen.trained(dataset, config, replace(result, seconds=job.seconds))  # wall time, start-up included
 
 
 def _train(job: Job, dataset: Dataset, config: TrainConfig) -> tuple[Dataset, TrainConfig, TrainResult]:
@@ -143,3 +153,144 @@ def _train(job: Job, dataset: Dataset, config: TrainConfig) -> tuple[Dataset, Tr
         job.report({"epoch": epoch, **metrics})
 
     return dataset, config, train(dataset, config, progress=progress, should_stop=lambda: job.stop_requested)
+
+
+# ---- live training --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Frame:
+    """What a live view draws: the network after ``epoch`` epochs, its last metrics and the history so far."""
+
+    epoch: int
+    net: Network
+    metrics: dict
+    history: dict
+
+
+class LiveRun:
+    """A :class:`~explorer.train.fit.Trainer` in a background thread that plays, pauses and steps.
+
+    The thread trains one chunk of ``chunk`` epochs at a time and publishes a :class:`Frame` after each;
+    while playing with ``animate`` it then waits (up to FRAME_WAIT) until the page has drawn that frame
+    (:meth:`drawn`) and a chunk takes at least FRAME_SECONDS, so a run shows about FRAMES_PER_RUN frames
+    however fast it trains, and drawing never competes with training for the interpreter.  Pause takes effect
+    before the next epoch.
+
+    Attributes (read from the script thread)
+    ----------------------------------------
+    frame : the latest Frame (None until the network is built);  state : "starting", "playing", "paused",
+    "done" or "failed";  error : message of a failure;  seconds : wall time spent training so far, start-up
+    (building the network, importing torch) included, pauses excluded
+    """
+
+    def __init__(self, dataset: Dataset, config: TrainConfig, *, play: bool, animate: bool = True) -> None:
+        self.dataset, self.config, self.animate = dataset, config, animate
+        self.chunk = max(1, math.ceil(config.epochs / FRAMES_PER_RUN))
+        self.frame: Frame | None = None
+        self.state, self.error = "starting", ""
+        self._playing, self._steps, self._training = play, 0, False
+        self._wake, self._stop, self._lock = threading.Event(), threading.Event(), threading.Lock()
+        self._drawn = threading.Event()
+        self._busy, self._began = 0.0, time.perf_counter()  # finished busy time; start of the busy spell
+        self._trainer: Trainer | None = None
+        threading.Thread(target=self._run, name="explorer-live-training", daemon=True).start()
+
+    @property
+    def seconds(self) -> float:
+        began = self._began
+        return self._busy + (time.perf_counter() - began if began is not None else 0.0)
+
+    @property
+    def playing(self) -> bool:
+        return self._playing and self.state in ("starting", "playing")
+
+    @property
+    def busy(self) -> bool:
+        """True while the run builds its network, plays, or trains a step (its frame will change)."""
+        return not self.finished and (self.state == "starting" or self._playing or self._steps > 0 or self._training)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed")
+
+    def matches(self, dataset: Dataset, config: TrainConfig) -> bool:
+        """True if this run trains ``config`` on ``dataset`` (so Play may resume it)."""
+        return config == self.config and dataset.settings == self.dataset.settings
+
+    def play(self) -> None:
+        self._playing = True
+        self._wake.set()
+
+    def pause(self, *, wait: float = 2.0) -> None:
+        """Stop playing after the current epoch; wait up to ``wait`` seconds for the thread to rest."""
+        self._playing = False
+        if self._lock.acquire(timeout=wait):
+            self._lock.release()
+
+    def step(self) -> None:
+        """Train one more chunk (when paused)."""
+        self._steps += 1
+        self._wake.set()
+
+    def drawn(self, epoch: int) -> None:
+        """The page has drawn the frame of ``epoch``: the next chunk may start."""
+        frame = self.frame
+        if frame is not None and frame.epoch == epoch:
+            self._drawn.set()
+
+    def close(self) -> None:
+        """End the thread at its next check (the run is dropped)."""
+        self._stop.set()
+        self._wake.set()
+
+    def result(self) -> TrainResult:
+        """The run so far (stopped unless finished) with its wall time; waits for a chunk in progress."""
+        with self._lock:
+            trainer = self._trainer
+            if trainer is None:
+                raise ExplorerError("the network is still being built; try again in a moment.")
+            return trainer.result(stopped=not trainer.done, seconds=self.seconds)
+
+    def _run(self) -> None:
+        try:
+            with self._lock:
+                self._trainer = trainer = Trainer(self.dataset, self.config)
+                self._publish(trainer)
+            self._rest()
+            while not self._stop.is_set() and not trainer.done:
+                if not self._playing and self._steps == 0:
+                    self.state = "paused"
+                    self._wake.wait(0.5)
+                    self._wake.clear()
+                    continue
+                self.state = "playing" if self._playing else "paused"
+                stepping, self._training = not self._playing, True
+                self._steps = max(0, self._steps - 1) if stepping else self._steps
+                self._began = began = time.perf_counter()
+                with self._lock:
+                    trainer.run(self.chunk, should_stop=lambda: self._stop.is_set() or (
+                        not stepping and not self._playing))
+                    self._drawn.clear()
+                    self._publish(trainer)
+                    self._training = False
+                if self._playing and self.animate:
+                    self._drawn.wait(FRAME_WAIT)
+                    self._stop.wait(max(0.0, FRAME_SECONDS - (time.perf_counter() - began)))
+                self._rest()
+            self.state = "done" if trainer.done else self.state
+        except ExplorerError as exc:
+            self.error, self.state = str(exc), "failed"
+        except Exception as exc:  # a bug must not kill the page: say what happened, keep the session alive
+            self.error, self.state = f"training failed unexpectedly ({type(exc).__name__}: {exc}).", "failed"
+        finally:
+            self._training = False
+            self._rest()
+
+    def _rest(self) -> None:
+        """End a busy spell: add its time to the total."""
+        began, self._began = self._began, None
+        if began is not None:
+            self._busy += time.perf_counter() - began
+
+    def _publish(self, trainer: Trainer) -> None:
+        self.frame = Frame(epoch=trainer.epoch, net=trainer.net, metrics=trainer.metrics,
+                           history={k: list(v) for k, v in trainer.history.items()})

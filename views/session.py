@@ -105,8 +105,9 @@ def app_state() -> AppState:
 
 
 def publish_url() -> None:
-    """Write the session's state into the URL when it changed (not while a training job is running)."""
-    if "train_job" in st.session_state:
+    """Write the session's state into the URL when it changed (not while a live run is playing)."""
+    run = st.session_state.get("live_run")
+    if run is not None and run.playing:
         return
     query = to_query(app_state())
     if query != st.query_params.to_dict():

@@ -22,6 +22,7 @@ from explorer.ball.certify import CERTIFIERS
 from explorer.ball.primitives import NORMS
 from explorer.net import ACTIVATIONS
 from explorer.plot.figures import COLOR_BY, PALETTES
+from explorer.plot.words import CERTIFIER_NAMES
 from explorer.train.data import DATASETS, HALF_WIDTH, make_dataset
 from explorer.train.fit import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, OPTIMIZERS, TrainConfig
 from explorer.train.presets import parse_spec
@@ -89,6 +90,9 @@ SETTINGS = (
     Choice(name="palette", default=next(iter(PALETTES)), choices=tuple(PALETTES), label="Palette",
            help="okabe-ito and tol-light are colour-blind safe."),
     LayerSet(name="show_layers", default=(), max_layers=MAX_HIDDEN_LAYERS, label="Neuron boundaries of layer"),
+    Number(name="neuron", default=0, lo=0, hi=MAX_HIDDEN_LAYERS * MAX_UNITS, integer=True, step=1, widget="number",
+           label="Highlighted neuron", help="Counted through the hidden layers from 1; 0: none. Click a neuron of "
+           "the network diagram to choose it."),
     Flag(name="show_decision", default=True, label="Decision boundary"),
     Flag(name="show_data", default=True, label="Data points"),
     Flag(name="show_test", default=False, label="Test points"),
@@ -97,7 +101,9 @@ SETTINGS = (
     Choice(name="norm", default=NORMS[0], choices=NORMS, label="Norm",
            labels={"2": "ℓ2 (disk)", "inf": "ℓ∞ (square)", "1": "ℓ1 (diamond)"}),
     Choice(name="certifier", default="symbolic", choices=CERTIFIERS, label="Certifier",
-           help="lipschitz < ibp < symbolic < lp < exact: tighter and slower."),
+           labels=CERTIFIER_NAMES, help="Finds the neurons that may switch inside the ball; each one down the "
+           "list is tighter and slower. The MILP one finds each neuron's exact range, which still leaves the "
+           "region count a bound."),
     Box(name="domain", default=(-HALF_WIDTH, HALF_WIDTH, -HALF_WIDTH, HALF_WIDTH), limit=1e4, step=0.5,
         label="Map domain", key=None),
     Flag(name="classroom", default=False, widget="toggle", label="Classroom mode",
@@ -124,6 +130,8 @@ SETTINGS = (
            key="slice_radius", label="Ball radius r (input space)"),
     Choice(name="slice_certifier", default="symbolic", shared=False, choices=SLICE_CERTIFIERS,
            key="slice_certifier", label="Certifier", help="lipschitz < ibp < symbolic < lp: tighter and slower."),
+    Flag(name="animate", default=True, shared=False, widget="toggle", label="Animate training",
+         help="About 40 frames per run, each shown for at least 0.3 s; off: train at full speed."),
 )
 SETTING = {s.name: s for s in SETTINGS}
 _SHARED = tuple(s for s in SETTINGS if s.shared)

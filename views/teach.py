@@ -1,4 +1,5 @@
-"""The Teach tab: layer-by-layer reveal, training timeline, classic constructions, figure downloads."""
+"""The Teach tab: layer-by-layer reveal, training timeline (colours kept from snapshot to snapshot), classic
+constructions; every figure exports through views.export."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import fields
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.plot.export import export_bytes, exporter_available, publication_style
+from explorer.plot.coloring import pattern_keys
 from explorer.plot.figures import region_map
 from explorer.plane.partition import linear_labels, unit_boundary
 from explorer.train.presets import PRESETS, build, init_vs_trained, zaslavsky
@@ -16,7 +17,9 @@ from explorer.plot.teach import depth_figure, layer_reveal, timeline_figure
 from explorer.studies.timeline import snapshot_timeline
 from explorer.train.fit import TrainConfig
 
+from . import style
 from .context import ViewContext, cache_key, get_regions
+from .export import figure_export
 from .session import PRESET_SECTION
 from .state import COMPARISON
 
@@ -24,7 +27,6 @@ __all__ = ["render", "SECTIONS"]
 
 SECTIONS = ("Layer by layer", "Training timeline", PRESET_SECTION)
 _PLAY_SECONDS = 0.8  # one snapshot per tick while playing
-_FONTS = ("serif", "sans-serif", "Times New Roman", "Arial", "Helvetica")
 
 
 def render(ctx: ViewContext) -> None:
@@ -66,7 +68,7 @@ def _layers(ctx: ViewContext) -> None:
     elif unit is not None:
         st.caption("A neuron of layer 1 switches along a straight line; a later neuron's pre-activation is "
                    "affine on each region of the layers before it, so its boundary bends where they switch.")
-    _downloads(ctx, fig, f"layer{k}" + ("" if unit is None else f"_unit{unit}"))
+    figure_export(fig, f"layer{k}" + ("" if unit is None else f"_unit{unit}"), key="teach_layer_map")
 
 
 # ---- 2. training timeline -------------------------------------------------------------------------
@@ -103,7 +105,11 @@ def _timeline_step(ctx: ViewContext, timeline) -> None:
     epoch, net = snapshots[s]
     left, right = st.columns([3, 2])
     with left:
-        fig = region_map(get_regions(net, ctx.domain), dataset=ctx.dataset, height=520)
+        regions = get_regions(net, ctx.domain)
+        colors = timeline.colors[s]  # kept from snapshot to snapshot: a region keeps its colour while it persists
+        coloring = [colors[k] for k in pattern_keys(regions)] if len(colors) == regions.n_regions else None
+        fig = region_map(regions, dataset=ctx.dataset, height=520, coloring=coloring)
+        fig.update_layout(font_size=style.figure_font(ctx.classroom))
         st.plotly_chart(fig, key="teach_timeline_map", config={"displaylogo": False})
     with right:
         count = int(timeline.n_regions[s])
@@ -113,9 +119,10 @@ def _timeline_step(ctx: ViewContext, timeline) -> None:
         a.metric("loss (train)", f"{timeline.loss[s]:.4f}")
         b.metric("accuracy (train)", f"{timeline.accuracy[s]:.1%}")
         chart = timeline_figure(timeline, current=s)
-        chart.update_layout(height=420)
+        chart.update_layout(height=420, font_size=style.figure_font(ctx.classroom))
         st.plotly_chart(chart, key="teach_timeline_chart", config={"displaylogo": False})
-    _downloads(ctx, fig, f"epoch{epoch}")
+        figure_export(chart, "timeline", key="teach_timeline_chart", width_in=3.5, height_in=5.0)
+    figure_export(fig, f"epoch{epoch}", key="teach_timeline_map")
 
 
 def _cached_timeline(snapshots, dataset, domain):
@@ -143,7 +150,7 @@ def _presets(ctx: ViewContext) -> None:
     preset = build(f"{name}:{n}", box=ctx.domain)
     regions = get_regions(preset.net, preset.box)
     linear = int(linear_labels(regions).max()) + 1
-    fig = region_map(regions, height=560)
+    fig = region_map(regions, height=560, show_decision=False)  # constructions are about regions, not classes
     st.plotly_chart(fig, key="teach_preset_map", config={"displaylogo": False})
     a, b, c = st.columns(3)
     a.metric("exact (enumerated)", f"{regions.n_regions:,}")
@@ -162,8 +169,8 @@ def _presets(ctx: ViewContext) -> None:
         st.plotly_chart(chart, key="teach_depth_chart", config={"displaylogo": False})
         st.caption("Dashed: the most regions one hidden layer with the same number of units can make in the "
                    "plane, 1 + n + C(n, 2).")
-        _downloads(ctx, chart, f"{name}_depth")
-    _downloads(ctx, fig, preset.spec.replace(":", "_"))
+        figure_export(chart, f"{name}_depth", key="teach_depth_chart", width_in=3.5, height_in=2.5)
+    figure_export(fig, preset.spec.replace(":", "_"), key="teach_preset_map")
 
 
 def _init_vs_trained(ctx: ViewContext) -> None:
@@ -184,38 +191,4 @@ def _init_vs_trained(ctx: ViewContext) -> None:
             fig = region_map(regions, dataset=ctx.dataset, height=420)
             st.plotly_chart(fig, key=f"teach_cmp_{key}", config={"displaylogo": False})
             st.caption(preset.explanation)
-            _downloads(ctx, fig, key)
-
-
-# ---- figure downloads -----------------------------------------------------------------------------------
-def _downloads(ctx: ViewContext, fig, name: str) -> None:
-    """PNG / SVG / PDF buttons for ``fig`` with publication styling (hidden in classroom mode)."""
-    if ctx.classroom:
-        return
-    ok, reason = exporter_available()
-    with st.expander(f"Download this figure ({name})"):
-        if not ok:
-            st.info(f"{reason} Meanwhile: HTML below, or the camera button of the chart (PNG).")
-            st.download_button("HTML", fig.to_html(include_plotlyjs="cdn"), file_name=f"{name}.html",
-                               key=f"teach_dl_{name}_html")
-            return
-        a, b, c, d = st.columns(4)
-        width = a.number_input("width (in)", 1.0, 20.0, 3.5, 0.25, key=f"teach_w_{name}")
-        height = b.number_input("height (in)", 1.0, 20.0, 3.5, 0.25, key=f"teach_h_{name}")
-        font = c.selectbox("font", _FONTS, key=f"teach_font_{name}")
-        size = d.number_input("font size (pt)", 5.0, 24.0, 9.0, 0.5, key=f"teach_fs_{name}")
-        styled = publication_style(fig, width_in=width, height_in=height, font_family=font, font_size=size)
-        cols = st.columns(3)
-        for col, fmt in zip(cols, ("png", "svg", "pdf")):
-            col.download_button(fmt.upper(), data=_deferred(styled, fmt), file_name=f"{name}.{fmt}",
-                                mime=_MIME[fmt], key=f"teach_dl_{name}_{fmt}")
-        st.caption("No title, legend or hover markers; PNG at 300 dpi; SVG and PDF keep polygons as vector "
-                   "paths. Files are made when you click.")
-
-
-_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
-
-
-def _deferred(fig, fmt: str):
-    """The export as a zero-argument callable: Streamlit runs it only when the button is clicked."""
-    return lambda: export_bytes(fig, fmt)
+            figure_export(fig, key, key=f"teach_cmp_{key}")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import csv
+import io
 import os
 import shutil
 import threading
@@ -25,10 +27,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..errors import ExplorerError
-from .figures import PALETTES
+from .style import PALETTES
 
 __all__ = ["FORMATS", "CSS_PX_PER_INCH", "POINTS_PER_INCH", "TIMEOUT", "PaperStyle", "publication_style",
-           "write_figure", "export_bytes", "exporter_available", "server_running"]
+           "write_figure", "export_bytes", "exporter_available", "server_running", "table_csv"]
 
 FORMATS = ("png", "svg", "pdf")
 CSS_PX_PER_INCH = 96.0
@@ -179,6 +181,22 @@ def publication_style(fig: go.Figure, style: PaperStyle | None = None, **changes
     if style.palette is not None:
         out.update_layout(colorway=list(PALETTES[style.palette]))
     return out
+
+
+def table_csv(rows) -> bytes:
+    """A table (a sequence of dicts; the first row's keys, then any new ones, are the columns) as UTF-8 CSV.
+
+    None becomes an empty cell; numbers keep every digit (``repr`` of floats); integers of any size stay exact.
+    """
+    rows = list(rows)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else repr(row[c]) if isinstance(row[c], float) else row[c]
+                         for c in columns])
+    return out.getvalue().encode("utf-8")
 
 
 # ---- the server ------------------------------------------------------------------------------------

@@ -1,15 +1,19 @@
-"""Plotly figures of the explorer (region map, radius profile, training curves, count comparisons, findings).
+"""Plotly region maps of the explorer: filled exact polygons, boundaries, data, a selected ball, pins.
 
 Every function returns a ``plotly.graph_objects.Figure`` and imports no Streamlit, so the app and the CLI
 export draw the same pictures.  Region maps group same-colour polygons into one trace (NaN-separated
 subpaths), so a map has a few dozen traces whatever the number of regions; hover text sits on one marker
 per region (its interior point).  Colours of the "region" colouring come from a greedy colouring of the
 adjacency graph in which each region first tries the colour its activation pattern hashes to, so
-neighbours differ and colours stay put across reruns.
+neighbours differ and colours stay put across reruns and, given the previous frame's colours, across the
+frames of a run (explorer.plot.coloring).  Lines over the fills have casings (explorer.plot.style), and data
+points wear their class colour, the colour of the regions predicted as that class.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -17,49 +21,26 @@ import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
 
-from ..ball.primitives import NORMS
 from ..errors import ExplorerError
 from ..net import as_box
-from ..plane.partition import adjacency, decision_boundary, layer_boundaries
+from ..plane.partition import decision_boundary, layer_boundaries, unit_boundary
 from ..plane.regions import Regions
 from ..train.data import Dataset
-from .text import format_count
+from .coloring import stable_coloring
+from .overlays import Selection, add_overlays
+from .style import DECISION_LINE, FONT, NEURON_LINE, PALETTES, X1, X2, LineStyle, cased_lines, class_color, layer_line
 
-__all__ = ["COLOR_BY", "PALETTES", "FONT", "RASTER_REGIONS", "Selection", "PlotFrame", "MapOptions", "pixel_to_data",
-           "region_map", "empty_map", "add_overlays", "region_colors", "greedy_coloring", "pattern_strings",
-           "affine_strings", "affine_text", "simplification", "ball_outline", "radius_profile_figure",
-           "training_figure", "count_chart", "findings_figure"]
+__all__ = ["COLOR_BY", "PALETTES", "FONT", "RASTER_REGIONS", "PlotFrame", "MapOptions", "pixel_to_data", "region_map",
+           "empty_map", "region_colors", "pattern_strings", "affine_strings", "affine_text", "simplification",
+           "polygon_traces", "neuron_name"]
 
 COLOR_BY = ("region", "class", "output", "gradient norm", "gradient direction", "active units")
-PALETTES = {  # light categorical fills; the first two are colour-blind safe (Okabe & Ito; Tol)
-    "okabe-ito": ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#BBBBBB"),
-    "tol-light": ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33", "#DDDDDD"),
-    "pastel": tuple(pc.qualitative.Pastel),
-}
 RASTER_REGIONS = 20_000  # from here on: fills and outlines as one image, hover markers in WebGL
 RASTER_PIXELS = 1400  # longer side of that image
 _SCALES = {"output": "RdBu", "gradient norm": "Cividis", "gradient direction": "Twilight",
            "active units": "Viridis"}
 _BINS = 24  # continuous colourings are drawn with this many colour levels
-_CLASS_COLORS = ("#000000", "#882255", "#117733", "#332288", "#AA4499", "#44AA99", "#999933", "#661100",
-                 "#6699CC", "#888888")  # dark markers (Tol muted family) that stand out on the light fills
-_LAYER_COLORS = ("#222222", "#AA3377", "#228833", "#4477AA", "#CCBB44", "#EE6677")
-FONT = dict(family="Inter, Arial, sans-serif", size=13)  # every figure of the app
-
-
-@dataclass(frozen=True, eq=False)
-class Selection:
-    """A selected point drawn over the map: its region, its ball and the one-region radius d*.
-
-    point : (2,) coordinates;  radius : ball radius;  d_star : distance to the region boundary (or None)
-    polygon : (k, 2) vertices of the point's region to outline (or None);  norm : "2", "inf" or "1"
-    """
-
-    point: tuple[float, float]
-    radius: float
-    d_star: float | None = None
-    polygon: np.ndarray | None = None
-    norm: str = "2"
+_OUTLINE_PX = 4.0  # regions thinner than this on screen (typically) are drawn without outlines
 
 
 @dataclass(frozen=True)
@@ -86,7 +67,13 @@ class MapOptions:
     show_layers : 0-based hidden layers whose neurons' boundaries are drawn;  show_decision : draw the exact
         decision boundary
     dataset : 2-D data drawn over the map (training points; test points too if ``show_test``)
-    selection, pinned, anchors : overlays, see :func:`add_overlays`
+    selection, pinned, anchors : overlays, see :func:`explorer.plot.overlays.add_overlays`
+    highlight_unit : pattern index of one hidden neuron whose exact (bent) zero set is drawn highlighted
+    coloring : colour indices (R,) into the palette for the "region" colouring (e.g. from
+        explorer.plot.coloring.stable_coloring with the previous frame's colours); None: computed here
+    hover : one hover marker per region with its id, pattern and affine map (off for fast live frames)
+    raster : draw fills and outlines as one image (True), as vector paths (False), or as an image only from
+        RASTER_REGIONS regions on (None); the image has twice the figure's height in pixels, at most RASTER_PIXELS
     click_target : name stored in ``layout.meta`` so that a click listener can find the figure
     height : figure height in pixels
     """
@@ -100,6 +87,10 @@ class MapOptions:
     selection: Selection | None = None
     pinned: Sequence[tuple[float, float]] = ()
     anchors: np.ndarray | None = None
+    highlight_unit: int | None = None
+    coloring: np.ndarray | None = None
+    hover: bool = True
+    raster: bool | None = None
     click_target: str | None = None
     height: int = 620
 
@@ -126,26 +117,35 @@ def region_map(regions: Regions, options: MapOptions | None = None, **changes) -
     keyword, e.g. ``region_map(regions, color_by="class", height=400)``.
     """
     o = _options(options, changes)
-    fills, colorbar = region_colors(regions, color_by=o.color_by, palette=o.palette)
-    raster = regions.n_regions >= RASTER_REGIONS
-    traces = [] if raster else _fill_traces(regions, fills)
-    traces.append(_hover_trace(regions))
+    fills, colorbar = region_colors(regions, color_by=o.color_by, palette=o.palette, coloring=o.coloring)
+    lo, hi = regions.domain.min(axis=0), regions.domain.max(axis=0)
+    box = (lo[0], hi[0], lo[1], hi[1])
+    px = o.height / max(box[3] - box[2], box[1] - box[0])  # screen pixels per unit, about
+    outline = _outline_width(regions, px)
+    raster = regions.n_regions >= RASTER_REGIONS if o.raster is None else o.raster
+    traces = [] if raster else polygon_traces(regions, fills, outline=outline)
+    if o.hover:
+        traces.append(_hover_trace(regions))
     if colorbar is not None:
         traces.append(colorbar)
     for layer in o.show_layers:
         if not 0 <= layer < len(regions.net.hidden_widths):
             raise ExplorerError(f"layer {layer + 1} does not exist; the network has "
                                 f"{len(regions.net.hidden_widths)} hidden layers.")
-        traces.append(_segments_trace(layer_boundaries(regions, layer), f"layer {layer + 1} neurons",
-                                      _LAYER_COLORS[layer % len(_LAYER_COLORS)], 1.6))
+        seg = layer_boundaries(regions, layer)
+        traces += cased_lines(seg, f"layer {layer + 1} neurons", _thinned(layer_line(layer), seg, px, box))
     if o.show_decision:
-        traces.append(_segments_trace(decision_boundary(regions), "decision boundary", "#000000", 3.0))
-    lo, hi = regions.domain.min(axis=0), regions.domain.max(axis=0)
-    box = (lo[0], hi[0], lo[1], hi[1])
+        seg = decision_boundary(regions)
+        traces += cased_lines(seg, "decision boundary", _thinned(DECISION_LINE, seg, px, box))
+    if o.highlight_unit is not None:
+        seg = unit_boundary(regions, o.highlight_unit)
+        traces += cased_lines(seg, neuron_name(regions.net, o.highlight_unit), _thinned(NEURON_LINE, seg, px, box))
     fig = _map_figure(traces, box, o)
     if raster:
-        fig.add_layout_image(source=_raster(regions, fills, box), xref="x", yref="y", x=box[0], y=box[3],
-                             sizex=box[1] - box[0], sizey=box[3] - box[2], sizing="stretch", layer="below")
+        image = _raster(regions, fills, box, outline > 0, min(RASTER_PIXELS, 2 * o.height))
+        fig.add_layout_image(source=image, xref="x", yref="y", x=box[0],
+                             y=box[3], sizex=box[1] - box[0], sizey=box[3] - box[2], sizing="stretch",
+                             layer="below")
     return add_overlays(fig, selection=o.selection, pinned=o.pinned, anchors=o.anchors)
 
 
@@ -160,30 +160,14 @@ def empty_map(box, options: MapOptions | None = None, **changes) -> go.Figure:
     return add_overlays(fig, selection=o.selection, pinned=o.pinned, anchors=o.anchors)
 
 
-def add_overlays(fig: go.Figure, *, selection: Selection | None = None,
-                 pinned: Sequence[tuple[float, float]] = (), anchors: np.ndarray | None = None) -> go.Figure:
-    """Draw a selection (region outline, ball, dashed d* ball, star), pinned points (P1, P2, …) and anchor
-    points (p0, p1, …) on a map, in place; returns ``fig``."""
-    if anchors is not None and len(anchors):
-        fig.add_scatter(x=anchors[:, 0], y=anchors[:, 1], mode="markers+text", name="slice points",
-                        text=[f"p{i}" for i in range(len(anchors))], textposition="top center", hoverinfo="skip",
-                        marker=dict(symbol="diamond", size=11, color="#FFFFFF", line=dict(width=2)))
-    if selection is not None:
-        fig.add_traces(_selection_traces(selection))
-    if len(pinned):
-        pts = np.asarray(pinned, dtype=float).reshape(-1, 2)
-        fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+text", name="pinned points",
-                        text=[f"P{i + 1}" for i in range(len(pts))], textposition="top right", hoverinfo="skip",
-                        marker=dict(symbol="x", size=10, color="#000000"))
-    return fig
-
-
-def region_colors(regions: Regions, *, color_by: str = "region", palette: str = "okabe-ito"):
+def region_colors(regions: Regions, *, color_by: str = "region", palette: str = "okabe-ito",
+                  coloring: np.ndarray | None = None):
     """Fill colour of every region and, for continuous colourings, a colour-bar trace.
 
-    Returns (colors, colorbar): ``colors`` is a (R,) array of CSS colour strings.  Continuous values
-    (output, gradient norm or direction, active units) are taken on each region (exactly: the output at
-    its interior point) and drawn in ``_BINS`` levels.
+    Returns (colors, colorbar): ``colors`` is a (R,) array of CSS colour strings.  "region" uses the colour
+    indices ``coloring`` (default: explorer.plot.coloring.stable_coloring); "class" the class colours of
+    explorer.plot.style.class_color.  Continuous values (output, gradient norm or direction, active units)
+    are taken on each region (exactly: the output at its interior point) and drawn in ``_BINS`` levels.
     """
     if color_by not in COLOR_BY:
         raise ExplorerError(f"unknown colouring {color_by!r}; choose one of {', '.join(COLOR_BY)}.")
@@ -191,8 +175,8 @@ def region_colors(regions: Regions, *, color_by: str = "region", palette: str = 
         raise ExplorerError(f"unknown palette {palette!r}; choose one of {', '.join(PALETTES)}.")
     colors = np.array(PALETTES[palette], dtype=object)
     if color_by == "region":
-        return colors[greedy_coloring(regions.n_regions, adjacency(regions), _pattern_hash(regions),
-                                      len(colors))], None
+        index = stable_coloring(regions, len(colors)) if coloring is None else np.asarray(coloring) % len(colors)
+        return colors[index], None
     out = regions.out_grad[:, :, 0] * regions.points[:, None, 0] + regions.out_grad[:, :, 1] * \
         regions.points[:, None, 1] + regions.out_bias  # (R, n_out) outputs at interior points
     top = np.argmax(out, axis=1) if out.shape[1] > 1 else np.zeros(len(out), dtype=int)
@@ -219,31 +203,6 @@ def region_colors(regions: Regions, *, color_by: str = "region", palette: str = 
                      marker=dict(colorscale=scale, cmin=lo, cmax=hi, color=[lo], showscale=True,
                                  colorbar=dict(title=color_by, thickness=14, len=0.8)))
     return swatch[level], bar
-
-
-def greedy_coloring(n_nodes: int, edges: np.ndarray, keys: np.ndarray, n_colors: int) -> np.ndarray:
-    """Colour index (n_nodes,) per node so that adjacent nodes differ whenever ``n_colors`` allows.
-
-    Nodes are visited in the order of their ``keys`` (ties by index); each takes ``keys % n_colors`` if no
-    coloured neighbour has it, else the next free colour cyclically (the preferred one if none is free).
-    """
-    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    both = np.concatenate([edges, edges[:, ::-1]])
-    both = both[np.argsort(both[:, 0], kind="stable")]
-    starts = np.searchsorted(both[:, 0], np.arange(n_nodes + 1))
-    nbrs = both[:, 1].tolist()
-    color = [-1] * n_nodes
-    prefer = (np.asarray(keys) % n_colors).astype(int).tolist()
-    for v in np.lexsort((np.arange(n_nodes), keys)).tolist():
-        used = {color[u] for u in nbrs[starts[v]:starts[v + 1]]}
-        choice = prefer[v]
-        for step in range(n_colors):
-            c = (prefer[v] + step) % n_colors
-            if c not in used:
-                choice = c
-                break
-        color[v] = choice
-    return np.array(color, dtype=np.int64)
 
 
 def pattern_strings(regions: Regions) -> list[str]:
@@ -277,136 +236,88 @@ def simplification(regions: Regions) -> str:
     return ""
 
 
-def ball_outline(center, radius: float, norm: str = "2", n_vertices: int = 129) -> np.ndarray:
-    """Closed outline (n_vertices, 2) of the ℓp ball of the given radius: circle, square (inf) or diamond (1)."""
-    if norm not in NORMS:
-        raise ExplorerError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}.")
-    t = np.linspace(0.0, 2 * np.pi, n_vertices)
-    unit = np.stack([np.cos(t), np.sin(t)], axis=1)  # (n, 2)
-    if norm != "2":  # scale each direction onto the unit sphere of the norm (n - 1 divisible by 8 hits corners)
-        unit = unit / np.linalg.norm(unit, ord={"inf": np.inf, "1": 1}[norm], axis=1)[:, None]
-    return np.asarray(center, dtype=float)[None, :] + radius * unit
+def neuron_name(net, unit: int) -> str:
+    """'neuron j of layer l' (both counted from 1) of a pattern index of ``net`` (an explorer Network).
 
-
-def radius_profile_figure(profile, *, radius: float | None = None, label: str = "local upper bound") -> go.Figure:
-    """Exact N_B and the certifier's bounds A (and B, conditional) against the radius, log count axis.
-
-    ``profile`` is an explorer.ball.local.RadiusProfile.
+    Raises
+    ------
+    ExplorerError : ``unit`` is not a hidden neuron of ``net``.
     """
-    r = np.asarray(profile.radii, dtype=float)
-    fig = go.Figure()
-    fig.add_scatter(x=r, y=np.asarray(profile.headline, dtype=float), name=f"{label} ({profile.certifier})",
-                    mode="lines+markers", line=dict(color="#D55E00"))
-    fig.add_scatter(x=r, y=np.asarray(profile.bound_b, dtype=float), name="bound B (conditional)",
-                    mode="lines", line=dict(color="#CC79A7", dash="dot"))
-    if profile.n_exact is not None:
-        fig.add_scatter(x=r, y=np.asarray(profile.n_exact, dtype=float), name="exact count",
-                        mode="lines+markers", line=dict(color="#0072B2", shape="hv"))
-    if np.isfinite(profile.d_star):
-        fig.add_vline(x=profile.d_star, line=dict(dash="dash", color="#555555"), annotation_text="d*")
-    if radius is not None:
-        fig.add_vline(x=radius, line=dict(color="#000000", width=1), annotation_text="r")
-    fig.update_layout(template="none", height=360, margin=dict(l=50, r=10, t=20, b=40), font=FONT,
-                      xaxis_title="radius r", yaxis=dict(type="log", title="regions in the ball"),
-                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
-    return fig
+    if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < net.n_hidden:
+        raise ExplorerError(f"neuron index must lie in 0..{net.n_hidden - 1}; got {unit!r}.")
+    layer = int(net.unit_layers()[unit])
+    return f"neuron {unit - sum(net.hidden_widths[:layer]) + 1} of layer {layer + 1}"
 
 
-def training_figure(history: dict) -> go.Figure:
-    """Loss (left axis) and accuracy (right axis) per epoch, train and test."""
-    fig = go.Figure()
-    epoch = history.get("epoch", [])
-    for key, name, color, axis, dash in (("loss", "train loss", "#0072B2", "y", "solid"),
-                                         ("test_loss", "test loss", "#0072B2", "y", "dash"),
-                                         ("train_acc", "train accuracy", "#D55E00", "y2", "solid"),
-                                         ("test_acc", "test accuracy", "#D55E00", "y2", "dash")):
-        values = [np.nan if v is None else v for v in history.get(key, [])]
-        if len(values) and not np.isnan(values).all():
-            fig.add_scatter(x=epoch, y=values, name=name, yaxis=axis, mode="lines",
-                            line=dict(color=color, dash=dash))
-    fig.update_layout(template="none", height=230, margin=dict(l=45, r=45, t=10, b=35), font=FONT,
-                      xaxis_title="epoch", yaxis=dict(title="loss", rangemode="tozero"),
-                      yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02]),
-                      legend=dict(orientation="h", y=-0.35, x=0))
-    return fig
-
-
-def count_chart(rows: Sequence[dict], *, title: str = "exact (black) · lower bounds (blue) · upper bounds (orange)"
-                ) -> go.Figure:
-    """Region counts on a log axis, one bar per method, labelled with value, status and seconds.
-
-    rows : dicts with "label", "value" (number or None), "kind" ("upper", "lower", "exact" or "estimate"),
-        "status" and "seconds" (or None).  Rows without a value are listed with their status only.
-    """
-    colors = {"upper": "#D55E00", "lower": "#0072B2", "exact": "#000000", "estimate": "#999999"}
-    labels = [str(r["label"]) for r in rows]
-    values = [min(float(min(r["value"], 10**300)), 1e300) if r.get("value") not in (None, 0) else np.nan
-              for r in rows]  # beyond float range: drawn at 1e300, labelled exactly
-    text = [(format_count(r["value"]) if r.get("value") is not None else "—") + _note(r) for r in rows]
-    fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", text=text, textposition="outside",
-                           marker_color=[colors.get(r.get("kind"), "#999999") for r in rows],
-                           cliponaxis=False, hovertext=text, hoverinfo="text"))
-    finite = [v for v in values if np.isfinite(v) and v > 0]
-    hi = np.log10(max(finite)) + 1.5 if finite else 1.0
-    fig.update_layout(template="none", height=80 + 46 * len(rows), title=title, font=FONT,
-                      margin=dict(l=10, r=30, t=40 if title else 10, b=40),
-                      xaxis=dict(type="log", title="number of regions (log scale)", range=[-0.1, hi]),
-                      yaxis=dict(autorange="reversed", automargin=True))
-    return fig
-
-
-def findings_figure(findings) -> go.Figure:
-    """Zhu et al.'s two findings per snapshot: median d* and mean count (exact or bound), training vs random."""
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("distance to nearest boundary d* (median)",
-                                                        "regions in the ball (mean)"))
-    exact = findings.n_exact_train is not None
-    counts = ((findings.n_exact_train, findings.n_exact_random) if exact
-              else (findings.bound_train, findings.bound_random))
-    for side, color, d, n in (("training points", "#D55E00", findings.d_star_train, counts[0]),
-                              ("random points", "#0072B2", findings.d_star_random, counts[1])):
-        fig.add_scatter(x=findings.epochs, y=np.median(d, axis=1), name=side, mode="lines+markers",
-                        line=dict(color=color), row=1, col=1)
-        fig.add_scatter(x=findings.epochs, y=np.mean(n, axis=1), name=side, mode="lines+markers",
-                        line=dict(color=color), showlegend=False, row=1, col=2)
-    fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="d*", row=1, col=1)
-    fig.update_yaxes(title="exact N_B" if exact else "local upper bound", row=1, col=2)
-    fig.update_layout(template="none", height=340, margin=dict(l=50, r=10, t=40, b=40), font=FONT,
-                      legend=dict(orientation="h", y=-0.25, x=0))
-    return fig
-
-
-# ---- helpers ----------------------------------------------------------------------------------------
-def _fill_traces(regions: Regions, colors: np.ndarray) -> list:
-    """One filled trace per distinct colour: the polygons of that colour, closed and NaN-separated."""
+def polygon_traces(regions: Regions, colors: np.ndarray, *, outline: float = 0.7) -> list:
+    """One filled trace per distinct colour of ``colors`` (R,): that colour's polygons, closed and NaN-separated,
+    outlined ``outline`` px wide in dark grey (0: no outline; a hairline of the fill colour covers the seams)."""
     counts = np.diff(regions.offsets)
     traces = []
     for color in sorted(set(colors.tolist())):
         idx = np.flatnonzero(colors == color)
         xy = _closed_paths(regions, idx, counts)
         traces.append(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", fill="toself", fillcolor=color,
-                                 line=dict(width=0.7, color="rgba(40,40,40,0.55)"),
+                                 line=dict(width=outline or 0.5, color="rgba(40,40,40,0.55)" if outline else color),
                                  hoverinfo="skip", showlegend=False, name="regions"))
     return traces
 
 
-def _raster(regions: Regions, colors: np.ndarray, box: tuple):
-    """The filled and outlined polygons as a PIL image covering ``box`` (y up), longer side RASTER_PIXELS."""
-    from PIL import Image, ImageDraw
+# ---- helpers ----------------------------------------------------------------------------------------
+def _thinned(style: LineStyle, segments: np.ndarray, px_per_unit: float, box: tuple) -> LineStyle:
+    """``style``, or thinner (then fainter) lines without casing when they would cover more than a quarter of
+    the plot (a thousand teeth of a deep sawtooth would otherwise paint it black)."""
+    seg = np.asarray(segments, dtype=float).reshape(-1, 2, 2)
+    length = float(np.hypot(*(seg[:, 1] - seg[:, 0]).T).sum()) * px_per_unit  # px
+    area = (box[1] - box[0]) * (box[3] - box[2]) * px_per_unit ** 2
+    width = max(style.width, style.casing_width)
+    if length * width <= 0.25 * area:
+        return style
+    thin = 0.25 * area / max(length, 1e-9)  # px: the width at which the lines cover a quarter of the plot
+    alpha = min(1.0, thin / 0.5)  # below half a pixel: fainter instead of thinner
+    r, g, b = pc.hex_to_rgb(style.color) if style.color.startswith("#") else (0, 0, 0)
+    return replace(style, color=f"rgba({r},{g},{b},{alpha:.3f})", width=max(thin, 0.5), casing_width=0.0)
+
+
+def _outline_width(regions: Regions, px_per_unit: float) -> float:
+    """Outline width in px: 0.7, or 0 when the typical region is thinner than _OUTLINE_PX on screen (many
+    sliver regions, e.g. a deep sawtooth, would otherwise be all outline and look black).
+
+    Thickness of a polygon = 2·area / perimeter (the width of a long strip, the inradius of a disk).
+    """
+    v, off = regions.vertices, regions.offsets
+    nxt = np.arange(len(v)) + 1
+    nxt[off[1:] - 1] = off[:-1]  # (T,) the next vertex of each polygon, wrapping around
+    cross = v[:, 0] * v[nxt, 1] - v[nxt, 0] * v[:, 1]
+    edge = np.hypot(*(v[nxt] - v).T)
+    area = 0.5 * np.abs(np.add.reduceat(cross, off[:-1]))
+    thickness = 2 * area / np.maximum(np.add.reduceat(edge, off[:-1]), 1e-300)
+    return 0.7 if np.median(thickness) * px_per_unit >= _OUTLINE_PX else 0.0
+
+
+def _raster(regions: Regions, colors: np.ndarray, box: tuple, outline: bool, pixels: int = RASTER_PIXELS) -> str:
+    """The filled (and outlined) polygons as a PNG data URI covering ``box`` (y up), longer side ``pixels``.
+
+    A palette image (one entry per colour) with fast compression: a few dozen kB, made in tens of ms.
+    """
+    from PIL import Image, ImageColor, ImageDraw
 
     w, h = box[1] - box[0], box[3] - box[2]
-    W, H = (RASTER_PIXELS, max(1, round(RASTER_PIXELS * h / w))) if w >= h else \
-        (max(1, round(RASTER_PIXELS * w / h)), RASTER_PIXELS)
+    W, H = (pixels, max(1, round(pixels * h / w))) if w >= h else (max(1, round(pixels * w / h)), pixels)
     pix = np.empty_like(regions.vertices)  # (T, 2) pixel coordinates, rows from the top
     pix[:, 0] = (regions.vertices[:, 0] - box[0]) / w * W
     pix[:, 1] = (box[3] - regions.vertices[:, 1]) / h * H
-    img = Image.new("RGB", (W, H), "white")
+    names, index = np.unique(np.asarray(colors, dtype=str), return_inverse=True)
+    palette = [ImageColor.getrgb("#FFFFFF"), ImageColor.getrgb("#7A7A7A")] + [ImageColor.getrgb(c) for c in names]
+    img = Image.new("P", (W, H), 0)
+    img.putpalette([v for rgb in palette for v in rgb[:3]])
     draw = ImageDraw.Draw(img)
-    for i, (a, b) in enumerate(zip(regions.offsets[:-1].tolist(), regions.offsets[1:].tolist())):
-        draw.polygon([tuple(p) for p in pix[a:b].tolist()], fill=colors[i], outline="#7a7a7a")
-    return img
+    edge = 1 if outline else None
+    for i, (a, b) in zip((index + 2).tolist(), zip(regions.offsets[:-1].tolist(), regions.offsets[1:].tolist())):
+        draw.polygon([tuple(p) for p in pix[a:b].tolist()], fill=i, outline=edge if edge is not None else i)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _closed_paths(regions: Regions, idx: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -437,71 +348,36 @@ def _hover_trace(regions: Regions):
                       hoverinfo="text", marker=dict(size=7, opacity=0.0), showlegend=False, name="region info")
 
 
-def _segments_trace(segments: np.ndarray, name: str, color: str, width: float):
-    seg = np.asarray(segments, dtype=float).reshape(-1, 2, 2)
-    xy = np.concatenate([seg, np.full((len(seg), 1, 2), np.nan)], axis=1).reshape(-1, 2)  # (3S, 2)
-    return go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", name=name, hoverinfo="skip",
-                      line=dict(color=color, width=width))
-
-
-def _data_traces(dataset: Dataset, show_test: bool) -> list:
-    """Data points by class: dark or white markers with contrasting rims, so they stand out on any fill."""
+def _data_traces(dataset: Dataset, show_test: bool, palette: str) -> list:
+    """Data points by class, in the class colour (that of the regions predicted as the class), dark-rimmed."""
     traces = []
-    parts = [("train", dataset.x_train, dataset.y_train, "circle")]
+    parts = [("", dataset.x_train, dataset.y_train, "circle")]
     if show_test and len(dataset.x_test):
-        parts.append(("test", dataset.x_test, dataset.y_test, "triangle-up"))
+        parts.append((" (test)", dataset.x_test, dataset.y_test, "triangle-up"))
     for split, x, y, symbol in parts:
         kind = go.Scattergl if len(x) > 2000 else go.Scatter
         for c in range(dataset.n_classes):
             pts = x[y == c]
-            fill, rim = _class_marker(c, dataset.n_classes)
-            traces.append(kind(x=pts[:, 0], y=pts[:, 1], mode="markers", name=f"class {c} ({split})",
-                               hoverinfo="skip", marker=dict(symbol=symbol, size=6, color=fill,
-                                                             line=dict(width=1, color=rim))))
-    return traces
-
-
-def _class_marker(c: int, n_classes: int) -> tuple[str, str]:
-    """(fill, rim) of class c: white/black for two classes, dark class colours with white rims otherwise."""
-    if n_classes == 2:
-        return ("#FFFFFF", "#000000") if c == 0 else ("#000000", "#FFFFFF")
-    return _CLASS_COLORS[c % len(_CLASS_COLORS)], "#FFFFFF"
-
-
-def _selection_traces(sel: Selection) -> list:
-    traces = []
-    if sel.polygon is not None and len(sel.polygon):
-        poly = np.vstack([sel.polygon, sel.polygon[:1]])
-        traces.append(go.Scatter(x=poly[:, 0], y=poly[:, 1], mode="lines", name="selected region",
-                                 line=dict(color="#332288", width=3.5), hoverinfo="skip"))
-    ring = ball_outline(sel.point, sel.radius, sel.norm)
-    traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name="ball halo", showlegend=False,
-                             hoverinfo="skip", line=dict(color="rgba(255,255,255,0.9)", width=6)))  # shows on any fill
-    traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name=f"ball r = {sel.radius:.3g}",
-                             line=dict(color="#D55E00", width=2.5), fill="toself",
-                             fillcolor="rgba(213,94,0,0.08)", hoverinfo="skip"))
-    if sel.d_star is not None and np.isfinite(sel.d_star) and sel.d_star > 0:
-        ring = ball_outline(sel.point, sel.d_star, sel.norm)
-        traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name=f"d* = {sel.d_star:.3g}",
-                                 line=dict(color="#000000", width=1.5, dash="dash"), hoverinfo="skip"))
-    traces.append(go.Scatter(x=[sel.point[0]], y=[sel.point[1]], mode="markers", name="selected point",
-                             marker=dict(symbol="star", size=14, color="#FFFFFF", line=dict(width=1.5)),
-                             hoverinfo="x+y"))
+            traces.append(kind(x=pts[:, 0], y=pts[:, 1], mode="markers", name=f"class {c}{split}",
+                               legendgroup=f"class {c}", hoverinfo="skip",
+                               marker=dict(symbol=symbol, size=7, color=class_color(c, palette),
+                                           line=dict(width=1.2, color="#1A1A1A"))))
     return traces
 
 
 def _map_figure(traces: list, box: tuple, o: MapOptions) -> go.Figure:
     if o.dataset is not None and o.dataset.dim == 2:
-        traces = traces + _data_traces(o.dataset, o.show_test)
+        traces = traces + _data_traces(o.dataset, o.show_test, o.palette)
     fig = go.Figure(traces)
     fig.update_layout(
-        template="none", height=o.height, margin=dict(l=45, r=10, t=10, b=10), font=FONT,
-        xaxis=dict(range=[box[0], box[1]], title=dict(text="x₁", standoff=2), constrain="domain", showgrid=False,
-                   zeroline=False),
-        yaxis=dict(range=[box[2], box[3]], title="x₂", scaleanchor="x", scaleratio=1, constrain="domain",
-                   showgrid=False, zeroline=False),
+        template="none", height=o.height, margin=dict(l=45, r=10, t=30, b=40), font=FONT,
+        xaxis=dict(range=[box[0], box[1]], title=dict(text=X1, standoff=2), constrain="domain", showgrid=False,
+                   zeroline=False, automargin=True),
+        yaxis=dict(range=[box[2], box[3]], title=dict(text=X2, standoff=2), scaleanchor="x", scaleratio=1,
+                   constrain="domain", showgrid=False, zeroline=False, automargin=True),
         hovermode="closest", uirevision="region-map", plot_bgcolor="#FFFFFF",
-        legend=dict(orientation="h", yanchor="top", y=-0.1, x=0.0, bgcolor="rgba(255,255,255,0.7)"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0, bgcolor="rgba(255,255,255,0)",
+                    itemsizing="constant"),
         meta=dict(click_target=o.click_target) if o.click_target else None)
     return fig
 
@@ -512,24 +388,9 @@ def _options(options: MapOptions | None, changes: dict) -> MapOptions:
     return replace(options, **changes) if changes else options
 
 
-def _pattern_hash(regions: Regions) -> np.ndarray:
-    """A deterministic 32-bit hash (R,) of every region's packed activation pattern."""
-    packed = regions.packed_patterns.astype(np.uint64)
-    mult = (np.arange(1, packed.shape[1] + 1, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
-    return (((packed * mult[None, :]).sum(axis=1) * np.uint64(40503)) % np.uint64(2**31)).astype(np.int64)
-
-
 def _wrap(bits: str, width: int = 48) -> str:
     return "<br>".join(bits[i:i + width] for i in range(0, len(bits), width)) or "(none)"
 
 
 def _signed(v: float, digits: int) -> str:
     return f"− {abs(v):.{digits}g}" if v < 0 else f"+ {v:.{digits}g}"
-
-
-def _note(row: dict) -> str:
-    """'  (status, 0.12 s)' for a chart label; long statuses are left to the table."""
-    parts = [str(row.get("status", ""))] if 0 < len(str(row.get("status", ""))) <= 16 else []
-    if row.get("seconds") is not None:
-        parts.append(f"{row['seconds']:.2g} s")
-    return f"  ({', '.join(parts)})" if parts else ""

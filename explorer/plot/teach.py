@@ -13,15 +13,13 @@ from plotly.subplots import make_subplots
 
 from ..ball.disk import disk_count
 from ..errors import ExplorerError
-from ..plane.partition import unit_boundary
 from ..plane.regions import Regions
 from ..train.data import Dataset
-from .figures import FONT, ball_outline, region_map
+from .figures import region_map
+from .overlays import ball_outline
+from .style import FONT, log_axis
 
 __all__ = ["add_disks", "layer_reveal", "timeline_figure", "depth_figure"]
-
-_HIGHLIGHT = "#D55E00"
-
 
 def add_disks(fig: go.Figure, disks: Sequence[Sequence[float]], *, regions: Regions | None = None,
               norm: str = "2") -> go.Figure:
@@ -58,16 +56,8 @@ def layer_reveal(regions: Regions, *, unit: int | None = None, palette: str = "o
     """
     last = len(regions.net.hidden_widths) - 1
     layers = () if unit is not None else (last,)
-    fig = region_map(regions, palette=palette, show_layers=layers, show_decision=False, dataset=dataset,
-                     height=height)
-    if unit is not None:
-        seg = unit_boundary(regions, unit)
-        xy = np.concatenate([seg, np.full((len(seg), 1, 2), np.nan)], axis=1).reshape(-1, 2)  # (3S, 2)
-        layer = int(regions.net.unit_layers()[unit])
-        j = unit - sum(regions.net.hidden_widths[:layer])
-        fig.add_scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", name=f"neuron {j + 1} of layer {layer + 1}",
-                        line=dict(color=_HIGHLIGHT, width=4), hoverinfo="skip")
-    return fig
+    return region_map(regions, palette=palette, show_layers=layers, show_decision=False, dataset=dataset,
+                      height=height, highlight_unit=unit)
 
 
 def timeline_figure(timeline, current: int | None = None) -> go.Figure:
@@ -92,6 +82,7 @@ def timeline_figure(timeline, current: int | None = None) -> go.Figure:
         for row in range(1, 5):
             fig.add_vline(x=epochs[current], line=dict(color="#555555", width=1.5, dash="dot"), row=row, col=1)
     fig.update_xaxes(title="epoch", row=4, col=1)
+    fig.update_yaxes(range=[0, 1.04], tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"], row=4, col=1)
     fig.update_layout(template="none", height=560, margin=dict(l=55, r=10, t=30, b=40), font=FONT,
                       showlegend=False)
     fig.update_annotations(font=dict(size=12))
@@ -113,5 +104,6 @@ def depth_figure(depths: Sequence[int], exact: Sequence[int], closed_form: Seque
     fig.update_layout(template="none", height=320, title=title, font=FONT,
                       margin=dict(l=55, r=10, t=40 if title else 10, b=40),
                       xaxis=dict(title="depth k (hidden layers)", dtick=1),
-                      yaxis=dict(type="log", title="regions"), legend=dict(orientation="h", y=1.12, x=0))
+                      yaxis=log_axis([*exact, *closed_form, *(shallow or ())], title="regions"),
+                      legend=dict(orientation="h", y=1.12, x=0))
     return fig

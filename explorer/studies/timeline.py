@@ -1,5 +1,6 @@
 """Training timeline: per snapshot, the region count, the mean distance d* from training points to the
-nearest boundary, and loss and accuracy, all recomputed exactly from the snapshot's network."""
+nearest boundary, and loss and accuracy, all recomputed exactly from the snapshot's network; and region
+colours that stay put from one snapshot to the next (a region keeps its colour while its pattern persists)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from ..ball.local import one_region_radii
 from ..errors import ExplorerError
 from ..net import as_box
+from ..plot.coloring import color_memory, stable_coloring
 from ..plane.regions import RegionLimitError, enumerate_regions
 from ..train.data import Dataset
 from ..train.fit import predict
@@ -30,6 +32,9 @@ class Timeline:
     mean_d_star : float64 (S,), mean over training points of d*(x) = ℓ2 distance to the boundary of x's region
     loss, accuracy : float64 (S,), mean cross-entropy and accuracy on the training points
     test_loss, test_accuracy : float64 (S,), the same on the test points (NaN without test points)
+    colors : tuple (S,) of {packed pattern bytes: colour index in [0, n_colors)}: the "region" colouring of each
+        snapshot (explorer.plot.coloring.stable_coloring, keeping the previous snapshot's colours); {} where
+        the region budget was exceeded.  Pass ``coloring=[colors[s][k] for k in pattern_keys(regions)]``.
     box : (xmin, xmax, ymin, ymax)
     seconds : wall time
     """
@@ -41,12 +46,13 @@ class Timeline:
     accuracy: np.ndarray
     test_loss: np.ndarray
     test_accuracy: np.ndarray
+    colors: tuple
     box: tuple
     seconds: float
 
 
 def snapshot_timeline(snapshots: Sequence, dataset: Dataset, box, *, max_regions: int | None = 60_000,
-                      progress: Callable[[float, str], None] | None = None) -> Timeline:
+                      n_colors: int = 8, progress: Callable[[float, str], None] | None = None) -> Timeline:
     """Measure every (epoch, Network) of ``snapshots`` (``TrainResult.snapshots``) on ``dataset``.
 
     Loss is the training objective of explorer.train.fit (binary cross-entropy on one logit, softmax
@@ -58,7 +64,8 @@ def snapshot_timeline(snapshots: Sequence, dataset: Dataset, box, *, max_regions
 
     Notes
     -----
-    Cost per snapshot: one exact enumeration of ``box`` plus one forward pass with Jacobians per point.
+    Cost per snapshot: one exact enumeration of ``box`` and its adjacency, plus one forward pass with Jacobians
+    per point.
     """
     start = time.perf_counter()
     if len(snapshots) == 0:
@@ -67,12 +74,15 @@ def snapshot_timeline(snapshots: Sequence, dataset: Dataset, box, *, max_regions
         raise ExplorerError(f"the timeline draws 2-D networks on 2-D data; got {snapshots[0][1].n_inputs} inputs "
                             f"and {dataset.dim}-D data.")
     box = tuple(float(v) for v in as_box(box, 2).reshape(-1))
-    rows = []
+    rows, colors, memory = [], [], {}
     for s, (epoch, net) in enumerate(snapshots):
         try:
-            count = enumerate_regions(net, box, max_regions=max_regions).n_regions
+            regions = enumerate_regions(net, box, max_regions=max_regions)
+            count = regions.n_regions
+            memory = color_memory(regions, stable_coloring(regions, n_colors, previous=memory))
         except RegionLimitError:
-            count = -1
+            count, memory = -1, {}
+        colors.append(memory)
         d_star = one_region_radii(net, dataset.x_train)
         rows.append((epoch, count, float(np.mean(d_star)), *_scores(net, dataset.x_train, dataset.y_train),
                      *_scores(net, dataset.x_test, dataset.y_test)))
@@ -81,7 +91,8 @@ def snapshot_timeline(snapshots: Sequence, dataset: Dataset, box, *, max_regions
     epochs, counts, d_star, loss, accuracy, test_loss, test_accuracy = zip(*rows)
     return Timeline(epochs=np.array(epochs, np.int64), n_regions=np.array(counts, np.int64),
                     mean_d_star=np.array(d_star, float), loss=np.array(loss, float), accuracy=np.array(accuracy, float),
-                    test_loss=np.array(test_loss, float), test_accuracy=np.array(test_accuracy, float), box=box,
+                    test_loss=np.array(test_loss, float), test_accuracy=np.array(test_accuracy, float),
+                    colors=tuple(colors), box=box,
                     seconds=time.perf_counter() - start)
 
 

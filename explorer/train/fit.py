@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -20,7 +21,7 @@ from ..errors import ExplorerError
 from ..net import Network, parse_activation
 from .data import Dataset
 
-__all__ = ["TrainConfig", "TrainResult", "train", "init_network", "predict", "training_provenance",
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "train", "init_network", "predict", "training_provenance",
            "OPTIMIZERS", "MAX_HIDDEN_LAYERS", "MAX_UNITS", "MAX_EPOCHS"]
 
 OPTIMIZERS = ("adam", "sgd", "adamw")
@@ -108,7 +109,8 @@ def train(dataset: Dataset, config: TrainConfig | None = None, *,
     Minimises the mean cross-entropy of the logits (see the module docstring).  Each epoch shuffles
     the training set with a seeded torch.Generator.  ``should_stop()`` is checked before every epoch;
     ``progress(epoch, epochs, metrics)`` is called after about every epochs/50-th epoch and after the
-    last one, with metrics {"loss", "test_loss", "train_acc", "test_acc"} of that epoch.
+    last one, with metrics {"loss", "test_loss", "train_acc", "test_acc"} of that epoch.  This is
+    :class:`Trainer` run to the end.
 
     Notes
     -----
@@ -116,53 +118,113 @@ def train(dataset: Dataset, config: TrainConfig | None = None, *,
     epochs with batch 64 takes about a second.  The torch thread count is set to 1 during the call
     and restored afterwards.
     """
-    import torch
-
-    if not isinstance(dataset, Dataset):
-        raise ExplorerError(f"train needs an explorer Dataset; got {type(dataset).__name__}.")
-    config = TrainConfig() if config is None else config
     start = time.perf_counter()
-    n_out = 1 if dataset.n_classes == 2 else dataset.n_classes
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model = _build(torch, config.hidden, dataset.dim, n_out, config.activation, config.alpha, config.seed)
-        x_tr, y_tr = torch.from_numpy(dataset.x_train.astype(np.float32)), torch.from_numpy(dataset.y_train)
-        x_te, y_te = torch.from_numpy(dataset.x_test.astype(np.float32)), torch.from_numpy(dataset.y_test)
-        opt = _optimizer(torch, model, config)
-        gen = torch.Generator().manual_seed(config.seed)
-        batch = min(config.batch_size, len(x_tr))
-        history = {key: [] for key in ("epoch", "loss", "test_loss", "train_acc", "test_acc")}
-        keep = set(config.snapshot_epochs)
-        snapshots = [(0, _network(model))] if config.snapshot_every or 0 in keep else []
-        every = max(1, math.ceil(config.epochs / _PROGRESS_CALLS))
-        stopped = False
-        for epoch in range(1, config.epochs + 1):
-            if should_stop is not None and should_stop():
-                stopped = True
-                break
-            order = torch.randperm(len(x_tr), generator=gen)
-            for i in range(0, len(x_tr), batch):
-                idx = order[i:i + batch]
-                opt.zero_grad()
-                _loss(torch, model(x_tr[idx]), y_tr[idx]).backward()
-                opt.step()
-            metrics = _evaluate(torch, model, x_tr, y_tr, x_te, y_te)
-            history["epoch"].append(epoch)
-            for key, value in metrics.items():
-                history[key].append(value)
-            if (config.snapshot_every and epoch % config.snapshot_every == 0) or epoch in keep:
-                snapshots.append((epoch, _network(model)))
-            if progress is not None and (epoch % every == 0 or epoch == config.epochs):
-                progress(epoch, config.epochs, metrics)
-        net = _network(model)
-        done = history["epoch"][-1] if history["epoch"] else 0
-        if config.snapshot_every and snapshots[-1][0] != done:
-            snapshots.append((done, net))
-    finally:
-        torch.set_num_threads(threads)
-    return TrainResult(net=net, history=history, snapshots=tuple(snapshots), stopped=stopped,
-                       seconds=time.perf_counter() - start)
+    trainer = Trainer(dataset, config)
+    every = max(1, math.ceil(trainer.config.epochs / _PROGRESS_CALLS))
+    stopped = False
+    while not trainer.done:
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
+        trainer.run(1)
+        if progress is not None and (trainer.epoch % every == 0 or trainer.done):
+            progress(trainer.epoch, trainer.config.epochs, trainer.metrics)
+    return trainer.result(stopped=stopped, seconds=time.perf_counter() - start)
+
+
+class Trainer:
+    """One training run advanced a few epochs at a time (what :func:`train` does in one go).
+
+    ``Trainer(dataset, config)`` builds the seeded network and optimiser; each :meth:`run` trains more
+    epochs, so the weights after ``run(a)`` then ``run(b)`` equal those of ``train`` with a + b epochs,
+    bit for bit.  Between calls, :attr:`net` is the current network and :attr:`metrics` the last epoch's
+    loss and accuracy: a live view redraws from them while training goes on.
+
+    Attributes
+    ----------
+    dataset : Dataset;  config : TrainConfig
+    history : {"epoch", "loss", "test_loss", "train_acc", "test_acc"}: one entry per finished epoch
+    """
+
+    def __init__(self, dataset: Dataset, config: TrainConfig | None = None) -> None:
+        import torch
+
+        if not isinstance(dataset, Dataset):
+            raise ExplorerError(f"train needs an explorer Dataset; got {type(dataset).__name__}.")
+        self.dataset = dataset
+        self.config = config = TrainConfig() if config is None else config
+        self._torch = torch
+        n_out = 1 if dataset.n_classes == 2 else dataset.n_classes
+        with _one_thread(torch):
+            self._model = _build(torch, config.hidden, dataset.dim, n_out, config.activation, config.alpha,
+                                 config.seed)
+            self._x_tr = torch.from_numpy(dataset.x_train.astype(np.float32))
+            self._y_tr = torch.from_numpy(dataset.y_train)
+            self._x_te = torch.from_numpy(dataset.x_test.astype(np.float32))
+            self._y_te = torch.from_numpy(dataset.y_test)
+            self._opt = _optimizer(torch, self._model, config)
+            self._gen = torch.Generator().manual_seed(config.seed)
+        self._batch = min(config.batch_size, len(self._x_tr))
+        self.history = {key: [] for key in ("epoch", "loss", "test_loss", "train_acc", "test_acc")}
+        self._net: Network | None = None
+        self._keep = frozenset(config.snapshot_epochs)
+        self._snapshots = [(0, self.net)] if config.snapshot_every or 0 in self._keep else []
+
+    @property
+    def epoch(self) -> int:
+        """Epochs finished so far."""
+        return len(self.history["epoch"])
+
+    @property
+    def done(self) -> bool:
+        """True once ``config.epochs`` epochs are finished."""
+        return self.epoch >= self.config.epochs
+
+    @property
+    def net(self) -> Network:
+        """The network as it is now (float64 copy of the float32 weights)."""
+        if self._net is None:
+            self._net = _network(self._model)
+        return self._net
+
+    @property
+    def metrics(self) -> dict:
+        """{"loss", "test_loss", "train_acc", "test_acc"} after the last finished epoch ({} before the first)."""
+        return {key: values[-1] for key, values in self.history.items() if key != "epoch" and values}
+
+    def run(self, epochs: int = 1, *, should_stop: Callable[[], bool] | None = None) -> int:
+        """Train up to ``epochs`` more epochs (never past ``config.epochs``); ``should_stop()`` is checked
+        before each.  Returns the number of epochs trained."""
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ExplorerError(f"epochs to run must be a whole number ≥ 0; got {epochs!r}.")
+        torch, n = self._torch, 0
+        with _one_thread(torch):
+            while n < epochs and not self.done and not (should_stop is not None and should_stop()):
+                order = torch.randperm(len(self._x_tr), generator=self._gen)
+                for i in range(0, len(self._x_tr), self._batch):
+                    idx = order[i:i + self._batch]
+                    self._opt.zero_grad()
+                    _loss(torch, self._model(self._x_tr[idx]), self._y_tr[idx]).backward()
+                    self._opt.step()
+                metrics = _evaluate(torch, self._model, self._x_tr, self._y_tr, self._x_te, self._y_te)
+                self.history["epoch"].append(self.epoch + 1)
+                for key, value in metrics.items():
+                    self.history[key].append(value)
+                self._net = None
+                n += 1
+                if (self.config.snapshot_every and self.epoch % self.config.snapshot_every == 0) or \
+                        self.epoch in self._keep:
+                    self._snapshots.append((self.epoch, self.net))
+        return n
+
+    def result(self, *, stopped: bool = False, seconds: float = 0.0) -> TrainResult:
+        """The run so far as a TrainResult (``stopped``: it ended before ``config.epochs``; ``seconds``: its
+        wall time); the snapshots end with the current network."""
+        snapshots = list(self._snapshots)
+        if self.config.snapshot_every and snapshots[-1][0] != self.epoch:
+            snapshots.append((self.epoch, self.net))
+        return TrainResult(net=self.net, history={k: list(v) for k, v in self.history.items()},
+                           snapshots=tuple(snapshots), stopped=stopped, seconds=seconds)
 
 
 def init_network(hidden, *, n_inputs: int = 2, n_outputs: int = 1, activation: str = "relu",
@@ -200,6 +262,17 @@ def training_provenance(dataset: Dataset, config: TrainConfig, result: TrainResu
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+@contextmanager
+def _one_thread(torch):
+    """torch on one thread inside the block (deterministic and polite on a shared server), restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _check_hidden(hidden: tuple) -> None:
     if not 1 <= len(hidden) <= MAX_HIDDEN_LAYERS or not all(
             isinstance(h, (int, np.integer)) and not isinstance(h, bool) and 1 <= h <= MAX_UNITS for h in hidden):

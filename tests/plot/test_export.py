@@ -125,7 +125,11 @@ def test_png_has_inches_times_dpi_pixels(moons_map, width_in, height_in, dpi):
 @needs_chromium
 def test_svg_draws_regions_as_one_vector_path_per_colour(moons_map):
     regions, fig = moons_map
-    root = ET.fromstring(export_bytes(publication_style(fig), "svg"))
+    data = export_bytes(publication_style(fig, font_family="Times New Roman"), "svg")
+    # axis titles are x with a real subscript 1 (a tspan), not the Unicode "₁" that fonts replace by other glyphs
+    text = data.decode()
+    assert re.search(r'>x\S?<tspan style="font-size:70%" dy="0.3em">1</tspan>', text) and "₁" not in text
+    root = ET.fromstring(data)
     assert root.tag == f"{SVG}svg" and (root.get("width"), root.get("height")) == ("336", "336")
     assert not list(root.iter(f"{SVG}image")), "no raster images inside the SVG"
     paths = list(root.iter(f"{SVG}path"))

@@ -88,11 +88,15 @@ def test_presets_show_closed_form_and_exact_count(page):
     assert not page.exception and "at initialisation (seed 0)" in " ".join(values(page.markdown))
 
 
-def test_classroom_hides_downloads(page):
-    assert any(e.label.startswith("Download this figure") for e in page.expander)
+def _figure_exports(page) -> list[str]:
+    return [b.proto.popover.label for b in page.get("popover")]
+
+
+def test_every_figure_exports_in_classroom_mode_too(page):
+    assert _figure_exports(page) == ["⤓ Figure"]
     page.session_state["harness_classroom"] = True
     page.run()
-    assert not [e for e in page.expander if e.label.startswith("Download this figure")]
+    assert _figure_exports(page) == ["⤓ Figure"]
     page.radio(key="teach_section").set_value("Classic constructions").run()
     page.selectbox(key="teach_preset").set_value("sawtooth").run()
     assert not page.get("plotly_chart")[1:]  # no depth chart in classroom mode: one map only
@@ -141,7 +145,7 @@ def test_timeline_figure_marks_the_current_snapshot():
 
     t = Timeline(epochs=np.array([0, 5]), n_regions=np.array([10, -1]), mean_d_star=np.array([0.1, np.inf]),
                  loss=np.array([0.7, 0.3]), accuracy=np.array([0.5, 0.9]), test_loss=np.array([np.nan, np.nan]),
-                 test_accuracy=np.array([np.nan, np.nan]), box=BOX, seconds=0.0)
+                 test_accuracy=np.array([np.nan, np.nan]), colors=({}, {}), box=BOX, seconds=0.0)
     fig = timeline_figure(t, current=1)
     assert len(fig.data) == 4  # no test curves without test points
     assert np.isnan(fig.data[0].y[1]) and np.isnan(fig.data[1].y[1])  # over budget, infinite d*: not drawn

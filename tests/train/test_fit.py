@@ -11,7 +11,7 @@ import torch
 from explorer.io import files as io
 from explorer.train.data import make_dataset
 from explorer.errors import ExplorerError
-from explorer.train.fit import TrainConfig, init_network, predict, train, training_provenance
+from explorer.train.fit import TrainConfig, Trainer, init_network, predict, train, training_provenance
 
 MOONS = make_dataset("moons", n_points=200, noise=0.1, seed=1)
 QUICK = TrainConfig(hidden=(8, 8), epochs=15, batch_size=32)
@@ -86,6 +86,33 @@ def test_snapshots_start_at_initialisation_and_end_at_the_result():
     assert same_weights(result.snapshots[0][1], init_network((6, 6), seed=0))
     assert same_weights(result.snapshots[-1][1], result.net)
     assert train(MOONS, QUICK).snapshots == ()
+
+
+def test_a_trainer_run_in_chunks_gives_the_weights_of_one_training_run():
+    config = TrainConfig(hidden=(6, 6), epochs=12, snapshot_every=5)
+    whole = train(MOONS, config)
+    trainer = Trainer(MOONS, config)
+    assert trainer.epoch == 0 and trainer.metrics == {} and same_weights(trainer.net, init_network((6, 6)))
+    assert [trainer.run(5), trainer.run(0), trainer.run(4), trainer.run(100)] == [5, 0, 4, 3]
+    assert trainer.done and trainer.epoch == 12 and trainer.run(1) == 0
+    assert same_weights(trainer.net, whole.net) and trainer.history == whole.history
+    assert trainer.metrics == {k: whole.history[k][-1] for k in ("loss", "test_loss", "train_acc", "test_acc")}
+    result = trainer.result(seconds=1.5)
+    assert [e for e, _ in result.snapshots] == [0, 5, 10, 12] and result.seconds == 1.5 and not result.stopped
+
+
+def test_a_trainer_paused_mid_run_reports_a_partial_result_and_resumes():
+    config = TrainConfig(hidden=(4,), epochs=9, snapshot_every=4)
+    trainer = Trainer(MOONS, config)
+    trainer.run(6)
+    partial = trainer.result(stopped=True)
+    assert partial.stopped and [e for e, _ in partial.snapshots] == [0, 4, 6]
+    assert same_weights(partial.net, train(MOONS, TrainConfig(hidden=(4,), epochs=6)).net)
+    assert trainer.run(5, should_stop=lambda: trainer.epoch >= 8) == 2 and trainer.epoch == 8
+    trainer.run(1)
+    assert same_weights(trainer.net, train(MOONS, config).net)
+    with pytest.raises(ExplorerError, match="whole number"):
+        trainer.run(-1)
 
 
 def test_init_network_is_pytorch_default_init_and_leaves_global_rng_alone():

@@ -75,14 +75,28 @@ def _click_payload(x: float, y: float) -> dict:
 
 
 def _finish_training(at: AppTest, timeout: float = 60.0) -> None:
-    """Rerun (as the progress fragment does) until the training job has been adopted."""
+    """Rerun (as the live fragment does) until the live run has ended and its network is on screen."""
     end = time.monotonic() + timeout
     while True:
         _run(at)
-        if "train_job" not in at.session_state:
+        if "live_run" not in at.session_state:
             return
         assert time.monotonic() < end, "training did not finish"
         time.sleep(0.1)
+
+
+def _small_network(*, units: int, epochs: int) -> AppTest:
+    """The app with one hidden layer of ``units`` and ``epochs`` set in the sidebar, training at full speed."""
+    at = _start(s_animate=False)
+    at.slider(key="s_layers").set_value(1)
+    at.number_input(key="s_units_0").set_value(units)
+    at.number_input(key="s_epochs").set_value(epochs)
+    return _run(at)
+
+
+def _exports(at: AppTest) -> list[str]:
+    """Labels of the figure-export popovers and of the CSV buttons on the page."""
+    return [b.proto.popover.label for b in at.get("popover")] + [b.label for b in at.get("download_button")]
 
 
 def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
@@ -110,7 +124,7 @@ def test_default_page_shows_the_example_regions_and_data(moons):
     spec = _figure(at)
     assert _n_polygons(spec) == 271
     names = [t.get("name") for t in spec["data"]]
-    assert "class 0 (train)" in names and "class 1 (train)" in names and "decision boundary" in names
+    assert "class 0" in names and "class 1" in names and "decision boundary" in names
     hover = next(t for t in spec["data"] if t.get("name") == "region info")
     assert len(hover["hovertext"]) == 271 and hover["hovertext"][0].startswith("region 0<br>pattern ")
     assert not at.error
@@ -124,13 +138,14 @@ def test_a_click_selects_the_point_and_shows_the_exact_count_in_its_ball(moons):
     assert point == pytest.approx(expected) and point == pytest.approx((1.0, 1.0))
     regions = enumerate_regions(moons.net, (-3, 3, -3, 3))
     exact = disk_count(moons.net, point, 0.5, regions=regions).n_regions
-    assert _metrics(at)["exact regions in ball"] == f"{exact:,}"
+    assert _metrics(at)["regions in the ball · exact"] == f"{exact:,}"
     names = [t.get("name") for t in _figure(at)["data"]]
     assert "ball r = 0.5" in names and "selected point" in names and "selected region" in names
     assert any(n.startswith("d* = ") for n in names if n)
     at.slider(key="s_radius").set_value(1.0)
     _run(at)
-    assert _metrics(at)["exact regions in ball"] == f"{disk_count(moons.net, point, 1.0, regions=regions).n_regions:,}"
+    assert _metrics(at)["regions in the ball · exact"] == \
+        f"{disk_count(moons.net, point, 1.0, regions=regions).n_regions:,}"
 
 
 def test_clicks_outside_the_plot_area_and_bad_typed_points_change_nothing():
@@ -141,7 +156,11 @@ def test_clicks_outside_the_plot_area_and_bad_typed_points_change_nothing():
     assert any("two numbers" in e.value for e in at.error)
     at.text_input(key="point_text").input("0.5, -1")
     _run(at)
-    assert at.session_state["point"] == (0.5, -1.0) and "exact regions in ball" in _metrics(at)
+    assert at.session_state["point"] == (0.5, -1.0) and "regions in the ball · exact" in _metrics(at)
+    at.text_input(key="point_text").input("5, 0")  # outside the map's box [-3, 3]²: said so, not "a boundary"
+    _run(at)
+    assert any("outside the map's box" in m.value for m in at.markdown)
+    assert not any("boundary" in m.value for m in at.markdown if m.value.startswith("**Point**"))
 
 
 def test_pinned_points_are_compared_in_a_table():
@@ -153,9 +172,10 @@ def test_pinned_points_are_compared_in_a_table():
     next(b for b in at.button if b.label == "Pin this point").click()
     _run(at)
     table = at.dataframe[0].value
-    assert len(table) == 2 and {"point", "region", "d*", "exact count", "sampled lower",
-                                "local upper (symbolic)", "B (conditional)"} <= set(table.columns)
-    assert (table["sampled lower"] <= table["exact count"]).all()
+    assert len(table) == 2 and {"point", "where", "distance to boundary (exact)", "regions in ball (exact)",
+                                "at least (certain)", "at most (proven bound)"} == set(table.columns)
+    assert (table["at least (certain)"] <= table["regions in ball (exact)"]).all()
+    assert "⤓ CSV" in _exports(at)
 
 
 def test_click_and_slider_on_a_2x32_network_are_fast(capsys):
@@ -177,10 +197,7 @@ def test_click_and_slider_on_a_2x32_network_are_fast(capsys):
 
 
 def test_training_from_the_sidebar_is_deterministic_and_replaces_the_network():
-    at = _start()
-    at.slider(key="s_layers").set_value(1)
-    at.number_input(key="s_units_0").set_value(4)
-    at.number_input(key="s_epochs").set_value(20)
+    at = _small_network(units=4, epochs=20)
     at.slider(key="s_n_points").set_value(100)
     _run(at)
     next(b for b in at.button if b.label == "Train").click()
@@ -194,30 +211,73 @@ def test_training_from_the_sidebar_is_deterministic_and_replaces_the_network():
     expected = enumerate_regions(direct.net, (-3, 3, -3, 3)).n_regions
     assert _metrics(at)["activation regions"] == f"{expected:,}"
     assert any("trained 20 epochs" in s.value for s in at.success)
+    assert model.train_result.seconds > direct.seconds / 10  # wall time of the live run, start-up included
 
 
-def test_stop_keeps_the_partially_trained_network():
-    at = _start()
+def test_pause_keeps_the_partially_trained_network_and_its_link_reproduces_it():
+    at = _start(s_animate=False)
     at.number_input(key="s_epochs").set_value(2000)
     _run(at)
     next(b for b in at.button if b.label == "Train").click()
     _run(at)
-    job = at.session_state["train_job"]
+    run = at.session_state["live_run"]
     end = time.monotonic() + 60
-    while not job.points:  # let a few epochs finish (progress is reported every 40 epochs)
+    while run.frame is None or run.frame.epoch < 3:  # let a few epochs finish
         assert time.monotonic() < end
         time.sleep(0.05)
+    at.button(key="live_toggle").click()  # Pause
     _run(at)
-    stop = next(b for b in at.button if b.label == "Stop")
-    stop.click()
-    _finish_training(at)
     model = at.session_state["on_screen"]
-    assert model.train_result.stopped and model.source.startswith("trained on moons (stopped after epoch")
+    assert run.state == "paused" and model.train_result.stopped
+    assert model.source.startswith("trained on moons (stopped after epoch")
     done = model.train_result.history["epoch"][-1]
-    assert done < 2000 and at.query_params["epochs"] == str(done)  # the link reproduces the partial network
+    assert 3 <= done < 2000 and at.query_params["epochs"] == str(done)  # the link reproduces the partial network
     again = _start_with_url(dict(at.query_params))
     _finish_training(again)
     assert again.session_state["on_screen"].net.equals(model.net)
+
+
+def test_play_step_reset_and_live_frames():
+    from explorer.train.fit import init_network
+
+    at = _small_network(units=5, epochs=80)
+    at.button(key="live_reset").click()  # Reset: a fresh network at epoch 0, paused
+    _run(at)
+    run = at.session_state["live_run"]
+    end = time.monotonic() + 30
+    while run.state != "paused":
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    _run(at)
+    assert at.session_state["on_screen"].net.equals(init_network((5,), seed=0))
+    at.button(key="live_step").click()  # Step: one chunk (80 / 40 = 2 epochs), then paused again
+    _run(at)
+    while run.frame.epoch < 2 or run.state != "paused":
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    _run(at)
+    assert at.session_state["on_screen"].train_result.history["epoch"] == [1, 2]
+    at.button(key="live_toggle").click()  # Resume: plays from epoch 2; the map shows the run's frames
+    _run(at)
+    live = _figure(at)
+    assert run.playing or run.finished
+    if run.playing:  # a live frame: the exact partition as one image, no hover labels, the same count
+        assert live["layout"].get("images") and "region info" not in [t.get("name") for t in live["data"]]
+    _finish_training(at)
+    direct = train(make_dataset("moons", n_points=500, noise=0.1, test_fraction=0.2, seed=0),
+                   TrainConfig(hidden=(5,), epochs=80, snapshot_every=8))
+    assert at.session_state["on_screen"].net.equals(direct.net)  # paused, stepped and resumed = one run
+    assert _metrics(at)["activation regions"] == f"{enumerate_regions(direct.net, (-3, 3, -3, 3)).n_regions:,}"
+
+
+def test_a_highlighted_neuron_draws_its_zero_set_and_its_own_map(moons):
+    at = _start(s_neuron=22)  # neuron 6 of layer 2
+    names = [t.get("name") for t in _figure(at)["data"]]
+    assert "neuron 6 of layer 2" in names and "neuron 6 of layer 2 (casing)" in names
+    thumb = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if ": zero set" in c.proto.spec)
+    assert thumb["layout"]["title"]["text"] == "neuron 6 of layer 2: active where shaded"
+    assert at.query_params["neuron"] == "22"
+    assert {"⤓ Diagram", "⤓ Neuron map", "⤓ Figure"} <= set(_exports(at))
 
 
 def test_good_uploads_replace_the_network(moons):
@@ -263,7 +323,7 @@ def test_bad_files_give_a_message_and_keep_the_page_usable(tmp_path, kind):
     assert len(at.error) == 1 and "bad.pt" in at.error[0].value
     assert _metrics(at)["activation regions"] == "271"
     _click(at, _click_payload(0.5, 0.5))
-    assert "exact regions in ball" in _metrics(at)
+    assert "regions in the ball · exact" in _metrics(at)
 
 
 def test_a_three_input_network_is_shown_as_a_slice_with_a_message():
@@ -288,7 +348,7 @@ def test_region_budget_overrun_offers_a_larger_budget():
     at = _upload(_start(s_max_regions=1000), "big.pt", checkpoint_bytes(random_network((48, 48), seed=1)))
     assert any("regions are not drawn" in w.value for w in at.warning)
     _click(at, _click_payload(0.1, 0.1))
-    assert "exact regions in ball" in _metrics(at)  # the point panel works without the map's partition
+    assert "regions in the ball · exact" in _metrics(at)  # the point panel works without the map's partition
     next(b for b in at.button if b.label == "Raise the region budget to 4,000").click()
     _run(at)
     assert at.session_state["s_max_regions"] == 4000
@@ -319,7 +379,7 @@ def test_classroom_mode_hides_advanced_controls_and_keeps_their_values():
     _run(at)
     keys = {w.key for w in at.selectbox} | {w.key for w in at.number_input}
     assert not {"s_optimizer", "s_certifier", "s_batch_size", "s_max_regions"} & keys
-    assert at.session_state["s_optimizer"] == "sgd" and _metrics(at)["activation regions"] == "271"
+    assert at.session_state["s_optimizer"] == "sgd" and _metrics(at)["regions"] == "271"  # the short label
     at.toggle(key="s_classroom").set_value(False)
     _run(at)
     assert at.selectbox(key="s_optimizer").value == "sgd"
@@ -327,6 +387,7 @@ def test_classroom_mode_hides_advanced_controls_and_keeps_their_values():
 
 def _start_with_url(query: dict) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["s_animate"] = False  # a session setting: train at full speed under test
     at.query_params.update(query)
     return _run(at)
 
@@ -346,7 +407,7 @@ def test_a_link_restores_the_view_and_the_url_follows_changes():
 
 def test_a_link_with_other_training_settings_retrains_deterministically():
     at = _start_with_url({"hidden": "5", "epochs": "15", "n_points": "100", "seed": "3", "domain": "-2,2,-1,1"})
-    assert "train_job" in at.session_state
+    assert "live_run" in at.session_state
     _finish_training(at)
     assert _figure(at)["layout"]["xaxis"]["range"] == [-2, 2]  # training keeps the link's domain
     model = at.session_state["on_screen"]
@@ -361,7 +422,7 @@ def test_a_bad_link_gives_warnings_and_a_working_page():
     at = _start_with_url({"radius": "-4", "hidden": "x", "colour": "red", "tab": "nowhere"})
     warnings = [w.value for w in at.sidebar.warning]
     assert len(warnings) == 4 and all(w.startswith("Link: ") for w in warnings)
-    assert _metrics(at)["activation regions"] == "271" and "train_job" not in at.session_state
+    assert _metrics(at)["activation regions"] == "271" and "live_run" not in at.session_state
 
 
 def _wait_job(at: AppTest, key: str, timeout: float = 60.0) -> None:
@@ -387,6 +448,24 @@ def test_higher_dimensions_compares_bounds_with_the_exact_counts_of_the_example(
     assert all(r.seconds is None or r.seconds >= 0 for r in rows.values())
     chart = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if '"type":"log"' in c.proto.spec)
     assert chart["layout"]["xaxis"]["type"] == "log"
+    table = at.dataframe[-1].value
+    assert "None" not in table["seconds"].astype(str).tolist() and "kind of number" in table.columns
+    assert {"⤓ Figure", "⤓ CSV"} <= set(_exports(at))
+
+
+def test_a_long_comparison_stops_when_asked():
+    at = _start(app_tab="Higher dimensions")
+    at.slider(key="higher_budget").set_value(300)
+    at.checkbox(key="higher_exact").set_value(True)
+    next(b for b in at.button if b.label == "Compare counts").click()
+    _run(at)
+    job = at.session_state["higher_job"]
+    start = time.monotonic()
+    at.button(key="higher_job_stop").click()
+    _run(at)
+    assert job.wait(60) and time.monotonic() - start < 60 and not job.error
+    _run(at)
+    assert [e.name for e in job.result.entries] == ["enumeration"]  # what was known before: the map's exact count
 
 
 def test_higher_dimensions_trains_on_clusters_in_eight_dimensions():
@@ -396,19 +475,18 @@ def test_higher_dimensions_trains_on_clusters_in_eight_dimensions():
     at.number_input(key="higher_epochs").set_value(10)
     next(b for b in at.button if b.label == "Train on clusters").click()
     _run(at)
+    job = at.session_state["higher_train_job"]
     _wait_job(at, "higher_train_job")
     trained = at.session_state["higher_trained"]
     net, box = trained.net, trained.box
+    assert job.seconds > job.result[2].seconds  # the job's wall time includes its start-up; train()'s own does not
+    assert trained.train_result.seconds == pytest.approx(job.seconds)  # the time reported is the wall time
     assert net.architecture == "8-6-3" and box.shape == (8, 2)  # 3 clusters: 3 logits
     assert any("8-6-3" in c.value for c in at.caption)
 
 
 def test_local_findings_run_on_the_training_snapshots():
-    at = _start()
-    at.slider(key="s_layers").set_value(1)
-    at.number_input(key="s_units_0").set_value(5)
-    at.number_input(key="s_epochs").set_value(20)
-    _run(at)
+    at = _small_network(units=5, epochs=20)
     next(b for b in at.button if b.label == "Train").click()
     _finish_training(at)
     at.session_state["app_tab"] = "Local findings"
@@ -421,6 +499,8 @@ def test_local_findings_run_on_the_training_snapshots():
     snapshots = at.session_state["on_screen"].train_result.snapshots
     assert status == "complete" and list(findings.epochs) == [e for e, _ in snapshots]
     assert len(at.dataframe[-1].value) == len(findings.epochs)
+    assert "median d* at training points" in at.dataframe[-1].value.columns  # words, not snake_case
+    assert {"⤓ Figure", "⤓ CSV"} <= set(_exports(at))
     assert (findings.n_exact_train >= 1).all() and findings.d_star_train.shape == (len(findings.epochs), 10)
 
 

@@ -53,7 +53,7 @@ def test_clicking_the_region_map_shows_the_ball_and_its_exact_count(server):
                                  "g => g.layout.meta && g.layout.meta.click_target === 'explore-map');"
                                  "const t = gd.data.find(t => t.name === 'selected point'); return [t.x[0], t.y[0]]; }")
             assert abs(star[0] - x) < 2 * 6.0 / frame["width"] and abs(star[1] - y) < 2 * 6.0 / frame["height"]
-            metric = page.locator("[data-testid=stMetric]", has_text="exact regions in ball")
+            metric = page.locator("[data-testid=stMetric]", has_text="regions in the ball · exact")
             metric.wait_for(timeout=10_000)
             assert metric.inner_text().split()[-1] == f"{disk_count(example.net, star, 0.5).n_regions:,}"
             traces = page.evaluate(_MAP_FRAME)["traces"]

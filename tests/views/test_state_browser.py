@@ -49,7 +49,7 @@ def _open(browser, url: str, count: int) -> dict:
     try:
         page = context.new_page()
         page.goto(url)
-        metric = page.locator("[data-testid=stMetric]", has_text="activation regions")
+        metric = page.locator("[data-testid=stMetric]", has_text="regions")
         deadline = time.monotonic() + 60  # the app may train the shared configuration first (≈1 s here)
         while time.monotonic() < deadline:
             if metric.count() and metric.first.inner_text().split()[-1] == f"{count:,}" and page.evaluate(_MAP):
