@@ -1,0 +1,88 @@
+"""``count``: exact count, MIPBound lower bound, sampled lower bound and upper bounds inside a box, within budgets.
+
+MIPBound trials are capped at MAX_TRIALS (the binomial confidence of more trials is not computed in float64) and
+share the time limit with everything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .output import COMPLETE, Outcome, stopped
+from .parsing import add_box, add_budgets, add_json, add_model, count, number
+from .plane import box_of, load_checkpoint
+
+__all__ = ["add_count", "run_count", "COUNT_SECONDS", "COUNT_MAX_REGIONS", "MAX_TRIALS"]
+
+COUNT_SECONDS = 40.0
+COUNT_MAX_REGIONS = 1_000_000
+MAX_TRIALS = 1000
+
+
+def add_count(sub) -> None:
+    p = sub.add_parser("count", help="exact counts, MIPBound lower bounds and upper bounds in any dimension")
+    add_model(p)
+    add_box(p, "box to count in")
+    p.add_argument("--exact", action="store_true")
+    p.add_argument("--mipbound", action="store_true")
+    p.add_argument("--trials", type=count(lo=1, hi=MAX_TRIALS, what="a number of trials"), default=None,
+                   help=f"MIPBound trials, 1–{MAX_TRIALS} (default: chosen by its pilot)")
+    p.add_argument("--confidence", type=number(lo=0, lo_open=True, hi=1, hi_open=True, what="a confidence"),
+                   default=0.95)
+    p.add_argument("--xor-length", type=_xor_length, default=3,
+                   help="XORs of MIPBound's MILP searches: 'dense' or an integer k from 1 to 1,000 (default 3)")
+    p.add_argument("--upper", action="store_true")
+    add_budgets(p, seconds=COUNT_SECONDS, regions=COUNT_MAX_REGIONS,
+                regions_help="most regions the exact count may find before it stops (a certain lower bound then)")
+    add_json(p)
+    p.set_defaults(handler=run_count)
+
+
+def run_count(args: argparse.Namespace) -> Outcome:
+    """Exact count, MIPBound lower bound, sampled lower bound and upper bounds inside a box (all if none chosen)."""
+    from ..count.compare import compare_counts
+    from ..count.mipbound import MipBoundOptions
+    from ..plot.text import format_count
+
+    options = MipBoundOptions(trials=args.trials, confidence=args.confidence, xor_length=args.xor_length)
+    checkpoint = load_checkpoint(args)
+    everything = not (args.exact or args.mipbound or args.upper)
+    result = compare_counts(checkpoint.net, box_of(args, checkpoint), exact=args.exact or everything,
+                            run_mipbound=args.mipbound or everything, upper=args.upper or everything,
+                            options=options, time_limit=args.time_limit, max_regions=args.max_regions)
+    notes = []
+    if result.exact is not None and not result.exact.is_exact:
+        notes.append(f"exact count: {result.exact.status} after {result.exact.n_regions:,} regions (a certain "
+                     "lower bound)")
+    if result.mipbound is not None and result.mipbound.status != COMPLETE:
+        notes.append(f"MIPBound: {result.mipbound.status} (some trials stopped at their share of the time; the bound "
+                     "stays valid)")
+    status = stopped("; ".join(notes)) if notes else COMPLETE
+    payload = {**result.to_json(), "status": status}
+    box = result.box
+    shown = f"[{box[0, 0]:g}, {box[0, 1]:g}]^{len(box)}" if (box == box[0]).all() else str(box.tolist())
+    lines = [f"network {result.architecture} ({result.activation}), box {shown}",
+             f"bracket:           {result.bracket.text()}"]
+    if result.exact is not None:
+        ex = result.exact
+        lines.append(f"exact count:       {format_count(ex.n_regions)} ({ex.status}, {ex.seconds:.1f} s)")
+    if result.mipbound is not None:
+        mb = result.mipbound
+        prob = (f"{format_count(mb.probabilistic_lower_bound)} at confidence {mb.confidence:g}"
+                if mb.probabilistic_lower_bound else "none")
+        lines.append(f"MIPBound lower:    {format_count(mb.lower_bound)} ({mb.guarantee}; certain "
+                     f"{format_count(mb.certain_lower_bound)}, probabilistic {prob}; {mb.mode} trials, "
+                     f"{mb.seconds:.1f} s)")
+    lines.append(f"sampled lower:     {format_count(result.sampled_lower)} ({result.sampled_points} points)")
+    lines += [f"{u.label}: {format_count(u.value)}" + (f" ({u.note})" if u.value is None else "")
+              for u in result.upper]
+    if status != COMPLETE:
+        lines.append(status)
+    return Outcome(payload=payload, lines=lines, status=status)
+
+
+def _xor_length(text: str):
+    """argparse type of --xor-length: 'dense' or a whole number 1–1000."""
+    if str(text).strip().lower() == "dense":
+        return "dense"
+    return count(lo=1, hi=1000, what="'dense' or an XOR length")(text)
