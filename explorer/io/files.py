@@ -3,18 +3,19 @@
 Files are recognised by their content, never their suffix, and read without executing anything: torch
 zip archives go through a restricted, torch-free unpickler (:mod:`explorer.io.torchfile`) that knows only
 the globals a dictionary of tensors needs; TorchScript modules become inert records whose class names are
-matched against the supported layers; ONNX is parsed as protobuf data.  ``torch.load(weights_only=True)`` is
-the fallback for the rare torch globals the reader lacks and for the legacy (pre-1.6) format.  All
-parameters become float64 exactly (float32 → float64 is lossless), so a state_dict, a TorchScript
+matched against the supported layers; ONNX is parsed as protobuf data after a scan of its bytes.
+``torch.load(weights_only=True)`` is the fallback for the rare torch globals the reader lacks and for the
+legacy (pre-1.6) format, after the same pickle has run on an inert machine under the same limits.  Every load
+has one :class:`~explorer.io.budget.FileBudget` that each reader charges before it allocates.  All
+parameters become float64 exactly (see :mod:`explorer.io.dtypes`), so a state_dict, a TorchScript
 file and a checkpoint of one network give bitwise-identical weights.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import pickle
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +24,11 @@ import numpy as np
 from ..errors import ExplorerError
 from ..net import Network, parse_activation
 from . import torchfile as _torchfile
+from .budget import FileBudget
+from .dtypes import as_float64, kind_refused
 from .layers import Act, Affine, act_step, assemble, batchnorm, specs_from_script, specs_from_state_dict
 from .onnxfile import looks_like_onnx, specs_from_onnx
+from .torchload import load_with_torch
 
 __all__ = ["Checkpoint", "load", "load_network", "save_checkpoint", "checkpoint_bytes", "from_module",
            "to_module", "save_state_dict", "save_torchscript", "MAX_FILE_BYTES", "MAX_PARAMETERS",
@@ -77,15 +81,18 @@ def load(source, *, activation: str | None = None, filename: str | None = None) 
         unsupported layer, inconsistent shapes, NaN/Inf weights or a network over the size limits.
     """
     data, label = _read_bytes(source, filename)
+    budget = FileBudget(label)
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        ckpt = _load_zip(data, label, activation)
-    elif data.startswith(_LEGACY_MAGIC):
-        ckpt = _interpret(_torch_load(data, label), label, activation, "legacy torch file")
+        ckpt = _load_zip(data, label, activation, budget)
+    elif data.startswith(_LEGACY_MAGIC):  # five pickles: magic, protocol, system, the object, storage keys
+        with _torch_errors(label):
+            state = load_with_torch(data, budget, scan=data, pickles=5)
+        ckpt = _interpret(state, label, activation, "legacy torch file", budget)
     elif data[:1] == b"\x80":
         raise ExplorerError(f"{label} is a plain Python pickle, not a PyTorch file; it was not opened because "
                             "unpickling can run code. Save the network with torch.save(model.state_dict(), path).")
     elif looks_like_onnx(data):
-        ckpt = _from_steps(specs_from_onnx(data, label), label, "onnx")
+        ckpt = _from_steps(specs_from_onnx(data, label, budget), label, "onnx", budget)
     else:
         raise ExplorerError(f"{label} is not a network file: expected a PyTorch .pt archive, TorchScript or "
                             f"ONNX, but it starts with {data[:8]!r}.")
@@ -142,7 +149,7 @@ def from_module(module, *, activation: str | None = None) -> Network:
 
     steps: list = []
     _module_steps(module, "", steps, nn)
-    net = assemble(steps, max_parameters=MAX_PARAMETERS)
+    net = assemble(steps, max_parameters=MAX_PARAMETERS, budget=FileBudget("the module"))
     _check_activation(net, activation, "the module")
     return net
 
@@ -212,13 +219,13 @@ def _read_bytes(source, filename: str | None) -> tuple[bytes, str]:
     return data, label
 
 
-def _load_zip(data: bytes, label: str, activation: str | None) -> Checkpoint:
+def _load_zip(data: bytes, label: str, activation: str | None, budget: FileBudget) -> Checkpoint:
     try:
-        archive = _torchfile.open_archive(data, max_bytes=MAX_FILE_BYTES)
+        archive = _torchfile.open_archive(data, max_bytes=MAX_FILE_BYTES, budget=budget)
     except _torchfile.Corrupt as exc:
         raise ExplorerError(f"{label} is not a readable PyTorch file: {exc}. Save it again with torch.save.") from None
     if _torchfile.is_torchscript(archive):
-        root = _read_pickle(archive, data, label, script=True)
+        root = _read_pickle(archive, data, label, budget, script=True)
 
         def read_code(member: str) -> str:
             try:
@@ -230,47 +237,32 @@ def _load_zip(data: bytes, label: str, activation: str | None) -> Checkpoint:
             steps = specs_from_script(root, read_code)
         except RecursionError:
             raise ExplorerError(f"{label} nests its modules too deeply to be a network.") from None
-        return _from_steps(steps, label, "torchscript")
-    return _interpret(_read_pickle(archive, data, label, script=False), label, activation, "state_dict")
+        return _from_steps(steps, label, "torchscript", budget)
+    state = _read_pickle(archive, data, label, budget, script=False)
+    return _interpret(state, label, activation, "state_dict", budget)
 
 
-def _read_pickle(archive, data: bytes, label: str, *, script: bool):
+def _read_pickle(archive, data: bytes, label: str, budget: FileBudget, *, script: bool):
+    with _torch_errors(label):
+        try:
+            return _torchfile.read_pickle(archive, script=script)
+        except _torchfile.Unsupported as exc:
+            if script:
+                raise ExplorerError(f"{label} uses {exc}, which TorchScript files here may not contain.") from None
+            return load_with_torch(data, budget, scan=archive.read("data.pkl"), pickles=1)
+
+
+@contextmanager
+def _torch_errors(label: str):
+    """The reader's and the fallback's refusals as one ExplorerError sentence each."""
     try:
-        return _torchfile.read_pickle(archive, script=script)
+        yield
     except _torchfile.Refused as exc:
         raise ExplorerError(_refused(label, str(exc))) from None
+    except _torchfile.Kind as exc:
+        raise ExplorerError(kind_refused(label, str(exc))) from None
     except _torchfile.Corrupt as exc:
         raise ExplorerError(f"{label} is damaged, truncated or too large: {exc}. Save it again.") from None
-    except _torchfile.Unsupported as exc:
-        if script:
-            raise ExplorerError(f"{label} uses {exc}, which TorchScript files here may not contain.") from None
-        return _torch_load(data, label)
-
-
-def _torch_load(data: bytes, label: str):
-    """Fallback: torch.load(weights_only=True), tensors turned into numpy arrays."""
-    import torch
-
-    try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        name = str(exc).split("GLOBAL", 1)[-1].split()[0] if "GLOBAL" in str(exc) else "an object"
-        raise ExplorerError(_refused(label, name)) from None
-    except Exception as exc:  # torch raises RuntimeError and others on damaged files
-        raise ExplorerError(f"{label} is damaged or not a PyTorch file ({type(exc).__name__}).") from None
-    return _tensors_to_numpy(obj, torch)
-
-
-def _tensors_to_numpy(obj, torch):
-    if isinstance(obj, torch.Tensor):
-        t = obj.detach().cpu()
-        t = t if t.layout == torch.strided else t.to_dense()
-        return (t.float() if t.dtype == torch.bfloat16 else t).numpy().copy()
-    if isinstance(obj, dict):
-        return {k: _tensors_to_numpy(v, torch) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_tensors_to_numpy(v, torch) for v in obj]
-    return obj
 
 
 def _refused(label: str, name: str) -> str:
@@ -278,27 +270,27 @@ def _refused(label: str, name: str) -> str:
             "and nothing was executed. Save only the weights: torch.save(model.state_dict(), path).")
 
 
-def _interpret(obj, label: str, activation: str | None, fmt: str) -> Checkpoint:
+def _interpret(obj, label: str, activation: str | None, fmt: str, budget: FileBudget) -> Checkpoint:
     """A checkpoint dict or a state_dict (possibly nested under 'state_dict' / 'model_state_dict')."""
     if not isinstance(obj, dict):
         kind = "single tensor" if isinstance(obj, np.ndarray) else type(obj).__name__
         raise ExplorerError(f"{label} holds a {kind}, not a state_dict or checkpoint; save "
                             "model.state_dict() instead.")
     if obj.get("format") == CHECKPOINT_FORMAT:
-        return _checkpoint_from_dict(obj, label)
+        return _checkpoint_from_dict(obj, label, budget)
     nested = [k for k in _NESTED_KEYS if isinstance(obj.get(k), dict)]
     if nested and not all(isinstance(v, np.ndarray) for v in obj.values()):
         obj = obj[nested[0]]
     steps = specs_from_state_dict(obj, activation=activation)
-    return _from_steps(steps, label, fmt)
+    return _from_steps(steps, label, fmt, budget)
 
 
-def _from_steps(steps: list, label: str, fmt: str) -> Checkpoint:
-    net = assemble(steps, max_parameters=MAX_PARAMETERS)
+def _from_steps(steps: list, label: str, fmt: str, budget: FileBudget) -> Checkpoint:
+    net = assemble(steps, max_parameters=MAX_PARAMETERS, budget=budget)
     return Checkpoint(net=net, provenance={"source": {"format": fmt, "filename": label.strip("'")}})
 
 
-def _checkpoint_from_dict(d: dict, label: str) -> Checkpoint:
+def _checkpoint_from_dict(d: dict, label: str, budget: FileBudget) -> Checkpoint:
     version = d.get("version")
     if not isinstance(version, int) or version > CHECKPOINT_VERSION:
         raise ExplorerError(f"{label} is an explorer checkpoint of version {version!r}; this version reads "
@@ -310,6 +302,8 @@ def _checkpoint_from_dict(d: dict, label: str) -> Checkpoint:
     n_params = sum(a.size for a in weights + biases)
     if n_params > MAX_PARAMETERS:
         raise ExplorerError(f"the network has {n_params:,} parameters; the limit is {MAX_PARAMETERS:,}.")
+    budget.allocate(n_params, "the network's layers")
+    weights, biases = ([as_float64(a, f"{label}: a layer") for a in arrays] for arrays in (weights, biases))
     names = d.get("input_names") or []
     net = Network(tuple(weights), tuple(biases), str(d.get("activation", "relu")), float(d.get("alpha", 0.0)),
                   input_names=tuple(str(n) for n in names))
@@ -319,7 +313,9 @@ def _checkpoint_from_dict(d: dict, label: str) -> Checkpoint:
         provenance = None
     if not isinstance(provenance, dict):
         raise ExplorerError(f"{label} is a damaged explorer checkpoint: its provenance is not a JSON object.")
-    return Checkpoint(net=net, box=_box(d.get("domain"), net.n_inputs, f"the box in {label}"), provenance=provenance)
+    domain = d.get("domain")
+    domain = as_float64(domain, f"the box in {label}") if isinstance(domain, np.ndarray) else domain
+    return Checkpoint(net=net, box=_box(domain, net.n_inputs, f"the box in {label}"), provenance=provenance)
 
 
 def _box(box, n0: int, what: str) -> np.ndarray | None:

@@ -2,9 +2,10 @@
 
 Every reader turns its source into a flat list of :class:`Affine` and :class:`Act` steps; modules that are
 the identity at inference (Identity, Dropout, Flatten on feature vectors) leave no step, and BatchNorm in
-eval mode is the affine map  y ↦ s⊙(y − μ) + β  with  s = γ / sqrt(σ² + ε).  :func:`assemble` composes
-consecutive affine steps, so BatchNorm folds into the Linear it follows directly and otherwise into the
-next one, and two Linear layers with nothing between them become one map.
+eval mode is the affine map  y ↦ s⊙(y − μ) + β  with  s = γ / sqrt(σ² + ε), kept as the vector s (a row
+scaling, never a dense diagonal).  :func:`assemble` composes consecutive affine steps, so BatchNorm folds into
+the Linear it follows directly and otherwise into the next one, and two Linear layers with nothing between them
+become one map; every product it forms is charged to the file's budget first.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..net import Network, parse_activation
+from .budget import FileBudget
+from .dtypes import as_float64
 
 __all__ = ["Affine", "Act", "act_step", "batchnorm", "assemble", "specs_from_state_dict",
            "specs_from_script", "BN_EPS"]
@@ -28,7 +31,8 @@ _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 
 @dataclass(frozen=True)
 class Affine:
-    """y = W x + b with W of shape (n_out, n_in) and b of shape (n_out,); label names the source layer."""
+    """y = W x + b with W of shape (n_out, n_in), or y = W ⊙ x + b with W a vector (a diagonal map), and b of
+    shape (n_out,); label names the source layer."""
 
     W: np.ndarray
     b: np.ndarray
@@ -45,7 +49,7 @@ class Act:
 
 
 def batchnorm(gamma, beta, mean, var, eps: float, label: str) -> Affine:
-    """Eval-mode BatchNorm as an affine step diag(s) y + (β − s μ), s = γ / sqrt(var + ε)."""
+    """Eval-mode BatchNorm as the diagonal affine step s ⊙ y + (β − s μ), s = γ / sqrt(var + ε)."""
     mean, var = _vector(mean, label, "running_mean"), _vector(var, label, "running_var")
     n = mean.size
     gamma = np.ones(n) if gamma is None else _vector(gamma, label, "weight")
@@ -57,10 +61,10 @@ def batchnorm(gamma, beta, mean, var, eps: float, label: str) -> Affine:
         raise ExplorerError(f"{label}: BatchNorm running_var + eps must be positive; got a minimum of "
                             f"{float(np.min(var + eps))}. The file is damaged.")
     s = gamma / np.sqrt(var + eps)
-    return Affine(np.diag(s), beta - s * mean, label)
+    return Affine(s, beta - s * mean, label)
 
 
-def assemble(steps: list, *, max_parameters: int) -> Network:
+def assemble(steps: list, *, max_parameters: int, budget: FileBudget) -> Network:
     """Compose a list of Affine/Act steps into a Network  W_L σ(… σ(W_1 x + b_1) …) + b_L.
 
     Consecutive affine steps multiply out (W2 (W1 x + b1) + b2); an activation with no affine step
@@ -80,17 +84,17 @@ def assemble(steps: list, *, max_parameters: int) -> Network:
             if width is None:
                 leading += 1
             else:
-                layers.append(acc if acc is not None else (np.eye(width), np.zeros(width)))
+                layers.append(_dense(acc, width, budget, "the layer between two activations"))
                 acc = None
             last_label = step.label
             continue
         W, b = step.W, step.b
         if width is None:
-            layers += [(np.eye(W.shape[1]), np.zeros(W.shape[1]))] * leading
-        elif W.shape[1] != width:
-            raise ExplorerError(f"{step.label} expects {W.shape[1]} inputs but the layer before it gives "
+            layers += [_dense(None, W.shape[-1], budget, "an activation on the input") for _ in range(leading)]
+        elif W.shape[-1] != width:
+            raise ExplorerError(f"{step.label} expects {W.shape[-1]} inputs but the layer before it gives "
                                 f"{width} outputs; the layer shapes do not chain.")
-        acc = (W, b) if acc is None else (W @ acc[0], W @ acc[1] + b)
+        acc = (W, b) if acc is None else _compose(W, b, acc, budget, step.label)
         width = W.shape[0]
     if width is None:
         raise ExplorerError("the network is empty: it has no Linear layer with weights. Load a network "
@@ -98,13 +102,33 @@ def assemble(steps: list, *, max_parameters: int) -> Network:
     if acc is None:
         raise ExplorerError(f"the network ends with an activation ({last_label}) after its last Linear "
                             "layer; the explorer needs an affine output (logits). Remove the final activation.")
-    layers.append(acc)
+    layers.append(_dense(acc, width, budget, "the output layer"))
     n_params = sum(W.size + b.size for W, b in layers)
     if n_params > max_parameters:
         raise ExplorerError(f"the network has {n_params:,} parameters; the limit is {max_parameters:,}. "
                             "Use a smaller network.")
+    budget.allocate(n_params, "the network's layers")
     name, alpha = (acts[0].name, acts[0].alpha) if acts else ("relu", 0.0)
     return Network(tuple(W for W, _ in layers), tuple(b for _, b in layers), name, alpha)
+
+
+def _compose(W: np.ndarray, b: np.ndarray, acc: tuple, budget: FileBudget, label: str) -> tuple:
+    """(W, b) ∘ (A, c) = (W A, W c + b), with a vector W or A meaning a diagonal (a row or column scaling)."""
+    A, c = acc
+    if W.ndim == 1:
+        budget.allocate(A.size, f"{label} folded into the layer before it")
+        return (W[:, None] * A if A.ndim == 2 else W * A), W * c + b
+    budget.allocate(W.shape[0] * (A.shape[1] if A.ndim == 2 else 1), f"{label} folded into the layer before it")
+    return (W * A[None, :] if A.ndim == 1 else W @ A), W @ c + b
+
+
+def _dense(acc: tuple | None, width: int, budget: FileBudget, label: str) -> tuple:
+    """A layer of the Network as a matrix: the identity for None, diag(s) for a diagonal step."""
+    W, b = acc if acc is not None else (np.ones(width), np.zeros(width))
+    if W.ndim == 2:
+        return W, b
+    budget.allocate(W.size * W.size, f"{label} as a {W.size}×{W.size} layer of the network")
+    return np.diag(W), b
 
 
 def act_step(activation: str | None, label: str) -> Act:
@@ -199,16 +223,18 @@ def _state_kind(params: dict, path: str) -> str:
 def _linear(W, b, label: str) -> Affine:
     if not isinstance(W, np.ndarray) or W.ndim != 2:
         raise ExplorerError(f"{label}: the weight must be a matrix; got {getattr(W, 'shape', type(W).__name__)}.")
+    if 0 in W.shape:
+        raise ExplorerError(f"{label}: the weight has shape {W.shape}; a layer needs at least one input and one output.")
     b = np.zeros(W.shape[0]) if b is None else _vector(b, label, "bias")
     if b.size != W.shape[0]:
         raise ExplorerError(f"{label}: the bias has {b.size} entries but the weight has {W.shape[0]} rows.")
-    return Affine(W.astype(np.float64), b, label)
+    return Affine(as_float64(W, f"{label}: the weight"), b, label)
 
 
 def _vector(v, label: str, what: str) -> np.ndarray:
     if not isinstance(v, np.ndarray) or v.ndim != 1:
         raise ExplorerError(f"{label}: {what} must be a vector; got {getattr(v, 'shape', type(v).__name__)}.")
-    return v.astype(np.float64)
+    return as_float64(v, f"{label}: {what}")
 
 
 def _names(keys: list) -> str:
@@ -255,7 +281,7 @@ def _walk_script(obj, path: str, read_code, steps: list) -> None:
             raise ExplorerError(f"{label} keeps no running statistics, so it is not a fixed affine map; "
                                 "train it with track_running_stats=True.")
         code = _class_code(obj.qualname, read_code)
-        eps = _constant(code, "eps", r"torch\.batch_norm\((?:[^,()]+,\s*){7}" + _NUMBER, label)
+        eps = _constant(code, "eps", r"torch\.batch_norm\((?:[^,()]+,){7}\s*" + _NUMBER, label)
         steps.append(batchnorm(state.get("weight"), state.get("bias"), state["running_mean"],
                                state["running_var"], eps, label))
 
@@ -271,7 +297,7 @@ def _class_code(qualname: str, read_code) -> str:
 
 def _constant(code: str, field: str, traced: str, label: str) -> float:
     """A float constant: 'field : Final[float] = v' (scripted) or the literal in the traced call."""
-    found = re.search(rf"^\s*{field}\s*:\s*Final\[float\]\s*=\s*" + _NUMBER, code, re.M) or re.search(traced, code)
+    found = re.search(rf"^[ \t]*{field}\s*:\s*Final\[float\]\s*=\s*" + _NUMBER, code, re.M) or re.search(traced, code)
     if not found:
         raise ExplorerError(f"cannot read {field} of {label} from the TorchScript code; save the network's "
                             "state_dict instead.")
