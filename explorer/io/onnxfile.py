@@ -1,8 +1,9 @@
 """ONNX graphs (a chain of Gemm / MatMul + Add / Relu / LeakyRelu / BatchNormalization) as layer steps.
 
-The model is parsed as protobuf data by the ``onnx`` package (imported lazily; nothing executes) and
+The bytes are first checked by :func:`~explorer.io.onnxsafe.check_onnx_bytes` (no external data anywhere,
+bounded size), then parsed as protobuf data by the ``onnx`` package (imported lazily; nothing executes) and
 walked from its single data input to its single output; every node on the way must take the running
-tensor plus constants (initializers or Constant nodes).
+tensor plus constants (initializers or Constant nodes), read by :func:`~explorer.io.onnxsafe.tensor_array`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..net import parse_activation
+from .budget import FileBudget
+from .dtypes import kind_refused
 from .layers import Act, Affine, batchnorm
+from .onnxsafe import check_onnx_bytes, tensor_array
 
 __all__ = ["looks_like_onnx", "specs_from_onnx"]
 
@@ -23,32 +27,30 @@ def looks_like_onnx(data: bytes) -> bool:
     return len(data) > 2 and data[0] == 0x08 and data[1] < 0x80
 
 
-def specs_from_onnx(data: bytes, label: str) -> list:
+def specs_from_onnx(data: bytes, label: str, budget: FileBudget) -> list:
     """Affine/Act steps of an ONNX model whose graph is a chain of supported operators."""
     try:
         import onnx
-        from onnx import numpy_helper
     except ImportError:
         raise ExplorerError(f"{label} looks like an ONNX file, and reading ONNX needs the onnx package; "
                             "install it with 'pip install onnx' or save the network's state_dict.") from None
+    check_onnx_bytes(data, label, budget)
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf raises its own DecodeError
         raise ExplorerError(f"{label} is not a network file: it is neither a PyTorch archive nor valid ONNX "
                             f"({type(exc).__name__}).") from None
     graph = model.graph
-    consts = {}
-    for init in graph.initializer:
-        if init.data_location == onnx.TensorProto.EXTERNAL:
-            raise ExplorerError(f"{label} keeps its weights in external files, which are not read; export "
-                                "the ONNX model with the weights inside (external_data=False).")
-        consts[init.name] = numpy_helper.to_array(init)
+    if len(graph.sparse_initializer):
+        raise ExplorerError(kind_refused(label, "sparse"))
+    consts = {init.name: tensor_array(init, f"{label}: initializer {init.name[:60]!r}", budget)
+              for init in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant":
-            values = [a for a in node.attribute if a.name == "value"]
-            if not values:
+            values = [a for a in node.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR]
+            if not values or not node.output:
                 raise ExplorerError(f"{label}: a Constant node without a tensor value is not supported.")
-            consts[node.output[0]] = numpy_helper.to_array(values[0].t)
+            consts[node.output[0]] = tensor_array(values[0].t, f"{label}: Constant {node.output[0][:60]!r}", budget)
     inputs = [i.name for i in graph.input if i.name not in consts]
     outputs = [o.name for o in graph.output]
     if len(inputs) != 1 or len(outputs) != 1:
@@ -118,7 +120,7 @@ def _node_step(node, current: str, consts: dict, width: int | None, label: str):
         if width is None:
             raise ExplorerError(f"{label}: {where} comes before any layer with weights; this is not supported.")
         const = np.asarray(consts[others[0]], dtype=np.float64)
-        return Affine(np.eye(width), _broadcast(const, width, where, label), where)
+        return Affine(np.ones(width), _broadcast(const, width, where, label), where)
     if op == "BatchNormalization":
         return batchnorm(c[0], c[1], c[2], c[3], _decimal(attrs.get("epsilon", 1e-5)), where)
     raise ExplorerError(f"{label} contains an unsupported ONNX operator {op}; supported are Gemm, MatMul, "
