@@ -277,13 +277,13 @@ def _walk_script(obj, path: str, read_code, steps: list) -> None:
         name, alpha = ("relu", 0.0) if slope == 0 else parse_activation("leaky_relu", slope)
         steps.append(Act(name, alpha, f"LeakyReLU({slope:g}) '{path}'"))
     elif kind == "BatchNorm1d":
-        if state.get("running_mean") is None:
+        if state.get("running_mean") is None or state.get("running_var") is None:
             raise ExplorerError(f"{label} keeps no running statistics, so it is not a fixed affine map; "
                                 "train it with track_running_stats=True.")
         code = _class_code(obj.qualname, read_code)
         eps = _constant(code, "eps", r"torch\.batch_norm\((?:[^,()]+,){7}\s*" + _NUMBER, label)
-        steps.append(batchnorm(state.get("weight"), state.get("bias"), state["running_mean"],
-                               state["running_var"], eps, label))
+        steps.append(batchnorm(state.get("weight"), state.get("bias"), state.get("running_mean"),
+                               state.get("running_var"), eps, label))
 
 
 def _class_code(qualname: str, read_code) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+import zlib
 from collections import OrderedDict
 
 import numpy as np
@@ -115,7 +116,7 @@ class Archive:
         self.budget.allocate_bytes(copies * info.file_size, f"the archive member {member[:60]!r}")
         try:
             return self.zf.read(info)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+        except _ZIP_ERRORS as exc:
             raise Corrupt(f"its member {member[:60]!r} cannot be read ({exc})") from None
 
     def names(self) -> list[str]:
@@ -124,6 +125,8 @@ class Archive:
 
 MAX_MEMBERS = 100_000  # zip entries; each costs zipfile about 500 bytes before anything is read
 _MEMBER_ELEMENTS = 64
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError, RuntimeError,
+               struct.error)  # what zipfile raises on damaged archives
 
 
 def open_archive(data: bytes, *, max_bytes: int, budget: FileBudget) -> Archive:
@@ -135,7 +138,7 @@ def open_archive(data: bytes, *, max_bytes: int, budget: FileBudget) -> Archive:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except _ZIP_ERRORS as exc:
         raise Corrupt(f"the zip structure is damaged ({exc})") from None
     if sum(i.file_size for i in infos) > max_bytes:
         raise Corrupt(f"its contents would expand to more than {max_bytes // 2**20} MB")
@@ -225,7 +228,7 @@ class _Unpickler(PickleMachine):
         if key not in self._storages:
             code = _STORAGES[kind.name]
             dtype = np.dtype("u2" if code == "bf16" else code).newbyteorder(self._order())
-            raw = self._archive.read(f"data/{key[:60]}")
+            raw = self._archive.read(f"data/{key}")
             if numel < 0 or len(raw) < numel * dtype.itemsize:
                 raise Corrupt(f"storage {key[:60]} holds {len(raw)} bytes, fewer than {numel} elements need")
             values = np.frombuffer(raw, dtype=dtype, count=numel)
