@@ -1,6 +1,7 @@
-"""Command line: python -m explorer {regions,local,count,figure} MODEL …  (bad input: one line on stderr, exit 2).
+"""Command line: python -m explorer {regions,local,count,figure} MODEL … | study STUDY.toml  (bad input: one line on
+stderr, exit 2).
 
-Every subcommand reads a box the same way (``--box``, or its older spelling ``--domain``): LO HI for the same
+Every model subcommand reads a box the same way (``--box``, or its older spelling ``--domain``): LO HI for the same
 interval on every input, or 2·n0 numbers LO1 HI1 LO2 HI2 … (for two inputs: XMIN XMAX YMIN YMAX)."""
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("regions", help="exact activation and linear regions of a 2-input network")
+    p = sub.add_parser("regions", help="exact activation and linear regions of a 2-input network or a 2-D slice")
     _model_args(p)
-    _box_arg(p, "box to partition")
+    _box_arg(p, "box to partition (with --plane: AMIN AMAX BMIN BMAX in plane coordinates, default -0.5 1.5)")
+    _plane_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--polygons", action="store_true", help="with --json: add every region's vertices and pattern")
     p.set_defaults(handler=_cmd_regions)
@@ -52,9 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     _box_arg(p, "box to count in")
     p.add_argument("--exact", action="store_true")
     p.add_argument("--mipbound", action="store_true")
-    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--trials", type=int, default=None, help="MIPBound trials (default: chosen by its pilot)")
     p.add_argument("--confidence", type=float, default=0.95)
-    p.add_argument("--xor-length", default="dense", help="'dense' or an integer k")
+    p.add_argument("--xor-length", default="3", help="XORs of MIPBound's MILP searches: 'dense' or an integer k")
     p.add_argument("--time-limit", type=float, default=120.0, help="seconds for the whole request")
     p.add_argument("--upper", action="store_true")
     p.add_argument("--json", action="store_true")
@@ -62,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("figure", help="export the region map as PNG, SVG or PDF")
     _model_args(p)
-    _box_arg(p, "box to draw")
+    _box_arg(p, "box to draw (with --plane: AMIN AMAX BMIN BMAX in plane coordinates, default -0.5 1.5)")
+    _plane_arg(p)
     p.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.pdf (the suffix picks the format)")
     p.add_argument("--color-by", default="region", help="region | class | output | gradient-norm | "
                    "gradient-direction | active-units")
@@ -78,12 +81,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--font-size", type=float, default=9.0, help="font size in points (default 9)")
     p.add_argument("--dpi", type=float, default=300.0, help="PNG resolution (default 300)")
     p.set_defaults(handler=_cmd_figure)
+
+    p = sub.add_parser("study", help="train and measure a grid of networks (seeds, checkpoints, …) on Dask")
+    _study_args(p)
+    p.set_defaults(handler=_cmd_study)
     return parser
 
 
+def _study_args(p: argparse.ArgumentParser) -> None:
+    from .studies.cli import add_arguments
+
+    add_arguments(p)
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from .studies.cli import run_cli
+
+    return run_cli(args)
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="state_dict, TorchScript, ONNX or explorer checkpoint file")
+    p.add_argument("model", metavar="MODEL", help="state_dict, safetensors, TorchScript, ONNX or explorer checkpoint")
     p.add_argument("--activation", default=None, help="relu | leaky_relu:ALPHA (for state_dict files)")
+    p.add_argument("--layers", default=None, metavar="FILE.json",
+                   help="JSON description of the layers (for state_dict / safetensors files of CNNs; default: "
+                        "MODEL.json beside MODEL if it exists)")
+
+
+def _plane_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plane", default=None, metavar="POINTS.npy",
+                   help="partition the plane x = p0 + a·(p1 − p0) + b·(p2 − p0) through the three rows of "
+                        "POINTS (an array of shape (3, n_inputs)), in (a, b) coordinates")
 
 
 def _box_arg(p: argparse.ArgumentParser, what: str) -> None:
@@ -104,16 +132,19 @@ def _emit(payload: dict, as_json: bool, lines: list[str]) -> int:
 def _load(args: argparse.Namespace):
     from .io.files import load
 
-    return load(args.model, activation=args.activation)
+    return load(args.model, activation=args.activation, layers=args.layers)
 
 
 def _box(args: argparse.Namespace, checkpoint) -> np.ndarray:
-    """The --box (n0, 2), else the checkpoint's own box, else [-3, 3] on every input."""
+    """The --box (n0, 2); else [-0.5, 1.5]² on a --plane, the checkpoint's own box, or [-3, 3] on every input."""
+    n_inputs = 2 if getattr(args, "plane", None) is not None else checkpoint.net.n_inputs
     if args.box is not None:
-        return as_box(args.box, checkpoint.net.n_inputs)
+        return as_box(args.box, n_inputs)
+    if getattr(args, "plane", None) is not None:
+        return as_box((-0.5, 1.5), 2)
     if checkpoint.box is not None:
         return checkpoint.box
-    return as_box((-3.0, 3.0), checkpoint.net.n_inputs)
+    return as_box((-3.0, 3.0), n_inputs)
 
 
 def _cmd_regions(args: argparse.Namespace) -> int:
@@ -122,17 +153,26 @@ def _cmd_regions(args: argparse.Namespace) -> int:
 
     checkpoint = _load(args)
     box = _box(args, checkpoint)
-    regions = enumerate_regions(checkpoint.net, box)
+    net = _plane_net(args, checkpoint.net)
+    regions = enumerate_regions(net, box)
     labels = linear_labels(regions)
     flat = box.reshape(-1).tolist()  # xmin, xmax, ymin, ymax
     payload = {"count": regions.n_regions, "linear_count": int(labels.max()) + 1 if len(labels) else 0,
                "seconds": regions.seconds, "architecture": checkpoint.net.architecture,
                "activation": checkpoint.net.activation, "domain": flat}
+    where = f"box {tuple(flat)}"
+    if args.plane is not None:
+        payload["plane"] = {"points": args.plane, "coordinates": "x = p0 + a·(p1 − p0) + b·(p2 − p0)",
+                            "anchors": [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], "hidden_units": net.n_hidden,
+                            "pooling_units": net.pooling_units}
+        where = f"plane through {args.plane}, (a, b) in {tuple(flat)}"
     if args.polygons:
         patterns = regions.patterns.astype(int).tolist()
         payload["regions"] = [{"vertices": regions.polygon(i).tolist(), "pattern": patterns[i]}
                               for i in range(regions.n_regions)]
-    lines = [f"network {payload['architecture']} ({payload['activation']}), box {tuple(flat)}",
+        if net.unit_labels:
+            payload["unit_labels"] = list(net.unit_labels)
+    lines = [f"network {payload['architecture']} ({payload['activation']}), {where}",
              f"activation regions: {payload['count']}",
              f"linear regions:     {payload['linear_count']}",
              f"enumeration time:   {regions.seconds:.4f} s"]
@@ -147,7 +187,7 @@ def _cmd_local(args: argparse.Namespace) -> int:
     from .ball.local import EXACT_AUTO_UNITS, local_bounds
     from .io.files import load_network
 
-    net = load_network(args.model, activation=args.activation)
+    net = load_network(args.model, activation=args.activation, layers=args.layers)
     if args.certifier not in CERTIFIERS:
         raise ExplorerError(f"unknown certifier {args.certifier!r}; use one of {', '.join(CERTIFIERS)}.")
     last = max(CERTIFIERS.index(args.certifier), CERTIFIERS.index(
@@ -180,27 +220,60 @@ def _cmd_local(args: argparse.Namespace) -> int:
 def _cmd_count(args: argparse.Namespace) -> int:
     """Exact count, MIPBound lower bound, sampled lower bound and upper bounds inside a box (all if none chosen)."""
     from .count.compare import compare_counts
+    from .count.mipbound import MipBoundOptions
     from .plot.text import format_count
 
     checkpoint = _load(args)
     everything = not (args.exact or args.mipbound or args.upper)
-    result = compare_counts(checkpoint.net, _box(args, checkpoint), exact=args.exact or everything,
-                            mipbound=args.mipbound or everything, upper=args.upper or everything,
-                            trials=args.trials, confidence=args.confidence, xor_length=args.xor_length,
-                            time_limit=args.time_limit)
+    options = MipBoundOptions(trials=args.trials, confidence=args.confidence, xor_length=args.xor_length)
+    with _solver_output_to_stderr(args.json):
+        result = compare_counts(checkpoint.net, _box(args, checkpoint), exact=args.exact or everything,
+                                run_mipbound=args.mipbound or everything, upper=args.upper or everything,
+                                options=options, time_limit=args.time_limit)
     payload = result.to_json()
-    lines = [f"network {result.architecture} ({result.activation}), box {result.box.tolist()}"]
+    box = result.box
+    shown = f"[{box[0, 0]:g}, {box[0, 1]:g}]^{len(box)}" if (box == box[0]).all() else str(box.tolist())
+    lines = [f"network {result.architecture} ({result.activation}), box {shown}",
+             f"bracket:           {result.bracket.text()}"]
     if result.exact is not None:
         ex = result.exact
         lines.append(f"exact count:       {format_count(ex.n_regions)} ({ex.status}, {ex.seconds:.1f} s)")
     if result.mipbound is not None:
         mb = result.mipbound
-        lines.append(f"MIPBound lower:    {format_count(mb.lower_bound)} at confidence {mb.confidence:g} "
-                     f"(certain {format_count(mb.certain_lower_bound)}, {mb.timeouts} timeouts, {mb.seconds:.1f} s)")
+        prob = (f"{format_count(mb.probabilistic_lower_bound)} at confidence {mb.confidence:g}"
+                if mb.probabilistic_lower_bound else "none")
+        lines.append(f"MIPBound lower:    {format_count(mb.lower_bound)} ({mb.guarantee}; certain "
+                     f"{format_count(mb.certain_lower_bound)}, probabilistic {prob}; {mb.mode} trials, "
+                     f"{mb.seconds:.1f} s)")
     lines.append(f"sampled lower:     {format_count(result.sampled_lower)} ({result.sampled_points} points)")
     lines += [f"{u.label}: {format_count(u.value)}" + (f" ({u.note})" if u.value is None else "")
               for u in result.upper]
     return _emit(payload, args.json, lines)
+
+
+class _solver_output_to_stderr:
+    """With ``active``, file descriptor 1 points at stderr while the solver works (HiGHS prints its banner
+    from C++ to fd 1 when it is first constructed), so that stdout holds only the JSON document."""
+
+    def __init__(self, active: bool) -> None:
+        self.active, self.saved = active, None
+
+    def __enter__(self):
+        if self.active:
+            import os
+
+            sys.stdout.flush()
+            self.saved = os.dup(1)
+            os.dup2(2, 1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.saved is not None:
+            import os
+
+            sys.stdout.flush()
+            os.dup2(self.saved, 1)
+            os.close(self.saved)
 
 
 def _cmd_figure(args: argparse.Namespace) -> int:
@@ -217,10 +290,14 @@ def _cmd_figure(args: argparse.Namespace) -> int:
         raise ExplorerError(f"cannot tell the format of {args.out!r}; end the file name in .png, .svg or .pdf.")
     checkpoint = _load(args)
     box = _box(args, checkpoint)
-    regions = enumerate_regions(checkpoint.net, box)
+    regions = enumerate_regions(_plane_net(args, checkpoint.net), box)
     color_by = args.color_by.replace("-", " ").replace("_", " ")
     fig = region_map(regions, color_by=color_by, palette=args.palette, show_decision=args.decision_boundary)
     fig = add_disks(fig, args.disk, regions=regions)
+    if args.plane is not None:  # the three points spanning the slice, at (a, b) = (0, 0), (1, 0), (0, 1)
+        fig.add_scatter(x=[0, 1, 0], y=[0, 0, 1], mode="markers+text", text=["p0", "p1", "p2"],
+                        textposition="top right", marker=dict(color="black", size=7), showlegend=False)
+        fig.update_layout(xaxis_title="a", yaxis_title="b")
     fig = publication_style(fig, PaperStyle(width_in=args.width_in, height_in=args.height_in, width_pt=args.width_pt,
                                             height_pt=args.height_pt, font_family=args.font, font_size=args.font_size))
     path = write_figure(fig, out, dpi=args.dpi)
@@ -228,6 +305,43 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     print(f"wrote {path} ({path.suffix[1:].upper()}, {width:g} x {height:g} in, {regions.n_regions} regions, "
           f"{path.stat().st_size / 1024:.1f} KB)")
     return 0
+
+
+def _plane_net(args: argparse.Namespace, net):
+    """The network itself, or with --plane the 2-input network on the plane through the three POINTS."""
+    from pathlib import Path
+
+    import numpy as np
+
+    if args.plane is None:
+        if net.n_inputs != 2:
+            raise ExplorerError(f"exact regions need 2 inputs and the network takes {net.n_inputs}; pass --plane "
+                                "POINTS.npy (three input points, one per row) to partition the plane through them.")
+        return net
+    from .plane.regions import plane_slice
+
+    path, n0 = Path(args.plane), net.n_inputs
+    if not path.is_file():
+        raise ExplorerError(f"there is no file '{args.plane}' for --plane; save three points with numpy.save.")
+    if path.stat().st_size > 24 * n0 + 4096:
+        raise ExplorerError(f"'{args.plane}' is larger than 3 points of {n0} coordinates; --plane needs an "
+                            f"array of shape (3, {n0}).")
+    try:
+        points = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        raise ExplorerError(f"'{args.plane}' is not a NumPy .npy array; save the points with numpy.save.") from None
+    if points.shape != (3, n0) or points.dtype.kind not in "iuf":
+        raise ExplorerError(f"--plane needs 3 points of {n0} numbers (an array of shape (3, {n0})); "
+                            f"'{args.plane}' holds {points.dtype} of shape {points.shape}.")
+    p0, p1, p2 = points.astype(np.float64)
+    if not np.isfinite(points).all():
+        raise ExplorerError(f"the points in '{args.plane}' contain NaN or infinite values.")
+    u, v = p1 - p0, p2 - p0
+    w = v - u * (np.dot(u, v) / np.dot(u, u)) if np.dot(u, u) > 0 else u
+    if np.linalg.norm(w) <= 1e-12 * max(np.linalg.norm(v), np.finfo(float).tiny):
+        raise ExplorerError(f"the three points in '{args.plane}' are collinear (or two coincide), so they span no "
+                            "plane; choose three points that are not on one line.")
+    return plane_slice(net, p0, u, v).net
 
 
 if __name__ == "__main__":

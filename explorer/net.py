@@ -29,8 +29,12 @@ class Network:
     biases : tuple of float64 ndarray, b^l of shape (n_l,)
     activation : "relu" or "leaky_relu"
     alpha : negative slope α (0 for ReLU)
+    input_names : optional names of the inputs
+    input_shape : (C, H, W) when the inputs are an image read in torch's flattening order, else ()
+    layer_names : optional name of every hidden layer (e.g. 'conv3x3(4)'), shown in ``architecture``
+    unit_labels : optional label of every hidden unit in pattern order (e.g. 'conv1[c=2,y=3,x=1]')
 
-    Validated once, here: shapes must chain, every entry must be finite.
+    Validated once, here: shapes must chain, every entry must be finite, the optional names must fit.
     """
 
     weights: tuple
@@ -38,6 +42,9 @@ class Network:
     activation: str = "relu"
     alpha: float = 0.0
     input_names: tuple = field(default=(), compare=False)
+    input_shape: tuple = field(default=(), compare=False)
+    layer_names: tuple = field(default=(), compare=False)
+    unit_labels: tuple = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if len(self.weights) == 0:
@@ -71,6 +78,22 @@ class Network:
         object.__setattr__(self, "biases", tuple(biases))
         object.__setattr__(self, "activation", activation)
         object.__setattr__(self, "alpha", alpha)
+        self._check_names()
+
+    def _check_names(self) -> None:
+        shape = tuple(self.input_shape)
+        if shape and (len(shape) != 3 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in shape)
+                      or int(np.prod(shape)) != self.n_inputs):
+            raise ExplorerError(f"the input shape {shape} does not describe the network's {self.n_inputs} "
+                                "inputs; give (C, H, W) with C·H·W inputs.")
+        for what, names, count in (("layer names", self.layer_names, len(self.hidden_widths)),
+                                   ("unit labels", self.unit_labels, self.n_hidden)):
+            if names and len(names) != count:
+                raise ExplorerError(f"got {len(names)} {what} for {count} hidden "
+                                    f"{'layers' if what == 'layer names' else 'units'}.")
+        object.__setattr__(self, "input_shape", tuple(int(v) for v in shape))
+        object.__setattr__(self, "layer_names", tuple(str(n) for n in self.layer_names))
+        object.__setattr__(self, "unit_labels", tuple(str(n) for n in self.unit_labels))
 
     # ---- shape -------------------------------------------------------------------------------
     @property
@@ -93,8 +116,22 @@ class Network:
 
     @property
     def architecture(self) -> str:
-        """Widths joined by dashes, e.g. '2-16-16-1'."""
-        return "-".join(str(n) for n in (self.n_inputs, *self.hidden_widths, self.n_outputs))
+        """Widths joined by dashes, e.g. '2-16-16-1'; with an input shape and layer names, e.g.
+        '1x8x8-conv3x3(4)-conv3x3(8)-10' (layers folded into one hidden layer are joined by '+')."""
+        head = "x".join(str(v) for v in self.input_shape) if self.input_shape else str(self.n_inputs)
+        hidden = self.layer_names or tuple(str(n) for n in self.hidden_widths)
+        return "-".join((head, *hidden, str(self.n_outputs)))
+
+    @property
+    def pooling_units(self) -> int:
+        """Hidden units that compute max-pooling (layers named 'maxpool…'); they are counted in n_hidden."""
+        return int(sum(w for name, w in zip(self.layer_names, self.hidden_widths) if name.startswith("maxpool")))
+
+    def unit_names(self) -> tuple[str, ...]:
+        """The label of every hidden unit in pattern order ('layer 2 unit 5' when the network has none)."""
+        if self.unit_labels:
+            return self.unit_labels
+        return tuple(f"layer {l + 1} unit {i + 1}" for l, w in enumerate(self.hidden_widths) for i in range(w))
 
     def unit_layers(self) -> np.ndarray:
         """Hidden-layer index (0-based) of every unit in pattern order; shape (N,)."""
@@ -150,16 +187,23 @@ class Network:
         that layer)."""
         if not 0 <= n_layers <= len(self.hidden_widths):
             raise ExplorerError(f"the network has {len(self.hidden_widths)} hidden layers; got {n_layers}.")
+        names = dict(input_shape=self.input_shape, layer_names=self.layer_names[:n_layers],
+                     unit_labels=self.unit_labels[:sum(self.hidden_widths[:n_layers])])
         if n_layers == 0:
-            return Network((np.eye(self.n_inputs),), (np.zeros(self.n_inputs),), self.activation, self.alpha)
+            return Network((np.eye(self.n_inputs),), (np.zeros(self.n_inputs),), self.activation, self.alpha,
+                           **names)
         width = self.hidden_widths[n_layers - 1]
         # an identity output layer after the activation: W = I reads h^{n_layers}
         return Network(self.weights[:n_layers] + (np.eye(width),), self.biases[:n_layers] + (np.zeros(width),),
-                       self.activation, self.alpha)
+                       self.activation, self.alpha, **names)
 
     def with_first_layer(self, W: np.ndarray, b: np.ndarray) -> "Network":
-        """The same network with the first affine layer replaced (used for slices and folding)."""
-        return Network((W,) + self.weights[1:], (b,) + self.biases[1:], self.activation, self.alpha)
+        """The same network with the first affine layer replaced (used for slices and folding); layer names
+        and unit labels stay, the input shape stays only if the number of inputs does."""
+        same_inputs = np.shape(W)[1:] == (self.n_inputs,)
+        return Network((W,) + self.weights[1:], (b,) + self.biases[1:], self.activation, self.alpha,
+                       input_shape=self.input_shape if same_inputs else (), layer_names=self.layer_names,
+                       unit_labels=self.unit_labels)
 
 
 def parse_activation(activation: str, alpha: float | None = None) -> tuple[str, float]:

@@ -30,6 +30,7 @@ def render(ctx: ViewContext) -> None:
     st.markdown("Two local findings after Zhu, Lin & Tang (2020), measured, not assumed: **(a)** does the "
                 "distance d* from training points to the nearest region boundary grow during training? "
                 "**(b)** do balls around training points meet more regions than balls around random points?")
+    _study_table()
     result, data = ctx.on_screen.train_result, ctx.on_screen.train_dataset
     if result is None or len(result.snapshots) < 2 or data is None:
         st.info("Train a network in the sidebar first: training keeps about ten snapshots, which this view "
@@ -50,6 +51,36 @@ def render(ctx: ViewContext) -> None:
     job = st.session_state.get("findings_job")
     if job is not None and job.done:
         _results(job)
+
+
+def _study_table() -> None:
+    """Open a study's table (``python -m explorer study``): its findings figure and verdicts."""
+    from pathlib import Path
+
+    from explorer.errors import ExplorerError
+    from explorer.studies.plots import findings_figure
+    from explorer.studies.table import read_study_table, study_tables
+    from explorer.studies.verdicts import findings_verdicts, format_verdicts
+
+    with st.expander("Open a study's table (long runs over seeds and checkpoints)"):
+        root = Path(__file__).resolve().parents[1] / "bench" / "out"
+        shipped = study_tables(root)
+        cols = st.columns(2)
+        upload = cols[0].file_uploader("Study table (.parquet or .csv)", type=["parquet", "csv"], key="study_upload")
+        pick = cols[1].selectbox("…or a table under bench/out", [None, *shipped], key="study_path",
+                                 format_func=lambda p: "—" if p is None else str(p.relative_to(root)))
+        if upload is None and pick is None:
+            return
+        try:
+            table = (read_study_table(upload.getvalue(), filename=upload.name) if upload is not None
+                     else read_study_table(pick))
+            radii = sorted(table.loc[table["measure"] == "local_complexity", "radius"].dropna().unique())
+            radius = st.selectbox("Ball radius", radii, index=len(radii) - 1, key="study_radius") if radii else None
+            st.plotly_chart(findings_figure(table, radius=radius), key="study_findings_chart", theme=None,
+                            config={"displaylogo": False})
+            st.code(format_verdicts(findings_verdicts(table, radius=radius)), language=None)
+        except ExplorerError as exc:
+            st.error(str(exc))
 
 
 def _run(job: Job, snapshots, points, domain, radius: float, n_points: int, certifier: str,

@@ -1,4 +1,5 @@
-"""One network, one box, every count: exact, MIPBound-style and sampled lower bounds, analytic upper bounds.
+"""One network, one box, every count: exact, MIPBound-style and sampled lower bounds, analytic upper bounds,
+and the tightest honest bracket lower ≤ N ≤ upper they give.
 
 :func:`compare_counts` is what the app charts and what ``python -m explorer count`` prints.
 """
@@ -6,17 +7,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 
 from .bounds import LayerStats, layer_stats, upper_bounds
+from .bracket import CERTAIN, EXACT, PROVEN_UPPER, Bound, Bracket, best_bracket
 from ..errors import ExplorerError
 from .exact import ExactCount, count_exact, sample_patterns
 from .milp import as_box, build_milp
-from . import mipbound as _mipbound
-from .mipbound import MipBoundResult
+from .mipbound import MipBoundOptions, MipBoundResult, mipbound
 from ..net import Network
 
 __all__ = ["CountEntry", "CountComparison", "compare_counts", "sampled_lower_bound"]
@@ -39,7 +40,7 @@ class CountEntry:
     seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CountComparison:
     """Every count of the activation regions of one network inside one box.
 
@@ -78,6 +79,26 @@ class CountComparison:
     seconds: float
 
     @property
+    def bracket(self) -> Bracket:
+        """The tightest lower ≤ N ≤ upper of this comparison, each side naming its source and guarantee."""
+        lowers = [Bound(value=self.sampled_lower, guarantee=CERTAIN,
+                        source=f"distinct patterns of {self.sampled_points:,} uniform samples")]
+        ex, mb = self.exact, self.mipbound
+        if ex is not None:
+            lowers.append(Bound(value=ex.n_regions, source=ex.label if ex.is_exact else
+                                f"regions found by the exact count ({ex.status})",
+                                guarantee=EXACT if ex.is_exact else CERTAIN))
+        if mb is not None:
+            lowers.append(Bound(value=mb.certain_lower_bound, source=f"{mb.label}: certain part", guarantee=CERTAIN))
+            lowers.append(Bound(value=mb.probabilistic_lower_bound, source=f"{mb.label}: probabilistic part",
+                                guarantee=f"probabilistic, confidence {mb.confidence:g}"))
+        if ex is not None and ex.is_exact:
+            count = Bound(value=ex.n_regions, source=ex.label, guarantee=EXACT)
+            return Bracket(lower=count, upper=count)
+        uppers = [Bound(value=u.value, source=u.label, guarantee=PROVEN_UPPER) for u in self.upper]
+        return best_bracket(lowers, uppers)
+
+    @property
     def entries(self) -> tuple[CountEntry, ...]:
         """Every number with its label, kind, status and seconds, lower bounds first, then exact, then upper."""
         out = [CountEntry("sampled_lower", f"distinct patterns of {self.sampled_points} uniform samples",
@@ -109,12 +130,15 @@ class CountComparison:
             "exact_method": None if ex is None else ex.method,
             "exact_seconds": None if ex is None else ex.seconds,
             "mipbound": None if mb is None else {
-                "lower_bound": mb.lower_bound, "confidence": mb.confidence,
-                "xors_per_trial": list(mb.xors_per_trial), "seconds": mb.seconds,
-                "probabilistic_lower_bound": 2.0 ** mb.log2_bound, "log2_bound": mb.log2_bound,
-                "certain_lower_bound": mb.certain_lower_bound, "timeouts": mb.timeouts, "epsilon": mb.epsilon,
-                "rule": mb.rule, "k": mb.k, "alpha": mb.alpha, "trials": mb.trials,
-                "xor_length": mb.xor_length, "status": mb.status, "label": mb.label},
+                "lower_bound": mb.lower_bound, "source": mb.source, "guarantee": mb.guarantee,
+                "certain_lower_bound": mb.certain_lower_bound,
+                "probabilistic_lower_bound": mb.probabilistic_lower_bound,
+                "log2_probabilistic": mb.log2_probabilistic, "confidence": mb.confidence, "mode": mb.mode,
+                "trials": mb.trials, "k": mb.k, "alpha": mb.alpha, "level": mb.level, "cell_count": mb.cell_count,
+                "levels": list(mb.levels), "counts": list(mb.counts), "pool_size": mb.pool_size,
+                "solves": mb.solves, "timeouts": mb.timeouts, "epsilon": mb.epsilon, "n_binaries": mb.n_binaries,
+                "status": mb.status, "seconds": mb.seconds, "label": mb.label},
+            "bracket": self.bracket.to_json(),
             "upper_bounds": {u.name: u.value for u in self.upper},
             "upper_bound_labels": {u.name: u.label for u in self.upper},
             "sampled_lower": self.sampled_lower,
@@ -130,24 +154,30 @@ class CountComparison:
         return out
 
 
-def compare_counts(net: Network, box, *, exact: bool = True, mipbound: bool = True, upper: bool = True,
-                   trials: int = 10, confidence: float = 0.95, xor_length="dense", time_limit: float = 120.0,
-                   n_samples: int = 10_000, seed: int = 0, workers: int = 2,
+def compare_counts(net: Network, box, *, exact: bool = True, run_mipbound: bool = True, upper: bool = True,
+                   time_limit: float = 120.0, seed: int = 0, n_samples: int = 10_000,
+                   options: MipBoundOptions | None = None, trials: int | None = None,
+                   confidence: float | None = None, workers: int | None = None,
                    progress: Callable[[float, str], None] | None = None) -> CountComparison:
     """Exact count, MIPBound, sampled lower bound and upper bounds of ``net`` over ``box`` within ``time_limit``.
 
-    Budget: the measured layer statistics get at most 10 %, MIPBound at most 40 % of what is left,
-    the exact enumeration the rest (it returns a certain lower bound with its status if cut short).
+    Budget: the measured layer statistics get at most 10 %, MIPBound at most 40 % of what is left
+    (all of it without the exact count), the exact enumeration the rest (it returns a certain lower
+    bound with its status if cut short).  ``options`` configures MIPBound; ``trials``, ``confidence``
+    and ``workers``, when given, replace those fields of it.  The result's ``bracket`` is the tightest
+    lower ≤ N ≤ upper of them all.
 
     Raises
     ------
     ExplorerError
-        Bad box, trials, confidence or XOR length.
+        Bad box, time limit or MIPBound options.
     """
     start = time.perf_counter()
     box = as_box(box, net.n_inputs)
     if not time_limit > 0:
         raise ExplorerError(f"the time limit must be positive; got {time_limit}.")
+    given = {k: v for k, v in (("trials", trials), ("confidence", confidence), ("workers", workers)) if v is not None}
+    options = replace(options or MipBoundOptions(), **given)
 
     def left() -> float:
         return max(0.1, time_limit - (time.perf_counter() - start))
@@ -166,12 +196,13 @@ def compare_counts(net: Network, box, *, exact: bool = True, mipbound: bool = Tr
     bounds = upper_bounds(net, stats=stats) if upper else ()
     if progress is not None:
         progress(0.05, "upper bounds done")
-    mb = _mipbound.mipbound(net, box, trials=trials, confidence=confidence, xor_length=xor_length, seed=seed,
-                  time_limit=0.4 * left() if exact else left(), model=model, workers=workers,
-                  progress=report(0.05, 0.4)) if mipbound else None
+    mb = mipbound(net, box, time_limit=0.4 * left() if exact else left(), seed=seed, options=options, model=model,
+                  progress=report(0.05, 0.4)) if run_mipbound else None
     ex = count_exact(net, box, time_limit=left(), seed=seed, progress=report(0.4, 1.0)) if exact else None
-    return CountComparison(box, net.architecture, net.activation, ex, mb, bounds, stats, sampled, n_samples,
-                           sampled_seconds, model.epsilon, time.perf_counter() - start)
+    return CountComparison(box=box, architecture=net.architecture, activation=net.activation, exact=ex, mipbound=mb,
+                           upper=bounds, stats=stats, sampled_lower=sampled, sampled_points=n_samples,
+                           sampled_seconds=sampled_seconds, epsilon=model.epsilon,
+                           seconds=time.perf_counter() - start)
 
 
 def sampled_lower_bound(net: Network, box, *, n_samples: int = 10_000, seed: int = 0) -> int:

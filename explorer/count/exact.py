@@ -15,6 +15,7 @@ import highspy
 import numpy as np
 
 from ..errors import ExplorerError
+from .chords import chord_midpoints
 from .milp import TOL, Confirmer, add_no_good, as_box, build_milp, find, new_solver, unit_bounds
 from ..net import Network
 
@@ -136,22 +137,7 @@ def chord_points(net: Network, box, *, n_lines: int = 4000, seed: int = 0) -> np
     rng = np.random.default_rng(seed)
     lo, width = box[:, 0], box[:, 1] - box[:, 0]
     p, q = lo + rng.random((n_lines, lo.size)) * width, lo + rng.random((n_lines, lo.size)) * width
-    s0, s1, line = np.zeros(n_lines), np.ones(n_lines), np.arange(n_lines)
-    u, v = p, q - p                                   # h(s) = u + s·v on each piece, (I, n_{l-1})
-    # invariant: pieces [s0, s1] tile every chord and the net is affine on each
-    for W, b in zip(net.weights[:-1], net.biases[:-1]):
-        a, c = u @ W.T + b, v @ W.T                   # g(s) = a + s·c, (I, n_l)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cuts = -a / c
-        cuts = np.where((cuts > s0[:, None]) & (cuts < s1[:, None]), cuts, s1[:, None])
-        ends = np.sort(np.concatenate([s0[:, None], cuts, s1[:, None]], axis=1), axis=1)  # (I, n_l + 2)
-        keep = ends[:, 1:] - ends[:, :-1] > 1e-12
-        piece = np.nonzero(keep)[0]
-        s0, s1 = ends[:, :-1][keep], ends[:, 1:][keep]
-        a, c, line = a[piece], c[piece], line[piece]
-        slope = np.where(a + (s0 + s1)[:, None] / 2 * c > 0, 1.0, net.alpha)
-        u, v = slope * a, slope * c
-    return p[line] + ((s0 + s1) / 2)[:, None] * (q - p)[line]
+    return chord_midpoints(net, p, q)
 
 
 # ---- LP subdivision ---------------------------------------------------------------------------------

@@ -1,9 +1,25 @@
 """MIPBound-style probabilistic lower bound on the number of regions (after Serra & Ramalingam 2020).
 
-Random parity (XOR) constraints on the binaries of the MILP of :mod:`explorer.count.milp` halve its
-solution set in expectation; a trial adds XORs until FIND fails, and the levels reached by
-independent trials bound the count from below with a stated confidence (spec §4, after MBound,
-Gomes, Sabharwal & Selman 2006).  Our sound formulation; the paper's exact algorithm is not public.
+Random parity (XOR) constraints on the binaries of the MILP of :mod:`explorer.count.milp` cut its
+solution set into cells; every pattern lands in a given cell of level r with probability exactly 2^−r
+(the parities b_j are uniform and independent of the supports), so a cell holds N·2^−r patterns on
+average, and by Markov's inequality P[a cell holds ≥ s patterns] ≤ N·2^−r/s.  If at least k of t
+independent trials see ≥ s witnesses, N ≥ s·2^(r − α) with confidence P[Bin(t, 2^−α) < k] (spec §4.4,
+after MBound, Gomes, Sabharwal & Selman 2006).  Our sound formulation; the paper's exact algorithm is
+not public.
+
+Two trial modes (:mod:`explorer.count.trial` runs one trial as plain data, the seam for any executor):
+
+* ``"count"`` (default): a pilot estimates N and fixes a level r (independent of the trials'
+  randomness); each trial draws r dense XORs and counts the witnesses of its one cell — every GF(2)
+  solution checked by LP when the cell's solution space is small enough, otherwise FIND with no-good
+  cuts under short balanced XORs.  With c_(k) the k-th largest count, N ≥ c_(k)·2^(r − α): the events
+  [c_i ≥ s] are nested in s, so choosing s = c_(k) after the fact needs no union bound.
+* ``"nested"`` (MBound's 2^r·s variant, spec §4.3 for s = 1): each trial adds XORs while its cell keeps
+  s witnesses; with r* the level reached by k trials, N ≥ s·2^(r* − α).
+
+The certain part is the number of distinct patterns proven to be regions (chord samples with a margin,
+LP-confirmed solutions); the headline is the larger of the two, with the guarantee of the one that wins.
 """
 
 from __future__ import annotations
@@ -11,324 +27,297 @@ from __future__ import annotations
 import math
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Callable
 
-import highspy
 import numpy as np
 
 from ..errors import ExplorerError
-from .exact import chord_points, sample_patterns
-from .milp import Confirmer, ReluMilp, as_box, build_milp, find, new_solver
+from .confidence import alpha_for, all_feasible_confidence, binomial_tail, majority_error, majority_k
+from .milp import ReluMilp, as_box, build_milp
+from .trial import TrialSettings, pin_one_thread, run_trial, sample_pool, subdivide, trial_problem
 from ..net import Network
 
-__all__ = ["LABEL", "RULES", "MipBoundResult", "mipbound", "alpha_for", "binomial_tail",
-           "all_feasible_confidence", "majority_error", "majority_k"]
+__all__ = ["LABEL", "RULES", "MODES", "MipBoundOptions", "MipBoundResult", "mipbound", "alpha_for",
+           "binomial_tail", "all_feasible_confidence", "majority_error", "majority_k"]
 
 LABEL = "MIPBound-style lower bound (after Serra & Ramalingam 2020)"
-RULES = ("majority", "all")
-_EXECUTOR: list = []       # one process pool per process, created on first use
+RULES = ("auto", "all", "majority")
+MODES = ("auto", "count", "nested")
+_PILOT = 1_000_000          # spawn keys of pilot trials: disjoint from the t trials' keys 0..t-1
+_EXECUTOR: list = []        # one process pool per process, created on first use
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class MipBoundOptions:
+    """Options of :func:`mipbound`; the defaults are the ones ``bench/bench_counting.py`` chose.
+
+    trials : t independent trials (None: chosen by the pilot, 10–40 for counting, 10 for nested trials)
+    confidence : p in (0, 1)
+    rule : "auto" (default: k chosen before the trials from the pilot's estimate), "all" (k = t) or
+        "majority" (k = ⌈t(1/2 + δ)⌉; nested trials use it under "auto")
+    delta : δ of the majority rule
+    mode : "auto" (default: counting when cells can be enumerated, else subdivision and nested trials),
+        "count" or "nested" (see the module docstring)
+    cell_solutions : s of the nested mode
+    cell_target : counting mode: the pilot picks the level whose cells hold about this many regions
+    xor_length : XORs for FIND searches: "dense" or k ≥ 1 binaries (short XORs are sound, spec §4.1)
+    encoding : "parity" (convex-hull rows, |S| ≤ 8) or "slack"
+    balance_candidates : supports tried per short XOR, keeping the one that splits the pool most evenly
+    enumerate_limit : most GF(2) candidates a counting trial may check by LP (else it uses FIND)
+    pool_share : share of the time limit for the chord pool (it stops earlier once saturated)
+    heuristic_effort, presolve : HiGHS options of FIND
+    workers : processes (1: in this process); ignored when an executor is passed
+    """
+
+    trials: int | None = None
+    confidence: float = 0.95
+    rule: str = "auto"
+    delta: float = 0.2
+    mode: str = "auto"
+    cell_solutions: int = 1
+    cell_target: int = 32
+    xor_length: object = 3
+    encoding: str = "parity"
+    balance_candidates: int = 32
+    enumerate_limit: int = 2 ** 14
+    pool_share: float = 0.2
+    heuristic_effort: float = 0.05
+    presolve: bool = True
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        if self.trials is not None and (isinstance(self.trials, bool) or not isinstance(self.trials, int)
+                                        or not 1 <= self.trials <= 10_000):
+            raise ExplorerError(f"MIPBound needs 1–10000 trials; got {self.trials!r}.")
+        if not 0.0 < self.confidence < 1.0:
+            raise ExplorerError(f"the confidence must lie strictly between 0 and 1; got {self.confidence}.")
+        if self.rule not in RULES:
+            raise ExplorerError(f"rule must be one of {RULES}; got {self.rule!r}.")
+        if self.rule == "majority" and not 0.0 < self.delta <= 0.5:
+            raise ExplorerError(f"the majority margin delta must lie in (0, 1/2]; got {self.delta}.")
+        if self.mode not in MODES:
+            raise ExplorerError(f"mode must be one of {MODES}; got {self.mode!r}.")
+        if self.encoding not in ("slack", "parity"):
+            raise ExplorerError(f"encoding must be 'slack' or 'parity'; got {self.encoding!r}.")
+        object.__setattr__(self, "xor_length", _parse_length(self.xor_length))
+        for key, lo in (("cell_solutions", 1), ("cell_target", 1), ("balance_candidates", 1),
+                        ("enumerate_limit", 1), ("workers", 1)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise ExplorerError(f"{key} must be an integer ≥ {lo}; got {value!r}.")
+        if not 0.0 <= self.pool_share <= 0.9:
+            raise ExplorerError(f"pool_share must lie in [0, 0.9]; got {self.pool_share}.")
+
+
+@dataclass(frozen=True, kw_only=True)
 class MipBoundResult:
-    """A lower bound on the number of regions that holds with probability ≥ ``confidence``.
+    """Certain and probabilistic lower bounds on the regions of a network in a box.
 
     Attributes
     ----------
-    lower_bound : int
-        max(⌈2^(r* − α)⌉, certain_lower_bound): the number to show.
-    log2_bound : float
-        r* − α, the probabilistic bound in bits.
+    lower_bound : int — max(certain, probabilistic): the number to show
+    source : "certain" or "probabilistic" — which part gave ``lower_bound`` (its guarantee applies)
+    certain_lower_bound : int — distinct patterns proven to be regions (always holds)
+    probabilistic_lower_bound : int — ⌈s·2^(r − α)⌉, 0 if no trial found a witness;
+        P[it exceeds |Ω|] ≤ 1 − confidence (Ω ⊆ regions with interior: the patterns LP confirmation accepts)
+    log2_probabilistic : float or None — log2 of s·2^(r − α)
     confidence : float
-        P[lower_bound ≤ N_ε] ≥ confidence (N_ε: patterns FIND can reach, ≤ the true count).
-    rule : "majority" or "all"
-        Level r* reached by ``k`` of the trials (k = t for "all", ⌈t(1/2 + δ)⌉ for "majority").
-    k : int
-    alpha : float
-        Slack α in 2^(r* − α), the smallest with P[Bin(t, 2^−α) ≥ k] ≤ 1 − confidence.
-    xors_per_trial : tuple of int (t,)
-        XOR constraints each trial survived (r_i).
-    certain_lower_bound : int
-        Distinct patterns proven to be regions (samples and LP-confirmed solutions).
-    timeouts : int
-        FIND solves that hit their time limit (counted as infeasible).
-    epsilon : float
-        ε of the strict-activity rows.
-    n_binaries : int
-        Unstable units, the length of the XOR-able vector.
-    trials : int
-    xor_length : "dense" or int
-    encoding : "slack" or "parity"
-    status : "complete" or "time limit" (some trial stopped at the budget; the bound stays valid)
-    seconds : float
-    label : str
+    mode : "count" or "nested" (the mode used);  trials : t;  k : trials that had to reach (r, s)
+    alpha : slack α, the smallest with P[Bin(t, 2^−α) ≥ k] ≤ 1 − confidence
+    level : r — the counted level (count) or r* (nested);  cell_count : s — c_(k) (count) or s (nested)
+    levels, counts : tuple of int (t,) — each trial's level and witnesses
+    pool_size : patterns of the chord pool;  solves, timeouts : FIND solves (all trials) and timeouts
+    epsilon : float — ε of the strict-activity rows;  n_binaries : unstable units
+    status : "complete" or "time limit" (some trial stopped at its share of the time: the bound stays valid)
+    seconds : float;  options : MipBoundOptions;  label : str
     """
 
     lower_bound: int
-    log2_bound: float
+    source: str
+    certain_lower_bound: int
+    probabilistic_lower_bound: int
+    log2_probabilistic: float | None
     confidence: float
-    rule: str
+    mode: str
+    trials: int
     k: int
     alpha: float
-    xors_per_trial: tuple
-    certain_lower_bound: int
+    level: int
+    cell_count: int
+    levels: tuple
+    counts: tuple
+    pool_size: int
+    solves: int
     timeouts: int
     epsilon: float
     n_binaries: int
-    trials: int
-    xor_length: object
-    encoding: str
     status: str
     seconds: float
+    options: MipBoundOptions
     label: str = LABEL
 
+    @property
+    def guarantee(self) -> str:
+        """"certain" or "probabilistic, confidence p": the guarantee of ``lower_bound``."""
+        return "certain" if self.source == "certain" else f"probabilistic, confidence {self.confidence:g}"
 
-def mipbound(net: Network, box, *, trials: int = 10, confidence: float = 0.95, rule: str = "majority",
-             delta: float = 0.2, xor_length="dense", encoding: str = "slack", solve_limit: float = 0.5,
-             time_limit: float = 300.0, seed: int = 0, workers: int = 2, n_samples: int = 4096,
-             chord_points_max: int = 2 ** 22, model: ReluMilp | None = None,
+
+def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, options: MipBoundOptions | None = None,
+             model: ReluMilp | None = None, executor=None,
              progress: Callable[[float, str], None] | None = None) -> MipBoundResult:
-    """Lower bound 2^(r* − α) on the regions of ``net`` in ``box`` from random XOR trials (spec §4.3).
+    """Certain and probabilistic lower bounds on the regions of ``net`` in ``box``, using all of ``time_limit``.
 
-    Each trial adds random XORs ⊕_{v∈S} z_v = b one at a time; a level counts as survived when a
-    solution satisfies every XOR so far: the current solution, a pattern of the certified pool
-    (regions met by uniform samples and random chords with every |g| ≥ ε, drawn before any XOR),
-    or FIND.  With r_i the levels of trial i, r* is reached by at least k trials and
-    P[2^(r* − α) > N_ε] ≤ P[Bin(t, 2^−α) ≥ k] ≤ 1 − confidence (Markov per trial, §4.4).
-
-    Parameters
-    ----------
-    trials : int
-        t independent trials, seeds from ``SeedSequence(seed).spawn(t)``.
-    confidence : float in (0, 1)
-    rule : "majority" (default, δ = ``delta``: higher bounds in our measurements) or "all" (k = t).
-    xor_length : "dense" (each binary in S w.p. 1/2) or an int k ≥ 1 (|S| = k).
-    encoding : "slack" (Σ_S z − 2y = b) or "parity" (parity-polytope rows when |S| ≤ 10, else slack).
-    solve_limit : float
-        Seconds per FIND; a timeout ends the trial (sound: it can only lower r_i).
-    time_limit : float
-        Seconds for the whole bound; trials stop at the deadline.
-    workers : int
-        Processes for the trials (2: a pool with HiGHS threads = 1; 1: in this process).
-    n_samples, chord_points_max : int
-        Uniform samples and at most this many chord pieces (:func:`explorer.count.exact.chord_points`,
-        stopped early once a batch of chords adds < 0.05 % new patterns) for the certified pool,
-        built by the worker processes; 0 and 0 give the plain §4.3 loop.
-    model : ReluMilp, optional
-        A prebuilt ``build_milp(net, box)`` (margin "both").
+    Phases: a chord pool of certified patterns (``options.pool_share`` of the time at most), a pilot that
+    fixes the level r and the number of trials (count mode), then t trials sharing the rest of the time
+    (after a subdivision of the box for sparse pattern spaces); time the trials leave over goes to the
+    subdivision.  More time gives larger pools, larger counted cells (or deeper levels) and more trials.  ``executor`` is anything with
+    ``submit(fn, *args, **kwargs)`` returning a future with ``result()`` (a process pool, a Dask client);
+    the default is this process's pool of ``options.workers`` processes (one HiGHS and BLAS thread each).
 
     Raises
     ------
     ExplorerError
-        Bad trials, confidence, rule, XOR length or encoding.
+        A bad box or time limit (options validate themselves).
 
     Notes
     -----
-    ``lower_bound`` is max(⌈2^(r* − α)⌉, certain count): both are valid, the second always.  On the
-    family of ``bench/bench_counting.py`` the certified pool carried the bound (1/5 to all of the
-    exact count in ≈ 1–5 s); HiGHS FIND solves under dense XORs rarely finished within the solve
-    limit beyond the pool's levels, so 2^(r* − α) added little there.  With ``workers > 1`` a
-    script must guard its entry point with ``if __name__ == "__main__":`` (forkserver/spawn).
+    With ``workers > 1`` a script must guard its entry point with ``if __name__ == "__main__":``.
     """
     start = time.perf_counter()
-    if int(trials) < 1:
-        raise ExplorerError(f"MIPBound needs at least one trial; got {trials}.")
-    if not 0.0 < confidence < 1.0:
-        raise ExplorerError(f"the confidence must lie strictly between 0 and 1; got {confidence}.")
-    if rule not in RULES:
-        raise ExplorerError(f"rule must be one of {RULES}; got {rule!r}.")
-    if rule == "majority" and not 0.0 < delta <= 0.5:
-        raise ExplorerError(f"the majority margin delta must lie in (0, 1/2]; got {delta}.")
-    if encoding not in ("slack", "parity"):
-        raise ExplorerError(f"encoding must be 'slack' or 'parity'; got {encoding!r}.")
-    xor_length = _parse_length(xor_length)
+    opts = MipBoundOptions() if options is None else options
+    if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
+        raise ExplorerError(f"the time limit must be a positive number of seconds; got {time_limit!r}.")
     box = as_box(box, net.n_inputs)
     model = build_milp(net, box) if model is None else model
-    trials = int(trials)
-    k = trials if rule == "all" else majority_k(trials, delta)
-    alpha = alpha_for(trials, confidence, k)
-    if model.n_binaries == 0:                 # every unit is stable: the box is one region
-        return MipBoundResult(1, 0.0, 1.0, rule, k, alpha, (0,) * trials, 1, 0, model.epsilon, 0, trials,
-                              xor_length, encoding, "complete", time.perf_counter() - start)
-    deadline = time.time() + max(0.0, time_limit - (time.perf_counter() - start))
-    parts = max(1, min(int(workers), 8))
-    jobs = [(net, box, model.units, model.epsilon, n_samples if part == 0 else 0, chord_points_max // parts,
-             seed, part, parts, deadline) for part in range(parts)]
-    seen = set().union(*(map(lambda a: _pool_part(*a), jobs) if parts == 1 else
-                         _executor(parts).map(_pool_part, *zip(*jobs))))
-    width = (model.n_binaries + 7) // 8      # distinct patterns in N_ε, bit-packed: (P, ⌈u/8⌉)
-    pool = np.frombuffer(b"".join(sorted(seen)), dtype=np.uint8).reshape(-1, width).copy()
-    if progress is not None:
-        progress(0.0, f"{len(pool)} regions certified by sampling")
-    seeds = np.random.SeedSequence(seed).spawn(trials)
-    args = [(model, pool, s, xor_length, encoding, solve_limit, deadline) for s in seeds]
-    results = []
-    if workers <= 1 or trials == 1:
-        for i, a in enumerate(args):
-            results.append(_trial(*a))
-            if progress is not None:
-                progress((i + 1) / trials, f"trial {i + 1}/{trials}: {results[-1][0]} XORs")
-    else:
-        futures = [_executor(workers).submit(_trial, *a, threads=1) for a in args]
-        for i, fut in enumerate(as_completed(futures)):
-            results.append(fut.result())
-            if progress is not None:
-                progress((i + 1) / trials, f"trial {i + 1}/{trials}: {results[-1][0]} XORs")
-    levels = tuple(int(r) for r, _, _, _ in results)
-    found = set(map(bytes, pool)).union(*(f for _, f, _, _ in results))
-    certain = max(len(found), 1)
-    r_star = sorted(levels, reverse=True)[k - 1]
-    log2_bound = r_star - alpha
-    status = "time limit" if any(late for _, _, _, late in results) else "complete"
-    return MipBoundResult(max(math.ceil(2.0 ** log2_bound), certain), log2_bound, float(confidence), rule, k,
-                          alpha, levels, certain, sum(t for _, _, t, _ in results), model.epsilon,
-                          model.n_binaries, trials, xor_length, encoding, status, time.perf_counter() - start)
-
-
-# ---- confidence (spec §4.4) ---------------------------------------------------------------------------
-def binomial_tail(t: int, q: float, k: int) -> float:
-    """P[Bin(t, q) ≥ k], summed exactly."""
-    return float(sum(math.comb(t, j) * q ** j * (1 - q) ** (t - j) for j in range(k, t + 1)))
-
-
-def alpha_for(trials: int, confidence: float, k: int) -> float:
-    """Smallest α ≥ 0 with P[Bin(t, 2^−α) ≥ k] ≤ 1 − p; for k = t it is log2(1/(1−p))/t.
-
-    Examples
-    --------
-    >>> round(alpha_for(10, 0.99, 10), 4), round(alpha_for(20, 0.95, 20), 4)
-    (0.6644, 0.2161)
-    """
-    if k == trials:
-        return math.log2(1.0 / (1.0 - confidence)) / trials
-    lo, hi = 0.0, 1.0                     # invariant: tail(lo) ≤ 1 − p < tail(hi)
-    if binomial_tail(trials, hi, k) <= 1.0 - confidence:
-        return 0.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if binomial_tail(trials, mid, k) <= 1.0 - confidence else (lo, mid)
-    return -math.log2(lo)
-
-
-def all_feasible_confidence(trials: int, alpha: float) -> float:
-    """1 − 2^(−α·t): confidence of the all-feasible rule (k = t)."""
-    return 1.0 - 2.0 ** (-alpha * trials)
-
-
-def majority_k(trials: int, delta: float) -> int:
-    """k = ⌈t·(1/2 + δ)⌉ trials that must reach the level (computed without float round-up)."""
-    return min(trials, math.ceil(trials * (0.5 + delta) - 1e-9))
-
-
-def majority_error(trials: int, alpha: float, delta: float) -> tuple[float, float]:
-    """Error bounds of the majority rule: (Chernoff, exact binomial P[Bin(t, 2^−α) ≥ k]).
-
-    Chernoff: (e^β / (1+β)^(1+β))^(t/2^α) with β = 2^α·(1/2 + δ) − 1 > 0.
-    """
-    beta = 2.0 ** alpha * (0.5 + delta) - 1.0
-    chernoff = (math.exp(beta) / (1 + beta) ** (1 + beta)) ** (trials / 2.0 ** alpha) if beta > 0 else 1.0
-    return chernoff, binomial_tail(trials, 2.0 ** -alpha, majority_k(trials, delta))
-
-
-# ---- one trial (runs in a worker process) --------------------------------------------------------------
-def _trial(model: ReluMilp, pool: np.ndarray, seed, xor_length, encoding: str, solve_limit: float,
-           deadline: float, threads: int | None = None) -> tuple[int, set, int, bool]:
-    """(r_i, packed LP-confirmed patterns found, timeouts, stopped by the deadline) of one nested trial."""
-    rng = np.random.default_rng(seed)
     n = model.n_binaries
-    state = {"solver": None, "confirm": None, "added": 0, "timeouts": 0, "late": False}
-    found: set = set()
-    xors: list = []
+    if n == 0:                                     # every unit is stable: the box is one region
+        return _result(opts, model, start, certain=1, mode=opts.mode, level=0, cell=1, k=0, alpha=0.0, trials=(),
+                       other=(), pool_size=1, exact_one=True)
+    submit = _submitter(executor, opts.workers)
+    workers = max(1, opts.workers)
+    left = lambda: max(time_limit - (time.perf_counter() - start), 0.05)  # noqa: E731
+    report = progress or (lambda f, m: None)
 
-    def solve():                                        # FIND under every XOR drawn so far, or None
-        left = min(solve_limit, deadline - time.time())
-        if left <= 0:
-            state["late"] = True
-            return None
-        if state["solver"] is None:
-            state["solver"], state["confirm"] = new_solver(model, threads=threads), Confirmer(model)
-        for S, b in xors[state["added"]:]:
-            _add_xor(state["solver"], model, S, b, encoding)
-        state["added"] = len(xors)
-        res = find(state["solver"], model, time_limit=left)
-        if res.status == "timeout":
-            state["timeouts"] += 1
-            state["late"] = left < solve_limit
-        if res.status != "found":
-            return None
-        if state["confirm"](res.z):
-            found.add(np.packbits(res.z).tobytes())
-        return res.z
-
-    def unpack(row):
-        return np.unpackbits(row, count=n).astype(bool)
-
-    z = unpack(pool[0]) if len(pool) else solve()
-    alive = np.arange(len(pool))                        # pool patterns satisfying every XOR so far
-    r = 0
-    while z is not None and r < n:
-        S = _draw_support(rng, n, xor_length)
-        b = int(rng.integers(2))
-        xors.append((S, b))
-        mask = np.packbits(np.isin(np.arange(n), S))
-        alive = alive[(np.bitwise_count(pool[alive] & mask).sum(axis=1) & 1) == b]
-        if z[S].sum() % 2 != b:                          # the incumbent fails: a pool pattern, else FIND
-            z = unpack(pool[alive[0]]) if alive.size else solve()
-        r += z is not None
-    return r, found, state["timeouts"], state["late"]
-
-
-def _pool_part(net: Network, box: np.ndarray, units: np.ndarray, epsilon: float, n_samples: int,
-               max_points: int, seed: int, part: int, parts: int, deadline: float) -> set:
-    """Packed patterns of the unstable units at points where every |g| ≥ ε (hence in N_ε): samples, chords."""
-    seen: set = set()
-
-    def add(x: np.ndarray) -> int:
-        g = np.concatenate(net.preactivations(x), axis=1)[:, units]
-        before = len(seen)
-        seen.update(map(bytes, np.packbits(g[(np.abs(g) >= epsilon).all(axis=1)] > 0, axis=1)))
-        return len(seen) - before
-
-    if n_samples > 0:
-        add(sample_patterns(net, box, n_samples=n_samples, seed=seed)[0])
-    done, batch = 0, part
-    while done < max_points and time.time() < deadline:
-        x = chord_points(net, box, n_lines=2000, seed=(seed, batch))
-        new = add(x)
-        done, batch = done + len(x), batch + parts
-        if new < 5e-4 * len(x):                          # saturated: chords mostly revisit regions
-            break
-    return seen
+    parts = [submit(sample_pool, trial_problem(model), seed=seed, part=i, time_limit=opts.pool_share * left())
+             for i in range(workers)]
+    pool = np.unique(np.concatenate([p.result().patterns for p in parts]), axis=0)
+    problem = trial_problem(model, pool)
+    report(0.2, f"{len(pool):,} regions certified by chords")
+    plan = _plan(problem, opts, n, len(pool), seed, submit, left, workers)
+    report(0.3, f"{plan.mode} trials" + (f" counting cells of level {plan.level}" if plan.mode == "count" else ""))
+    slabs = []
+    if plan.subdivide:                             # sparse patterns: certify regions by subdivision
+        futures = [submit(subdivide, problem, part=i, parts=workers, time_limit=0.9 * left()) for i in range(workers)]
+        slabs = [f.result().patterns for f in futures]
+        report(0.6, "regions certified by subdivision")
+    t = plan.trials
+    share = left() * workers / t
+    futures = [submit(run_trial, problem, plan.settings, seed=seed, index=i, time_limit=share, level=plan.level)
+               for i in range(t)]
+    trials = []
+    for i, fut in enumerate(futures):
+        trials.append(fut.result())
+        report(0.6 + 0.4 * (i + 1) / t, f"trial {i + 1}/{t}")
+    if left() > 0.1 * time_limit:                  # time left over: more certain regions by subdivision
+        futures = [submit(subdivide, problem, part=i, parts=workers, time_limit=left() - 0.05)
+                   for i in range(workers)]
+        slabs += [f.result().patterns for f in futures]
+    found = [pool, *slabs, *(r.witnesses for r in trials + plan.pilots)]
+    certain = len(np.unique(np.concatenate(found), axis=0)) if sum(map(len, found)) else 0
+    alpha = alpha_for(t, opts.confidence, plan.k)
+    if plan.mode == "count":
+        cell, level = sorted((r.count for r in trials), reverse=True)[plan.k - 1], plan.level
+    else:
+        cell, level = plan.settings.cell_solutions, sorted((r.level for r in trials), reverse=True)[plan.k - 1]
+    return _result(opts, model, start, certain=max(certain, 1), mode=plan.mode, level=level, cell=cell, k=plan.k,
+                   alpha=alpha, trials=tuple(trials), other=plan.pilots, pool_size=len(pool))
 
 
-def _draw_support(rng: np.random.Generator, n: int, xor_length) -> np.ndarray:
-    if xor_length == "dense":
-        while True:
-            S = np.flatnonzero(rng.random(n) < 0.5)
-            if S.size:
-                return S
-    return np.sort(rng.choice(n, size=min(int(xor_length), n), replace=False))
+@dataclass(frozen=True)
+class _Plan:
+    mode: str                 # "count" or "nested"
+    level: int | None         # the counted level (count mode)
+    trials: int
+    k: int
+    settings: TrialSettings
+    subdivide: bool
+    pilots: list
 
 
-def _add_xor(solver: highspy.Highs, model: ReluMilp, S: np.ndarray, b: int, encoding: str) -> None:
-    """⊕_{v∈S} z_v = b as one slack row Σ_S z − 2y = b, or as the 2^(|S|−1) parity-polytope rows."""
-    cols = model.z_cols[S].astype(np.int32)
-    if encoding == "parity" and S.size <= 10:
-        masks = np.arange(2 ** S.size)
-        T = (masks[:, None] >> np.arange(S.size)) & 1                    # (2^|S|, |S|) subsets
-        T = T[T.sum(axis=1) % 2 != b]                                    # |T| ≢ b (mod 2)
-        for t in T:                                                      # Σ_T z − Σ_{S∖T} z ≤ |T| − 1
-            solver.addRow(-highspy.kHighsInf, float(t.sum() - 1), cols.size, cols, 2.0 * t - 1.0)
-        return
-    y = solver.getNumCol()
-    solver.addVar(0.0, float((S.size - b) // 2))
-    solver.changeColIntegrality(y, highspy.HighsVarType.kInteger)
-    solver.addRow(float(b), float(b), cols.size + 1, np.r_[cols, y].astype(np.int32),
-                  np.r_[np.ones(cols.size), -2.0])
+def _plan(problem, opts: MipBoundOptions, n: int, pool_size: int, seed: int, submit, left, workers: int) -> _Plan:
+    """How to spend the time: count cells by LP enumeration, or certify by subdivision and run nested trials.
+
+    A probe (its own random stream, so every choice here is independent of the trials' parities)
+    enumerates one cell of level n − 10 (≤ 1,024 GF(2) candidates) and estimates N as count·2^r (scaled
+    by the share it checked) and the seconds per LP.  With M the regions the trials can afford to meet
+    (0.45 of the remaining time at that rate, times the density), counting mode takes t = M/16 trials
+    (10 to 40) of the shallowest level that one trial can enumerate, if its cells hold ≥ 2 regions on
+    average; the rule "auto" then picks k to maximise the expected bound for Poisson cell counts.  Sparse
+    pattern spaces (cells too empty to count, where FIND under XORs rarely finishes either) spend 90 % of
+    the time on subdivision, which certifies regions at the exact counter's rate on every worker, and the
+    rest on nested trials.
+    """
+    settings = TrialSettings(xor_length=opts.xor_length, encoding=opts.encoding,
+                             balance_candidates=opts.balance_candidates, cell_solutions=opts.cell_solutions,
+                             heuristic_effort=opts.heuristic_effort, presolve=opts.presolve,
+                             enumerate_limit=opts.enumerate_limit)
+    nested_t = opts.trials or 10
+    nested_k = {"all": nested_t}.get(opts.rule, majority_k(nested_t, opts.delta))
+    if opts.mode == "nested":
+        return _Plan("nested", None, nested_t, nested_k, settings, False, [])
+    dense = replace(settings, xor_length="dense")
+    r_probe = max(0, n - 10)
+    probe = submit(run_trial, problem, dense, seed=seed, index=_PILOT, time_limit=0.06 * left(), level=r_probe
+                   ).result()
+    density = probe.count / max(probe.checked, 1) if probe.checked else 0.0     # regions per GF(2) candidate
+    estimate = max(density * 2.0 ** n, pool_size, 1.0)
+    lp_seconds = probe.seconds / max(probe.checked, 1)
+    affordable = min(0.45 * left() * workers / lp_seconds, 40 * opts.enumerate_limit)  # candidates, all trials
+    t = opts.trials or int(min(40, max(10, affordable * density / 16)))
+    level = int(min(n, max(0, n - math.floor(math.log2(max(min(affordable / t, opts.enumerate_limit), 1.0))))))
+    mu = estimate * 2.0 ** -level
+    if mu >= 2 or opts.mode == "count":
+        if mu >= 2:
+            return _Plan("count", level, t, _count_k(t, opts, mu), dense, False, [probe])
+        level = int(min(n, max(0, math.ceil(math.log2(estimate / opts.cell_target)))))
+        return _Plan("count", level, t, _count_k(t, opts, opts.cell_target), replace(settings, enumerate_limit=0),
+                     False, [probe])
+    return _Plan("nested", None, nested_t, nested_k, settings, True, [probe])
 
 
+def _count_k(t: int, opts: MipBoundOptions, mu: float) -> int:
+    """k for counting trials: t ("all"), ⌈t(1/2 + δ)⌉ ("majority"), or ("auto") the k maximising
+    E[k-th largest count]·2^−α(k) when the counts are Poisson with mean ``mu`` (a choice made before the
+    trials run, so it costs no confidence)."""
+    if opts.rule == "all":
+        return t
+    if opts.rule == "majority":
+        return majority_k(t, opts.delta)
+    from scipy.stats import poisson
+
+    value = [poisson.ppf((t - k + 0.5) / t, mu) * 2.0 ** -alpha_for(t, opts.confidence, k) for k in range(1, t + 1)]
+    return int(np.argmax(value)) + 1
+
+
+def _result(opts, model, start, *, certain, mode, level, cell, k, alpha, trials, other, pool_size,
+            exact_one=False):
+    log2p = None if cell <= 0 else math.log2(cell) + level - alpha
+    prob = 1 if exact_one else (0 if log2p is None else math.ceil(2.0 ** log2p - 1e-9))
+    source = "probabilistic" if prob > certain else "certain"
+    every = tuple(trials) + tuple(other)
+    return MipBoundResult(
+        lower_bound=max(prob, certain), source=source, certain_lower_bound=certain, probabilistic_lower_bound=prob,
+        log2_probabilistic=0.0 if exact_one else log2p, confidence=opts.confidence, mode=mode,
+        trials=len(trials), k=k, alpha=alpha, level=level, cell_count=cell, levels=tuple(r.level for r in trials),
+        counts=tuple(r.count for r in trials), pool_size=pool_size, solves=sum(r.solves for r in every),
+        timeouts=sum(r.timeouts for r in every), epsilon=model.epsilon, n_binaries=model.n_binaries,
+        status="time limit" if any(r.stopped == "time limit" for r in trials) else "complete",
+        seconds=time.perf_counter() - start, options=opts)
+
+
+# ---- executors -------------------------------------------------------------------------------------------
 def _parse_length(xor_length):
     if str(xor_length).strip().lower() == "dense":
         return "dense"
@@ -341,11 +330,22 @@ def _parse_length(xor_length):
     return k
 
 
-def _one_blas_thread() -> None:
-    """Worker initialiser: the workers already use every core, so BLAS must not spawn threads too."""
-    from threadpoolctl import threadpool_limits
+class _Done:
+    """A finished result with the ``result()`` of a future (in-process runs)."""
 
-    threadpool_limits(limits=1, user_api="blas")
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _submitter(executor, workers: int):
+    if executor is not None:
+        return executor.submit
+    if workers <= 1:
+        return lambda fn, *args, **kwargs: _Done(fn(*args, **kwargs))
+    return _executor(workers).submit
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
@@ -355,5 +355,5 @@ def _executor(workers: int) -> ProcessPoolExecutor:
             _EXECUTOR.pop()[1].shutdown()
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         _EXECUTOR.append((workers, ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                                                       initializer=_one_blas_thread)))
+                                                       initializer=pin_one_thread)))
     return _EXECUTOR[0][1]

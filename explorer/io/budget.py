@@ -1,15 +1,11 @@
 """The memory budget of one file: every reader charges it before it allocates, so a small file cannot make a big load.
 
-One :class:`FileBudget` is opened per load and passed to every reader.  It counts *elements* (8-byte units:
-one float64, or 8 bytes of anything else) over the whole load — storages read from an archive, strided tensors
-copied out of them, conversions to float64, the products that folding creates, protobuf messages an ONNX parse
-would build and the objects a pickle makes — and refuses, before the allocation, the request that would pass
-the limit.  :class:`PickleLimits` bounds the pickle machine itself (opcodes, stack, marks, memo).
-
-The default, 64 Mi elements (512 MiB), is several times what the largest accepted network needs (5 M
-parameters, 40 MB in float64, read, copied, converted and folded a handful of times, with an optimizer state of
-the same size beside it), and small enough that a shared server with a few GB survives several malicious
-uploads at once.
+One :class:`Budget` is opened per load (``files.file_budget``) and passed to every reader.  It counts array
+*elements* (8-byte units: one float64, or 8 bytes of anything else) over the whole load — archive members read,
+storages, strided tensors copied out of them and their float64 conversions, protobuf messages an ONNX parse would
+build, the objects a pickle makes, and everything folding creates (a convolution over a large image folds into a
+dense matrix of (C_out·H_out·W_out) × (C_in·H·W) entries) — and refuses, before the allocation, the request that
+would pass the limit, with the limit in the message.  :class:`PickleLimits` bounds the pickle machine itself.
 """
 
 from __future__ import annotations
@@ -18,9 +14,7 @@ from dataclasses import dataclass
 
 from ..errors import ExplorerError
 
-__all__ = ["FileBudget", "PickleLimits", "MAX_LOAD_ELEMENTS"]
-
-MAX_LOAD_ELEMENTS = 64 * 2**20  # 8-byte elements one file may materialise in all (512 MiB)
+__all__ = ["Budget", "PickleLimits"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,7 +22,7 @@ class PickleLimits:
     """Bounds on the restricted pickle machine: opcodes run, items on the stack, open marks and memo entries.
 
     A torch state_dict needs about 40 opcodes per tensor, so a million opcodes admits ~25,000 tensors and
-    takes about a second; every opcode is also charged to the file's budget (see OPCODE_ELEMENTS).
+    takes about a second; every opcode is also charged to the file's budget (unpickler.OPCODE_ELEMENTS).
     """
 
     max_opcodes: int = 1_000_000
@@ -37,16 +31,15 @@ class PickleLimits:
     max_memo: int = 1_000_000
 
 
-class FileBudget:
-    """What one load may still allocate, in 8-byte elements, and the limits of its pickle machine.
+class Budget:
+    """How many array elements (8-byte units) one file may still materialise, and its pickle machine's limits.
 
     ``allocate(n, what)`` charges n elements or raises ExplorerError naming ``what``, its size and the limit;
     the charges add up over the whole file, so many medium arrays are bounded as one large one is.
     """
 
-    def __init__(self, label: str, *, max_elements: int = MAX_LOAD_ELEMENTS,
-                 pickle: PickleLimits = PickleLimits()) -> None:
-        self.label, self.limit, self.pickle, self.used = label, int(max_elements), pickle, 0
+    def __init__(self, limit: int, label: str, *, pickle: PickleLimits = PickleLimits()) -> None:
+        self.limit, self.label, self.pickle, self.used = int(limit), label, pickle, 0
 
     def allocate(self, n: int, what: str) -> None:
         """Charge n elements (an exact Python int: shapes are multiplied before any array exists)."""
@@ -54,9 +47,9 @@ class FileBudget:
         if n < 0:
             raise ExplorerError(f"{self.label}: {what} has a negative size; the file is damaged. Save it again.")
         if self.used + n > self.limit:
-            raise ExplorerError(f"{self.label}: {what} would need {_megabytes(n)} of memory ({self.used / 2**17:,.0f}"
-                                f" MB used so far), and one file may use {_megabytes(self.limit)} in all; it was "
-                                "refused before anything was allocated. Use a smaller network file.")
+            raise ExplorerError(f"{self.label}: {what} would need {n:,} array elements ({_megabytes(n)}), and one "
+                                f"file may use {self.limit:,} ({_megabytes(self.limit)}) in all ({self.used:,} used "
+                                "so far); it was refused before anything was allocated. Use a smaller network file.")
         self.used += n
 
     def allocate_bytes(self, n: int, what: str) -> None:
@@ -80,7 +73,7 @@ class FileBudget:
 
 def _megabytes(elements: int) -> str:
     size = elements / 2**17
-    return f"{size:,.0f} MB" if size < 1e9 else f"{size:.3g} MB"
+    return f"{8 * elements:,} bytes" if size < 1 else f"{size:,.0f} MB" if size < 1e9 else f"{size:.3g} MB"
 
 
 def _shape(shape) -> str:

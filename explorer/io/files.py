@@ -1,14 +1,15 @@
-"""Loading and saving networks: torch modules, state_dicts, TorchScript, ONNX and the explorer's checkpoint.
+"""Loading and saving networks: torch modules, state_dicts, safetensors, TorchScript, ONNX and our checkpoint.
 
 Files are recognised by their content, never their suffix, and read without executing anything: torch
-zip archives go through a restricted, torch-free unpickler (:mod:`explorer.io.torchfile`) that knows only
-the globals a dictionary of tensors needs; TorchScript modules become inert records whose class names are
-matched against the supported layers; ONNX is parsed as protobuf data after a scan of its bytes.
-``torch.load(weights_only=True)`` is the fallback for the rare torch globals the reader lacks and for the
-legacy (pre-1.6) format, after the same pickle has run on an inert machine under the same limits.  Every load
-has one :class:`~explorer.io.budget.FileBudget` that each reader charges before it allocates.  All
-parameters become float64 exactly (see :mod:`explorer.io.dtypes`), so a state_dict, a TorchScript
-file and a checkpoint of one network give bitwise-identical weights.
+zip archives go through a restricted, torch-free unpickler (:mod:`explorer.io.torchfile`) that knows only the globals
+a dictionary of tensors needs; TorchScript modules become inert records whose class names are matched
+against the supported layers; ONNX is parsed as protobuf data after a scan of its bytes; safetensors by our own
+reader.  ``torch.load(weights_only=True)`` is the fallback for the rare torch globals the reader lacks and for
+the legacy (pre-1.6) format, after the same pickle has run on an inert machine under the same limits
+(:mod:`explorer.io.torchload`).  All parameters become float64 exactly (:mod:`explorer.io.dtypes`), so a
+state_dict, a TorchScript file and a checkpoint of one network give bitwise-identical weights.
+Convolutional networks are folded into the dense Network by ``fold``.  Every load has one memory
+:class:`~explorer.io.budget.Budget`, which each reader charges before it allocates.
 """
 
 from __future__ import annotations
@@ -24,18 +25,26 @@ import numpy as np
 from ..errors import ExplorerError
 from ..net import Network, parse_activation
 from . import torchfile as _torchfile
-from .budget import FileBudget
+from .budget import Budget
+from .description import read_description, recorded_shape, steps_from_description
 from .dtypes import as_float64, kind_refused
-from .layers import Act, Affine, act_step, assemble, batchnorm, specs_from_script, specs_from_state_dict
+from .fold import build_network
+from .layers import specs_from_state_dict
 from .onnxfile import looks_like_onnx, specs_from_onnx
+from .safetensors import looks_like_safetensors, read_safetensors
+from .script import specs_from_script
 from .torchload import load_with_torch
 
 __all__ = ["Checkpoint", "load", "load_network", "save_checkpoint", "checkpoint_bytes", "from_module",
-           "to_module", "save_state_dict", "save_torchscript", "MAX_FILE_BYTES", "MAX_PARAMETERS",
-           "CHECKPOINT_FORMAT"]
+           "to_module", "save_state_dict", "save_torchscript", "file_budget", "MAX_FILE_BYTES", "MAX_PARAMETERS",
+           "MAX_FILE_ELEMENTS", "CHECKPOINT_FORMAT"]
 
 MAX_FILE_BYTES = 200 * 2**20  # files (and zip contents) above 200 MB are refused
 MAX_PARAMETERS = 5_000_000  # networks above 5 M parameters are refused
+# 8-byte elements one file may materialise in all (512 MiB): several times what the largest accepted network
+# needs (5 M parameters = 40 MB of float64, read, copied, converted and folded a few times, with an optimizer
+# state beside it), and small enough that a server with a few GB survives several hostile uploads at once.
+MAX_FILE_ELEMENTS = 64 * 2**20
 CHECKPOINT_FORMAT = "linear-region-explorer checkpoint"
 CHECKPOINT_VERSION = 1
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"  # torch's pre-1.6 header
@@ -59,13 +68,16 @@ class Checkpoint:
     provenance: dict = field(default_factory=dict)
 
 
-def load(source, *, activation: str | None = None, filename: str | None = None) -> Checkpoint:
+def load(source, *, activation: str | None = None, filename: str | None = None, layers=None) -> Checkpoint:
     """Read a network from a path, bytes or a binary file-like object, detecting the format by content.
 
     Formats: the explorer's checkpoint; a state_dict of an nn.Sequential (keys '0.weight', '0.bias',
     '2.weight', …; ``activation`` — 'relu' (default) or 'leaky_relu:ALPHA' — is the activation between
-    Linear layers); TorchScript (torch.jit.save of such a Sequential); ONNX (a chain of Gemm / MatMul +
-    Add / Relu / LeakyRelu); the legacy pre-1.6 torch format through torch.load(weights_only=True).
+    Linear layers); a safetensors file of such weights; TorchScript (torch.jit.save of an nn.Sequential of
+    Linear, Conv2d, AvgPool2d, MaxPool2d, BatchNorm, ReLU/LeakyReLU, Flatten, Dropout, Identity); ONNX (a
+    chain of the same operators); the legacy pre-1.6 torch format through torch.load(weights_only=True).
+    A state_dict or safetensors file of any other layer sequence (convolutions) needs a JSON description
+    of its layers (schema: ``explorer.io.description``): ``layers``, or MODEL.json beside a MODEL path.
 
     Parameters
     ----------
@@ -73,6 +85,8 @@ def load(source, *, activation: str | None = None, filename: str | None = None) 
     activation : for state_dicts, the activation between Linear layers; for formats that record their
         activation it must agree with the file (or be None)
     filename : name used in error messages (defaults to the path or the file-like's ``name``)
+    layers : the JSON layer description (a dict, JSON text or bytes, or a path to a .json file); for
+        TorchScript and ONNX it may give only the input shape
 
     Raises
     ------
@@ -81,28 +95,36 @@ def load(source, *, activation: str | None = None, filename: str | None = None) 
         unsupported layer, inconsistent shapes, NaN/Inf weights or a network over the size limits.
     """
     data, label = _read_bytes(source, filename)
-    budget = FileBudget(label)
+    request = _request(source, label, activation, layers)
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        ckpt = _load_zip(data, label, activation, budget)
+        ckpt = _load_zip(data, request)
     elif data.startswith(_LEGACY_MAGIC):  # five pickles: magic, protocol, system, the object, storage keys
         with _torch_errors(label):
-            state = load_with_torch(data, budget, scan=data, pickles=5)
-        ckpt = _interpret(state, label, activation, "legacy torch file", budget)
+            state = load_with_torch(data, request.budget, scan=data, pickles=5)
+        ckpt = _interpret(state, request, "legacy torch file")
+    elif looks_like_safetensors(data):  # before pickles: a header of 128 + 256 k bytes starts with 0x80 too
+        ckpt = _interpret(read_safetensors(data, label, request.budget), request, "safetensors")
     elif data[:1] == b"\x80":
         raise ExplorerError(f"{label} is a plain Python pickle, not a PyTorch file; it was not opened because "
                             "unpickling can run code. Save the network with torch.save(model.state_dict(), path).")
     elif looks_like_onnx(data):
-        ckpt = _from_steps(specs_from_onnx(data, label, budget), label, "onnx", budget)
+        steps, shape = specs_from_onnx(data, label, request.budget)
+        ckpt = _from_steps(steps, request, "onnx", _own_shape(request, shape))
     else:
-        raise ExplorerError(f"{label} is not a network file: expected a PyTorch .pt archive, TorchScript or "
-                            f"ONNX, but it starts with {data[:8]!r}.")
+        raise ExplorerError(f"{label} is not a network file: expected a PyTorch .pt archive, safetensors, "
+                            f"TorchScript or ONNX, but it starts with {data[:8]!r}.")
     _check_activation(ckpt.net, activation, label)
     return ckpt
 
 
-def load_network(source, *, activation: str | None = None, filename: str | None = None) -> Network:
+def load_network(source, *, activation: str | None = None, filename: str | None = None, layers=None) -> Network:
     """The network of :func:`load` (box and provenance dropped)."""
-    return load(source, activation=activation, filename=filename).net
+    return load(source, activation=activation, filename=filename, layers=layers).net
+
+
+def file_budget(label: str) -> Budget:
+    """The memory budget of one file: MAX_FILE_ELEMENTS array elements for everything reading it creates."""
+    return Budget(MAX_FILE_ELEMENTS, label)
 
 
 def checkpoint_bytes(net: Network, *, box=None, provenance: dict | None = None) -> bytes:
@@ -125,6 +147,8 @@ def checkpoint_bytes(net: Network, *, box=None, provenance: dict | None = None) 
         "weights": list(net.weights), "biases": list(net.biases),
         "domain": _box(box, net.n_inputs, "the box"),
         "input_names": [str(n) for n in net.input_names], "provenance": text,
+        "input_shape": list(net.input_shape), "layer_names": list(net.layer_names),
+        "unit_labels": list(net.unit_labels),
     }
     return _torchfile.archive_bytes(payload, name="checkpoint")
 
@@ -138,18 +162,19 @@ def save_checkpoint(target, net: Network, *, box=None, provenance: dict | None =
         Path(target).write_bytes(data)
 
 
-def from_module(module, *, activation: str | None = None) -> Network:
+def from_module(module, *, activation: str | None = None, input_shape=None) -> Network:
     """The Network computed by an eval-mode ``torch.nn.Sequential`` (or a single supported layer).
 
-    Supported: Linear, ReLU, LeakyReLU, BatchNorm1d (running statistics, folded into the adjacent
-    Linear), Dropout, Flatten, Identity, nested Sequentials.  ``activation``, if given, must agree
-    with the module's.  Parameters are converted to float64 exactly.
+    Supported: Linear, Conv2d (zero padding), AvgPool2d, MaxPool2d (windows of at most two values, after
+    a ReLU), BatchNorm1d/2d (running statistics, folded into the adjacent affine map), ReLU, LeakyReLU,
+    Dropout, Flatten, Identity, nested Sequentials.  ``activation``, if given, must agree with the
+    module's; ``input_shape`` (C, H, W) is needed for convolutions unless it can be inferred.
+    Parameters are converted to float64 exactly.
     """
-    import torch.nn as nn
+    from .modules import module_steps
 
-    steps: list = []
-    _module_steps(module, "", steps, nn)
-    net = assemble(steps, max_parameters=MAX_PARAMETERS, budget=FileBudget("the module"))
+    net = build_network(module_steps(module), input_shape=input_shape, budget=file_budget("the module"),
+                        max_parameters=MAX_PARAMETERS)
     _check_activation(net, activation, "the module")
     return net
 
@@ -219,13 +244,44 @@ def _read_bytes(source, filename: str | None) -> tuple[bytes, str]:
     return data, label
 
 
-def _load_zip(data: bytes, label: str, activation: str | None, budget: FileBudget) -> Checkpoint:
+@dataclass(frozen=True)
+class _Request:
+    """What one load call carries to every reader: the file's label, activation, description and budget."""
+
+    label: str
+    activation: str | None
+    description: dict | None
+    budget: Budget
+    beside: bool = False  # the description is MODEL.json found beside the file, not one the caller gave
+
+
+def _request(source, label: str, activation: str | None, layers) -> _Request:
+    """The call's request: the layer description given, else MODEL.json beside a MODEL path (never for uploads)."""
+    budget = file_budget(label)
+    if layers is not None:
+        return _Request(label, activation, read_description(layers, label), budget)
+    if isinstance(source, (str, os.PathLike)):
+        beside = Path(source).with_suffix(".json")
+        if beside != Path(source) and beside.is_file():
+            return _Request(label, activation, read_description(beside, label), budget, beside=True)
+    return _Request(label, activation, None, budget)
+
+
+def _own_shape(request: _Request, shape: tuple | None) -> tuple | None:
+    """A file that records its own layers: the input shape it records, or the one its description gives."""
+    if request.description is None:
+        return shape
+    return recorded_shape(request.description, shape, beside=request.beside, label=request.label)
+
+
+def _load_zip(data: bytes, request: _Request) -> Checkpoint:
+    label = request.label
     try:
-        archive = _torchfile.open_archive(data, max_bytes=MAX_FILE_BYTES, budget=budget)
+        archive = _torchfile.open_archive(data, max_bytes=MAX_FILE_BYTES, budget=request.budget)
     except _torchfile.Corrupt as exc:
         raise ExplorerError(f"{label} is not a readable PyTorch file: {exc}. Save it again with torch.save.") from None
     if _torchfile.is_torchscript(archive):
-        root = _read_pickle(archive, data, label, budget, script=True)
+        root = _read_pickle(archive, data, request, script=True)
 
         def read_code(member: str) -> str:
             try:
@@ -237,19 +293,19 @@ def _load_zip(data: bytes, label: str, activation: str | None, budget: FileBudge
             steps = specs_from_script(root, read_code)
         except RecursionError:
             raise ExplorerError(f"{label} nests its modules too deeply to be a network.") from None
-        return _from_steps(steps, label, "torchscript", budget)
-    state = _read_pickle(archive, data, label, budget, script=False)
-    return _interpret(state, label, activation, "state_dict", budget)
+        return _from_steps(steps, request, "torchscript", _own_shape(request, None))
+    return _interpret(_read_pickle(archive, data, request, script=False), request, "state_dict")
 
 
-def _read_pickle(archive, data: bytes, label: str, budget: FileBudget, *, script: bool):
+def _read_pickle(archive, data: bytes, request: _Request, *, script: bool):
+    label = request.label
     with _torch_errors(label):
         try:
             return _torchfile.read_pickle(archive, script=script)
         except _torchfile.Unsupported as exc:
             if script:
                 raise ExplorerError(f"{label} uses {exc}, which TorchScript files here may not contain.") from None
-            return load_with_torch(data, budget, scan=archive.read("data.pkl"), pickles=1)
+            return load_with_torch(data, request.budget, scan=archive.read("data.pkl"), pickles=1)
 
 
 @contextmanager
@@ -270,27 +326,33 @@ def _refused(label: str, name: str) -> str:
             "and nothing was executed. Save only the weights: torch.save(model.state_dict(), path).")
 
 
-def _interpret(obj, label: str, activation: str | None, fmt: str, budget: FileBudget) -> Checkpoint:
+def _interpret(obj, request: _Request, fmt: str) -> Checkpoint:
     """A checkpoint dict or a state_dict (possibly nested under 'state_dict' / 'model_state_dict')."""
+    label = request.label
     if not isinstance(obj, dict):
         kind = "single tensor" if isinstance(obj, np.ndarray) else type(obj).__name__
         raise ExplorerError(f"{label} holds a {kind}, not a state_dict or checkpoint; save "
                             "model.state_dict() instead.")
     if obj.get("format") == CHECKPOINT_FORMAT:
-        return _checkpoint_from_dict(obj, label, budget)
+        if request.description is not None and not request.beside:
+            raise ExplorerError(f"{label} is an explorer checkpoint, which records its own layers; leave the "
+                                "layer description out.")
+        return _checkpoint_from_dict(obj, label, request.budget)
     nested = [k for k in _NESTED_KEYS if isinstance(obj.get(k), dict)]
     if nested and not all(isinstance(v, np.ndarray) for v in obj.values()):
         obj = obj[nested[0]]
-    steps = specs_from_state_dict(obj, activation=activation)
-    return _from_steps(steps, label, fmt, budget)
+    if request.description is None:
+        return _from_steps(specs_from_state_dict(obj, activation=request.activation), request, fmt, None)
+    steps, shape = steps_from_description(request.description, obj)
+    return _from_steps(steps, request, fmt, shape)
 
 
-def _from_steps(steps: list, label: str, fmt: str, budget: FileBudget) -> Checkpoint:
-    net = assemble(steps, max_parameters=MAX_PARAMETERS, budget=budget)
-    return Checkpoint(net=net, provenance={"source": {"format": fmt, "filename": label.strip("'")}})
+def _from_steps(steps: list, request: _Request, fmt: str, input_shape) -> Checkpoint:
+    net = build_network(steps, input_shape=input_shape, budget=request.budget, max_parameters=MAX_PARAMETERS)
+    return Checkpoint(net=net, provenance={"source": {"format": fmt, "filename": request.label.strip("'")}})
 
 
-def _checkpoint_from_dict(d: dict, label: str, budget: FileBudget) -> Checkpoint:
+def _checkpoint_from_dict(d: dict, label: str, budget: Budget) -> Checkpoint:
     version = d.get("version")
     if not isinstance(version, int) or version > CHECKPOINT_VERSION:
         raise ExplorerError(f"{label} is an explorer checkpoint of version {version!r}; this version reads "
@@ -304,9 +366,12 @@ def _checkpoint_from_dict(d: dict, label: str, budget: FileBudget) -> Checkpoint
         raise ExplorerError(f"the network has {n_params:,} parameters; the limit is {MAX_PARAMETERS:,}.")
     budget.allocate(n_params, "the network's layers")
     weights, biases = ([as_float64(a, f"{label}: a layer") for a in arrays] for arrays in (weights, biases))
-    names = d.get("input_names") or []
+    extra = {key: d.get(key) or [] for key in ("input_names", "input_shape", "layer_names", "unit_labels")}
+    if not all(isinstance(v, list) for v in extra.values()):
+        raise ExplorerError(f"{label} is a damaged explorer checkpoint: its names are not lists.")
     net = Network(tuple(weights), tuple(biases), str(d.get("activation", "relu")), float(d.get("alpha", 0.0)),
-                  input_names=tuple(str(n) for n in names))
+                  input_names=tuple(str(n) for n in extra["input_names"]), input_shape=tuple(extra["input_shape"]),
+                  layer_names=tuple(extra["layer_names"]), unit_labels=tuple(extra["unit_labels"]))
     try:
         provenance = json.loads(d.get("provenance") or "{}")
     except (TypeError, ValueError):
@@ -334,36 +399,3 @@ def _check_activation(net: Network, activation: str | None, label: str) -> None:
     if parse_activation(activation) != (net.activation, net.alpha):
         raise ExplorerError(f"{label} uses {net.activation} (alpha={net.alpha:g}) but activation={activation!r} "
                             "was requested; leave the activation out for this file.")
-
-
-# ---- torch modules -----------------------------------------------------------------------------
-def _module_steps(module, path: str, steps: list, nn) -> None:
-    label = f"{type(module).__name__} '{path}'" if path else type(module).__name__
-    if isinstance(module, nn.Sequential):
-        for name, child in module.named_children():
-            _module_steps(child, f"{path}.{name}" if path else name, steps, nn)
-    elif isinstance(module, nn.Linear):
-        if isinstance(module.weight, nn.parameter.UninitializedParameter):
-            raise ExplorerError(f"{label} is not initialised yet (LazyLinear); run one forward pass first.")
-        W = module.weight.detach().cpu().double().numpy()
-        b = np.zeros(W.shape[0]) if module.bias is None else module.bias.detach().cpu().double().numpy()
-        steps.append(Affine(W, b, label))
-    elif isinstance(module, nn.ReLU):
-        steps.append(Act("relu", 0.0, label))
-    elif isinstance(module, nn.LeakyReLU):
-        slope = float(module.negative_slope)
-        label = label.replace("LeakyReLU", f"LeakyReLU({slope:g})", 1)
-        steps.append(act_step("relu" if slope == 0 else f"leaky_relu:{slope!r}", label))
-    elif isinstance(module, nn.BatchNorm1d):
-        if module.running_mean is None:
-            raise ExplorerError(f"{label} keeps no running statistics, so it is not a fixed affine map; train "
-                                "it with track_running_stats=True.")
-        as_np = lambda t: None if t is None else t.detach().cpu().double().numpy()  # noqa: E731
-        steps.append(batchnorm(as_np(module.weight), as_np(module.bias), as_np(module.running_mean),
-                               as_np(module.running_var), float(module.eps), label))
-    elif isinstance(module, (nn.Identity, nn.Dropout, nn.Flatten)):
-        if isinstance(module, nn.Flatten) and module.start_dim != 1:
-            raise ExplorerError(f"{label} flattens from dimension {module.start_dim}; only start_dim=1 is supported.")
-    else:
-        raise ExplorerError(f"unsupported layer {label}; supported are Sequential, Linear, ReLU, LeakyReLU, "
-                            "BatchNorm1d, Dropout, Flatten and Identity.")

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import ExplorerError
-from .budget import FileBudget
+from .budget import Budget
 from .dtypes import as_float64, kind_refused
 
 __all__ = ["check_onnx_bytes", "tensor_array", "MAX_FIELDS", "MAX_DEPTH"]
@@ -29,6 +29,7 @@ _MESSAGE_ELEMENTS = 32  # 256 bytes per parsed message (measured: 150–200 byte
 _NUMBER_ELEMENTS = 2  # 16 bytes per element of a repeated number (an int64 and its share of the growth)
 _STRING_ELEMENTS = 4  # 32 bytes of overhead per string or bytes field, plus its length
 _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
+_MAX_RANK = 32
 
 # ONNX data type -> (numpy dtype, the typed field that holds the values when raw_data is empty)
 _TYPES = {1: ("<f4", "float_data"), 2: ("u1", "int32_data"), 3: ("i1", "int32_data"), 4: ("<u2", "int32_data"),
@@ -39,7 +40,7 @@ _KINDS = {8: "string", 14: "complex", 15: "complex", 17: "8-bit float", 18: "8-b
           20: "8-bit float", 24: "8-bit float"}
 
 
-def check_onnx_bytes(data: bytes, label: str, budget: FileBudget) -> None:
+def check_onnx_bytes(data: bytes, label: str, budget: Budget) -> None:
     """Refuse external data anywhere, more than MAX_FIELDS fields or MAX_DEPTH levels; charge the parse's size."""
     layouts = _layouts()
     todo = [(0, len(data), "onnx.ModelProto", 0, "model")]
@@ -88,8 +89,11 @@ def check_onnx_bytes(data: bytes, label: str, budget: FileBudget) -> None:
                                 "ONNX model with its weights inside (save_as_external_data=False).")
 
 
-def tensor_array(t, what: str, budget: FileBudget) -> np.ndarray:
-    """A parsed TensorProto as a float64 array, checked against its own shape and type, charged to the budget."""
+def tensor_array(t, what: str, budget: Budget) -> np.ndarray:
+    """A parsed TensorProto as a float64 array, checked against its own shape and type, charged to the budget.
+
+    ``what`` names the tensor in messages (after the file's label), e.g. "initializer 'W'"."""
+    where, what = what, f"{budget.label}: {what}"
     if t.data_location == _EXTERNAL or len(t.external_data):
         raise ExplorerError(f"{what} keeps its data in a separate file, which is not read; export the ONNX model "
                             "with its weights inside (save_as_external_data=False).")
@@ -98,22 +102,24 @@ def tensor_array(t, what: str, budget: FileBudget) -> np.ndarray:
     if t.data_type in _KINDS or t.data_type not in _TYPES:
         kind = _KINDS.get(t.data_type, f"data type {t.data_type}")
         raise ExplorerError(kind_refused(what, kind))
-    dims = [int(d) for d in t.dims]
+    if len(t.dims) > _MAX_RANK:
+        raise ExplorerError(f"{what} has {len(t.dims):,} dimensions; a layer's tensor has at most {_MAX_RANK}.")
+    dims = tuple(int(d) for d in t.dims)
     if any(d < 0 for d in dims):
         raise ExplorerError(f"{what} has the negative dimension {min(dims)}; the ONNX file is damaged.")
-    count = budget.allocate_shape(tuple(dims), what)
+    count = budget.allocate_shape(dims, where)
     code, typed = _TYPES[t.data_type]
     dtype = np.dtype("<u2" if code == "bf16" else code)
     raw = t.raw_data
     if raw or not count:
         if len(raw) != count * dtype.itemsize:
-            raise ExplorerError(f"{what} of shape {tuple(dims)} needs {count * dtype.itemsize:,} bytes of data but "
+            raise ExplorerError(f"{what} of shape {dims} needs {count * dtype.itemsize:,} bytes of data but "
                                 f"holds {len(raw):,}; the ONNX file is damaged.")
         values = np.frombuffer(raw, dtype=dtype)
     else:
         stored = getattr(t, typed)
         if len(stored) != count:
-            raise ExplorerError(f"{what} of shape {tuple(dims)} needs {count:,} values but holds {len(stored):,}; "
+            raise ExplorerError(f"{what} of shape {dims} needs {count:,} values but holds {len(stored):,}; "
                                 "the ONNX file is damaged.")
         values = _typed(np.array(stored), dtype, code, what)
     if code == "bf16":  # bfloat16 is the upper half of a float32

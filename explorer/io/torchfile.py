@@ -5,7 +5,7 @@ folder ``<name>/`` holding ``data.pkl`` (a pickle describing the object) and ``d
 bytes of each tensor storage).  The pickle is run by a restricted machine (:mod:`explorer.io.unpickler`) that
 resolves only the handful of globals a dictionary of tensors needs, each mapped to a numpy constructor; every
 other global is refused before anything could run, and every member read, storage and tensor is charged to
-the file's :class:`~explorer.io.budget.FileBudget` first.  Tensors keep their dtype (bfloat16 is widened to
+the file's :class:`~explorer.io.budget.Budget` first.  Tensors keep their dtype (bfloat16 is widened to
 float32 from its bits); complex, quantized, sparse and 8-bit float tensors are refused by the names of their
 globals (:class:`Kind`).  TorchScript archives additionally hold ``code/`` (the
 TorchScript source) and pickle their modules as ``__torch__.*`` classes, which become inert
@@ -24,7 +24,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..errors import ExplorerError
-from .budget import FileBudget
+from .budget import Budget
 from .unpickler import Malformed, PickleMachine
 
 __all__ = ["Refused", "Unsupported", "Corrupt", "Kind", "ScriptObject", "Archive", "open_archive", "read_pickle",
@@ -104,7 +104,7 @@ class Archive:
     """An opened torch zip archive: the zip, its top-level prefix, the byte order of its storages and the
     budget that every member read is charged to."""
 
-    def __init__(self, zf: zipfile.ZipFile, prefix: str, byteorder: str, budget: FileBudget) -> None:
+    def __init__(self, zf: zipfile.ZipFile, prefix: str, byteorder: str, budget: Budget) -> None:
         self.zf, self.prefix, self.byteorder, self.budget = zf, prefix, byteorder, budget
 
     def read(self, member: str) -> bytes:
@@ -129,7 +129,7 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, No
                struct.error)  # what zipfile raises on damaged archives
 
 
-def open_archive(data: bytes, *, max_bytes: int, budget: FileBudget) -> Archive:
+def open_archive(data: bytes, *, max_bytes: int, budget: Budget) -> Archive:
     """Open a torch zip archive held in memory; raise Corrupt if it is not one, is damaged or too large."""
     entries = data.count(b"PK\x01\x02")  # an upper bound on the central directory entries zipfile will parse
     if entries > MAX_MEMBERS:
@@ -178,6 +178,19 @@ def read_pickle(archive: Archive, *, script: bool = False):
         raise Corrupt(f"its data.pkl cannot be read ({type(exc).__name__})") from None
 
 
+def _plain_list(kind: type):
+    """TorchScript pickles typed attribute lists (e.g. Conv2d's padding) as build_intlist([...]) and the like."""
+    def build(values):
+        if not isinstance(values, list) or not all(type(v) is kind for v in values):
+            raise Corrupt(f"a TorchScript {kind.__name__} list holds other values")
+        return list(values)
+    return build
+
+
+_SCRIPT_LISTS = {"build_intlist": _plain_list(int), "build_doublelist": _plain_list(float),
+                 "build_boollist": _plain_list(bool)}
+
+
 class _Unpickler(PickleMachine):
     """find_class admits only the tensor vocabulary; persistent_load reads storages from the archive."""
 
@@ -198,6 +211,8 @@ class _Unpickler(PickleMachine):
             return _DType(_DTYPES[name])
         if module.split(".", 1)[0] == "torch" and name in KINDS:
             raise Kind(KINDS[name])
+        if self._script and module == "torch.jit._pickle" and name in _SCRIPT_LISTS:
+            return _SCRIPT_LISTS[name]
         if self._script and module.startswith("__torch__."):
             key = f"{module}.{name}"
             if key not in self._classes:

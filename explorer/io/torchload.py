@@ -16,14 +16,14 @@ import pickle
 import struct
 
 from ..errors import ExplorerError
-from .budget import FileBudget
+from .budget import Budget
 from .torchfile import KINDS, Corrupt, Kind, Refused
 from .unpickler import Malformed, PickleMachine
 
 __all__ = ["load_with_torch"]
 
 
-def load_with_torch(data: bytes, budget: FileBudget, *, scan: bytes, pickles: int):
+def load_with_torch(data: bytes, budget: Budget, *, scan: bytes, pickles: int):
     """torch.load(data) with tensors as numpy arrays, once the first ``pickles`` pickles of ``scan`` passed."""
     start = 0
     try:
@@ -49,7 +49,7 @@ def load_with_torch(data: bytes, budget: FileBudget, *, scan: bytes, pickles: in
     return _to_numpy(obj, torch, budget)
 
 
-def _to_numpy(obj, torch, budget: FileBudget):
+def _to_numpy(obj, torch, budget: Budget):
     """Dense real tensors as numpy arrays in their dtypes (bfloat16 as float32), each charged before its copy."""
     if isinstance(obj, torch.Tensor):
         t = obj.detach()

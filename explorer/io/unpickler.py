@@ -12,7 +12,7 @@ itself:
 * APPEND, SETITEM and ADDITEMS act only on the lists, dicts and sets the stream itself created, and keys are
   only of types whose hashes cannot be made to collide (strings, bytes, small integers, …); a call's
   arguments hold at most MAX_CALL_ITEMS items (so no constructor gets a list of colliding keys);
-* every opcode and string is charged to the file's :class:`~explorer.io.budget.FileBudget`, and the stack,
+* every opcode and string is charged to the file's :class:`~explorer.io.budget.Budget`, and the stack,
   marks and memo are bounded by its :class:`~explorer.io.budget.PickleLimits`.
 
 Errors are :class:`Malformed` with a short reason; subclasses raise their own exceptions from the hooks.
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import struct
 
-from .budget import FileBudget
+from .budget import Budget
 
 __all__ = ["PickleMachine", "Malformed", "OPCODE_ELEMENTS", "MAX_CALL_ITEMS"]
 
@@ -44,7 +44,7 @@ class PickleMachine:
     string or bytes object and every memo entry.
     """
 
-    def __init__(self, data: bytes, budget: FileBudget, *, start: int = 0) -> None:
+    def __init__(self, data: bytes, budget: Budget, *, start: int = 0) -> None:
         self._data, self._pos, self._budget, self.end = memoryview(data), start, budget, start
         self._limits = budget.pickle
         self._stack: list = []

@@ -38,6 +38,8 @@ class TrainConfig:
     epochs : passes over the training set;  batch_size : minibatch size (capped at the training size)
     seed : seeds initialisation and shuffling
     snapshot_every : keep a Network every k epochs (0: none), for a training timeline
+    snapshot_epochs : also keep a Network after each of these epochs (0: the initialisation), e.g. on a
+        log scale for a study of checkpoints
     """
 
     hidden: tuple[int, ...] = (16, 16)
@@ -50,6 +52,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     snapshot_every: int = 0
+    snapshot_epochs: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         hidden = tuple(self.hidden) if isinstance(self.hidden, (list, tuple)) else (self.hidden,)
@@ -67,6 +70,12 @@ class TrainConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise ExplorerError(f"{key} must be an integer in {lo}–{hi}; got {value!r}.")
+        epochs = tuple(self.snapshot_epochs) if isinstance(self.snapshot_epochs, (list, tuple)) else None
+        if epochs is None or not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool)
+                                     and 0 <= e <= self.epochs for e in epochs):
+            raise ExplorerError(f"snapshot_epochs must be a list of epochs in 0–{self.epochs}; "
+                                f"got {self.snapshot_epochs!r}.")
+        object.__setattr__(self, "snapshot_epochs", tuple(sorted({int(e) for e in epochs})))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +87,8 @@ class TrainResult:
         (losses are mean cross-entropy on the whole split after the epoch; test values are None
         without test points)
     snapshots : tuple of (epoch, Network) pairs: epoch 0 (initialisation), every snapshot_every-th
-        epoch and the last finished one; empty if snapshot_every == 0
+        epoch and the last finished one (none of these if snapshot_every == 0), and every epoch of
+        snapshot_epochs that training reached
     stopped : True if should_stop() ended training early
     seconds : wall time of the run
     """
@@ -123,7 +133,8 @@ def train(dataset: Dataset, config: TrainConfig | None = None, *,
         gen = torch.Generator().manual_seed(config.seed)
         batch = min(config.batch_size, len(x_tr))
         history = {key: [] for key in ("epoch", "loss", "test_loss", "train_acc", "test_acc")}
-        snapshots = [(0, _network(model))] if config.snapshot_every else []
+        keep = set(config.snapshot_epochs)
+        snapshots = [(0, _network(model))] if config.snapshot_every or 0 in keep else []
         every = max(1, math.ceil(config.epochs / _PROGRESS_CALLS))
         stopped = False
         for epoch in range(1, config.epochs + 1):
@@ -140,7 +151,7 @@ def train(dataset: Dataset, config: TrainConfig | None = None, *,
             history["epoch"].append(epoch)
             for key, value in metrics.items():
                 history[key].append(value)
-            if config.snapshot_every and epoch % config.snapshot_every == 0:
+            if (config.snapshot_every and epoch % config.snapshot_every == 0) or epoch in keep:
                 snapshots.append((epoch, _network(model)))
             if progress is not None and (epoch % every == 0 or epoch == config.epochs):
                 progress(epoch, config.epochs, metrics)

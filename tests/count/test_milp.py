@@ -8,7 +8,7 @@ from explorer.errors import ExplorerError
 from explorer.count.milp import (Confirmer, add_no_good, as_box, build_milp, find, new_solver, set_start,
                            start_values, unit_bounds)
 from tests.nets import random_network as random_net
-from tests.count.test_exact import N1, N2, N3
+from tests.nets import N1, N2, N3
 
 
 def milp_count(net, box, margin):

@@ -1,42 +1,54 @@
-"""MIPBound (spec §4): §4.4 worked examples, exact replay of the trial levels, T6 error rates, options."""
+"""MIPBound (spec §4): §4.4 worked examples, trials against a brute-force oracle, T6 error rates by binomial test,
+the plain-data trial seam, options."""
 
+import functools
 import math
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import binomtest
 
-from explorer.errors import ExplorerError
 from explorer.count.exact import count_exact
-from explorer.count.milp import build_milp
-from explorer.count.mipbound import (_draw_support, all_feasible_confidence, alpha_for, binomial_tail, majority_error,
-                               majority_k, mipbound)
+from explorer.count.milp import Confirmer, build_milp
+from explorer.count.mipbound import (MipBoundOptions, all_feasible_confidence, alpha_for, binomial_tail,
+                                     majority_error, majority_k, mipbound)
+from explorer.count.trial import (TrialSettings, draw_parity, run_trial, sample_pool, subdivide, trial_problem,
+                                  trial_rng)
+from explorer.errors import ExplorerError
 from explorer.net import Network
 from tests.nets import random_network as random_net
-from tests.count.test_exact import N1
+from tests.nets import N1
 
-SMALL_NETS = [random_net(w, n0=n0, seed=s, scale_bias=1.0)
-              for s, (n0, w) in enumerate([(2, (3, 3)), (3, (4,)), (2, (4, 3)), (2, (2, 2, 2)), (4, (3, 2))])]
+SMALL_NETS = [random_net(w, n0=n0, seed=s, scale_bias=1.0)     # 9–10 unstable units, 34–60 regions in [-1, 1]^n0
+              for s, (n0, w) in enumerate([(3, (6, 5)), (4, (5, 5)), (3, (4, 4, 3)), (2, (5, 5))], start=10)]
 
 
-def reachable(net, box):
-    """N_ε as binaries of the unstable units: every pattern FIND can reach (MILP with no-good cuts)."""
+@functools.lru_cache(maxsize=None)
+def _omega(index):
+    return _brute_force(SMALL_NETS[index], (-1.0, 1.0))
+
+
+def omega(net, box):
+    """Ω of one of SMALL_NETS on [-1, 1]^n0, computed once per session."""
+    return _omega(next(i for i, m in enumerate(SMALL_NETS) if m is net))
+
+
+def _brute_force(net, box):
+    """Ω by brute force: every binary vector of the unstable units that LP confirmation accepts (u ≤ 12)."""
     model = build_milp(net, box)
-    return model, count_exact(net, box, method="milp").patterns[:, model.units]
+    confirm, n = Confirmer(model), model.n_binaries
+    Z = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(bool)
+    return model, Z[[confirm(z) for z in Z]]
 
 
-def replay(model, patterns, seed, trials, xor_length="dense"):
-    """Levels r_i by the documented protocol: per XOR the support, then b = rng.integers(2)."""
-    levels = []
-    for child in np.random.SeedSequence(seed).spawn(trials):
-        rng, alive, r = np.random.default_rng(child), np.ones(len(patterns), dtype=bool), 0
-        while alive.any() and r < model.n_binaries:
-            S = _draw_support(rng, model.n_binaries, xor_length)
-            alive &= patterns[:, S].sum(axis=1) % 2 == int(rng.integers(2))
-            r += bool(alive.any())
-        levels.append(r)
-    return tuple(levels)
+def in_cell(patterns, parities):
+    keep = np.ones(len(patterns), bool)
+    for S, b in parities:
+        keep &= patterns[:, list(S)].sum(axis=1) % 2 == b
+    return patterns[keep]
 
 
 def test_worked_examples_all_feasible_rule():
@@ -65,76 +77,171 @@ def test_alpha_is_the_smallest_sound_slack(t, p, frac):
         assert binomial_tail(t, 2.0 ** -(alpha - 1e-3), k) > 1 - p
 
 
-@pytest.mark.parametrize("pool", [True, False])
 @pytest.mark.parametrize("index", range(3))
-def test_trial_levels_replay_exactly(index, pool):
-    net = [N1, *SMALL_NETS][index]
-    box = [-2, 2] if net is N1 else [-1, 1]
-    model, patterns = reachable(net, box)
-    extra = {} if pool else {"n_samples": 0, "chord_points_max": 0}
-    for seed in range(3):
-        res = mipbound(net, box, trials=6, seed=seed, workers=1, model=model, **extra)
-        assert res.timeouts == 0 and res.status == "complete"
-        assert res.xors_per_trial == replay(model, patterns, seed, 6)
-        assert res.certain_lower_bound <= len(patterns) and res.lower_bound >= res.certain_lower_bound
+def test_counting_trials_count_their_cell_exactly(index):
+    """A counting trial by enumeration reports |{z ∈ Ω : A z = b}| for the XORs it drew (brute-force oracle)."""
+    net = SMALL_NETS[index]
+    model, patterns = omega(net, [-1, 1])
+    pool = sample_pool(trial_problem(model), seed=0, part=0, time_limit=2.0).patterns
+    pool_z = np.unpackbits(pool, axis=1, count=model.n_binaries).astype(bool)
+    assert {z.tobytes() for z in pool_z} <= {z.tobytes() for z in patterns}    # the pool lies in Ω
+    problem = trial_problem(model, pool)
+    for level in (1, 2, 3):
+        for index_ in range(3):
+            res = run_trial(problem, TrialSettings(xor_length="dense"), seed=7, index=index_, time_limit=30,
+                            level=level)
+            assert len(res.parities) == level and res.stopped == "empty"
+            assert res.count == len(in_cell(patterns, res.parities))
+            assert res.count >= len(in_cell(pool_z, res.parities))
 
 
-def test_t6_error_rate_within_confidence():
-    """Spec T6: 200 seeds on N1 and five small nets; both rules are scored on the same trial levels."""
-    p, seeds, wrong, total = 0.95, 200, {"all": 0, "majority": 0}, 0
-    for net in [N1, *SMALL_NETS]:
-        box = [-2, 2] if net is N1 else [-1, 1]
-        model, patterns = reachable(net, box)
-        for seed in range(seeds):
-            levels = sorted(mipbound(net, box, trials=10, confidence=p, seed=seed, workers=1,
-                                     model=model).xors_per_trial, reverse=True)
-            for rule, k in (("all", 10), ("majority", majority_k(10, 0.2))):
-                wrong[rule] += 2.0 ** (levels[k - 1] - alpha_for(10, p, k)) > len(patterns)
-            total += 1
-    sigma = math.sqrt(p * (1 - p) / total)
-    assert all(w / total <= 1 - p + 3 * sigma for w in wrong.values()), wrong
+@pytest.mark.parametrize("s", [1, 3])
+def test_nested_trials_reach_only_levels_with_s_witnesses(s):
+    net = SMALL_NETS[1]
+    model, patterns = omega(net, [-1, 1])
+    problem = trial_problem(model)
+    for index in range(4):
+        res = run_trial(problem, TrialSettings(xor_length=2, cell_solutions=s), seed=3, index=index, time_limit=30)
+        assert len(in_cell(patterns, res.parities[:res.level])) >= s
+        assert res.stopped in ("empty", "top") and res.timeouts == 0
+        if res.stopped == "empty":                      # the next level's cell really has fewer than s
+            assert len(in_cell(patterns, res.parities[:res.level + 1])) < s
 
 
-def test_encodings_and_xor_lengths_are_interchangeable():
+def replay_counts(patterns, pool, settings, level, trials, seed):
+    """Cell counts of ``trials`` counting trials, drawn exactly as run_trial draws them, counted by the oracle."""
+    n = patterns.shape[1]
+    out = np.zeros(trials, int)
+    for i in range(trials):
+        rng, known, cell = trial_rng(seed, i), pool, patterns
+        for _ in range(level):
+            S, b, known = draw_parity(rng, n, settings, known)
+            cell = cell[cell[:, S].sum(axis=1) % 2 == b]
+        out[i] = len(cell)
+    return out
+
+
+@pytest.mark.parametrize("xor_length", ["dense", 2])
+def test_t6_error_rate_within_confidence(xor_length):
+    """Spec T6 with a binomial test: 4,000 oracle-counted trials per net in 400 bounds of t = 10; for every rule the
+    share of bounds above |Ω| is not significantly above 1 − p, while the test rejects an unsound rule (the largest
+    count without slack)."""
+    p, t, groups = 0.95, 10, 400
+    wrong, no_slack, total = {"all": 0, "majority": 0, "k=8": 0}, 0, 0
+    for net in SMALL_NETS:
+        model, patterns = omega(net, [-1, 1])
+        pool = patterns[::3]                            # any fixed subset of Ω may steer the supports
+        settings_ = TrialSettings(xor_length=xor_length)
+        level = max(1, int(math.log2(len(patterns))) - 2)
+        counts = replay_counts(patterns, pool, settings_, level, t * groups, seed=11).reshape(groups, t)
+        assert abs(counts.mean() - len(patterns) * 2.0 ** -level) <= 6 * counts.std() / math.sqrt(counts.size) + 1e-9
+        ranked = -np.sort(-counts, axis=1)
+        for rule, k in (("all", t), ("majority", majority_k(t, 0.2)), ("k=8", 8)):
+            bound = ranked[:, k - 1] * 2.0 ** (level - alpha_for(t, p, k))
+            wrong[rule] += int((bound > len(patterns)).sum())
+        no_slack += int((ranked[:, 0] * 2.0 ** level > len(patterns)).sum())
+        total += groups
+    for rule, w in wrong.items():
+        assert binomtest(w, total, 1 - p, alternative="greater").pvalue > 1e-3, (rule, w, total)
+    assert binomtest(no_slack, total, 1 - p, alternative="greater").pvalue < 1e-3     # the test has power
+
+
+def test_mipbound_parts_and_guarantees():
     net = SMALL_NETS[2]
-    model, patterns = reachable(net, [-1, 1])
-    kw = dict(trials=4, seed=5, workers=1, model=model, n_samples=0, chord_points_max=0)
-    for k in ("dense", 1, 3):
-        slack = mipbound(net, [-1, 1], xor_length=k, **kw)
-        parity = mipbound(net, [-1, 1], xor_length=k, encoding="parity", **kw)
-        assert slack.xors_per_trial == parity.xors_per_trial == replay(model, patterns, 5, 4, k)
+    model, patterns = omega(net, [-1, 1])
+    exact = count_exact(net, [-1, 1]).n_regions
+    res = mipbound(net, [-1, 1], time_limit=4, options=MipBoundOptions(workers=1), model=model)
+    assert res.certain_lower_bound <= len(patterns) <= exact
+    assert res.lower_bound == max(res.certain_lower_bound, res.probabilistic_lower_bound)
+    assert res.source == ("probabilistic" if res.probabilistic_lower_bound > res.certain_lower_bound else "certain")
+    assert res.guarantee in ("certain", "probabilistic, confidence 0.95")
+    assert len(res.counts) == len(res.levels) == res.trials and 1 <= res.k <= res.trials
+    assert res.alpha == pytest.approx(alpha_for(res.trials, 0.95, res.k))
+    if res.mode == "count":
+        assert res.cell_count == sorted(res.counts, reverse=True)[res.k - 1]
+        expected = res.cell_count * 2.0 ** (res.level - res.alpha)
+        assert res.probabilistic_lower_bound == (math.ceil(expected - 1e-9) if res.cell_count else 0)
+    assert "Serra & Ramalingam 2020" in res.label and res.epsilon > 0 and res.seconds < 8
 
 
-def test_worker_processes_reproduce_the_in_process_result():
-    net = random_net((6, 6), n0=3, seed=1)
-    one = mipbound(net, [-1, 1], trials=4, seed=2, workers=1)
-    two = mipbound(net, [-1, 1], trials=4, seed=2, workers=2)
-    assert sorted(one.xors_per_trial) == sorted(two.xors_per_trial)
-    assert one.certain_lower_bound == two.certain_lower_bound
+def test_nested_mode_and_s_variant():
+    net = SMALL_NETS[0]
+    model, patterns = omega(net, [-1, 1])
+    opts = MipBoundOptions(mode="nested", trials=6, cell_solutions=2, rule="all", workers=1)
+    res = mipbound(net, [-1, 1], time_limit=5, options=opts, model=model)
+    assert res.mode == "nested" and res.cell_count == 2 and res.k == 6
+    assert res.level == min(res.levels)
+    assert res.probabilistic_lower_bound == math.ceil(2 * 2.0 ** (res.level - res.alpha) - 1e-9)
 
 
-def test_result_fields_and_budget():
-    net = random_net((8, 8), n0=3, seed=3)
-    res = mipbound(net, [-1, 1], trials=6, confidence=0.9, workers=1)
-    assert len(res.xors_per_trial) == 6 and res.k == majority_k(6, 0.2)
-    assert res.alpha == pytest.approx(alpha_for(6, 0.9, res.k))
-    assert res.lower_bound == max(math.ceil(2 ** res.log2_bound), res.certain_lower_bound)
-    assert res.certain_lower_bound <= count_exact(net, [-1, 1]).n_regions
-    assert "Serra & Ramalingam 2020" in res.label and res.epsilon > 0
-    rushed = mipbound(net, [-1, 1], trials=3, workers=1, time_limit=0.0, n_samples=0)
-    assert rushed.status == "time limit" and rushed.lower_bound >= 1
+class CountingExecutor:
+    """An executor of the seam's kind (Dask's Client has the same submit/result): here, a process pool that counts."""
+
+    def __init__(self):
+        self.pool, self.calls = ProcessPoolExecutor(2), []
+
+    def submit(self, fn, *args, **kwargs):
+        self.calls.append(fn.__name__)
+        return self.pool.submit(fn, *args, **kwargs)
+
+
+def test_trials_run_on_any_executor_and_match_in_process_results():
+    net = SMALL_NETS[3]
+    model = build_milp(net, [-1, 1])
+    problem = trial_problem(model, sample_pool(trial_problem(model), seed=1, part=0, time_limit=1).patterns)
+    executor = CountingExecutor()
+    try:
+        remote = executor.submit(run_trial, problem, TrialSettings(), seed=4, index=2, time_limit=20, level=3).result()
+        res = mipbound(net, [-1, 1], time_limit=4, options=MipBoundOptions(trials=4), executor=executor)
+    finally:
+        executor.pool.shutdown()
+    local = run_trial(problem, TrialSettings(), seed=4, index=2, time_limit=20, level=3)
+    assert (remote.count, remote.parities, remote.level) == (local.count, local.parities, local.level)
+    assert executor.calls.count("run_trial") >= 4 and "sample_pool" in executor.calls and res.trials == 4
+
+
+def test_subdivision_slabs_find_regions_of_the_box():
+    net = SMALL_NETS[1]
+    model, patterns = omega(net, [-1, 1])
+    found = [subdivide(trial_problem(model), part=i, parts=2, time_limit=20).patterns for i in range(2)]
+    union = np.unpackbits(np.unique(np.concatenate(found), axis=0), axis=1, count=model.n_binaries).astype(bool)
+    assert {z.tobytes() for z in union} == {z.tobytes() for z in patterns}
 
 
 def test_network_with_only_stable_units_has_one_region():
     net = Network(([[1.0, 0.0], [0.0, -1.0]], [[1.0, 1.0]]), ([5.0, -5.0], [0.0]))
-    res = mipbound(net, [-1, 1], workers=1)
+    res = mipbound(net, [-1, 1], options=MipBoundOptions(workers=1))
     assert res.lower_bound == 1 == count_exact(net, [-1, 1]).n_regions and res.n_binaries == 0
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"trials": 0}, "trial"), ({"confidence": 1.0}, "confidence"), ({"rule": "best"}, "rule"),
-    ({"delta": 0.0}, "delta"), ({"xor_length": "long"}, "XOR length"), ({"xor_length": 0}, "XOR length"),
-    ({"encoding": "bdd"}, "encoding")])
+    ({"rule": "majority", "delta": 0.0}, "delta"), ({"xor_length": "long"}, "XOR length"),
+    ({"xor_length": 0}, "XOR length"), ({"encoding": "bdd"}, "encoding"), ({"mode": "guess"}, "mode"),
+    ({"cell_solutions": 0}, "cell_solutions"), ({"pool_share": 2.0}, "pool_share")])
 def test_bad_options_raise(kwargs, match):
     with pytest.raises(ExplorerError, match=match):
-        mipbound(N1, [-1, 1], workers=1, **kwargs)
+        MipBoundOptions(**kwargs)
+
+
+def test_options_are_keyword_only_and_bad_time_limit_raises():
+    with pytest.raises(TypeError):
+        MipBoundOptions(10)                             # noqa: the options object is keyword-only
+    with pytest.raises(ExplorerError, match="time limit"):
+        mipbound(N1, [-1, 1], time_limit=0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_certain_sources_only_name_true_regions(seed):
+    """Chord pool, subdivision slabs and the whole certain part stay inside the exact count's regions."""
+    net = random_net((5, 5, 4), n0=2 + seed % 3, seed=100 + seed, scale_bias=1.0)
+    model = build_milp(net, [-1, 1])
+    exact = count_exact(net, [-1, 1])
+    truth = {z.tobytes() for z in exact.patterns[:, model.units]}
+    problem = trial_problem(model)
+    for found in (sample_pool(problem, seed=seed, part=0, time_limit=1.0).patterns,
+                  subdivide(problem, part=1, parts=3, time_limit=5.0).patterns):
+        z = np.unpackbits(found, axis=1, count=model.n_binaries).astype(bool)
+        assert {row.tobytes() for row in z} <= truth
+    res = mipbound(net, [-1, 1], time_limit=1.5, options=MipBoundOptions(workers=1), model=model)
+    assert res.certain_lower_bound <= exact.n_regions

@@ -17,7 +17,7 @@ from torch import nn
 
 from explorer.io import torchfile as _torchfile
 from explorer.io import files as io
-from explorer.io.budget import FileBudget
+from explorer.io.budget import Budget
 from explorer.errors import ExplorerError
 from explorer.net import Network
 from tests.conftest import ASSETS
@@ -126,7 +126,7 @@ def test_torch_free_reader_equals_torch_load():
         "list": [1, "a", None, 2.5], "nested": {"deep": torch.ones(1)},
     }
     data = torch_bytes(obj)
-    ours = _torchfile.read_pickle(_torchfile.open_archive(data, max_bytes=2**30, budget=FileBudget("t")))
+    ours = _torchfile.read_pickle(_torchfile.open_archive(data, max_bytes=2**30, budget=Budget(2**26, "t")))
     ref = torch.load(pyio.BytesIO(data), weights_only=True)
     for key in obj:
         if isinstance(ref[key], torch.Tensor):
@@ -314,7 +314,8 @@ def test_truncated_or_corrupt_archives_are_refused(small_net):
 
 
 @pytest.mark.parametrize("layers, message", [
-    (lambda: [nn.Conv2d(1, 2, 3)], "unsupported layer Conv2d"),
+    (lambda: [nn.Conv1d(1, 2, 3)], "unsupported layer Conv1d"),
+    (lambda: [nn.Conv2d(1, 2, 3)], r"does not record its input size.*input_shape \[1, H, W\]"),
     (lambda: [nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)], r"unsupported layer Tanh '1'"),
     (lambda: [nn.Linear(2, 3), nn.ReLU(), nn.Linear(4, 1)], "expects 4 inputs but the layer before it gives 3"),
     (lambda: [], "empty"),
@@ -367,7 +368,7 @@ def test_size_limits_and_activation_conflicts(monkeypatch, small_net, tmp_path):
         io.load(data, activation="leaky_relu:0.1")
     assert identical(io.load_network(data, activation="relu"), small_net)
     expanded = torch_bytes({"0.weight": torch.zeros(1, 1).expand(100_000, 10_000)})  # 1.6 kB, 10⁹ elements
-    with pytest.raises(ExplorerError, match=r"tensor of shape \(100000, 10000\) would need 7,629 MB.*512 MB in all"):
+    with pytest.raises(ExplorerError, match=r"tensor of shape \(100000, 10000\) would need 1,000,000,000 array elements \(7,629 MB\).*\(512 MB\) in all"):
         io.load(expanded)
     monkeypatch.setattr(io, "MAX_PARAMETERS", 10)
     with pytest.raises(ExplorerError, match="parameters; the limit is 10"):

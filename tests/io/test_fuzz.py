@@ -1,13 +1,13 @@
 """Fuzzing the file readers: every mutated file gives a valid Network or one ExplorerError, nothing else.
 
-Seeds are real files (a torch state_dict with BatchNorm, the explorer's checkpoint, TorchScript, the legacy
-torch format, ONNX); hypothesis flips, inserts, deletes and repeats bytes, rewrites the pickle inside a valid
+Seeds are real files (an MLP with BatchNorm as a state_dict, in the legacy format, as safetensors and ONNX; the
+explorer's checkpoint; a CNN as TorchScript and as ONNX exported by torch); hypothesis flips, inserts, deletes and repeats bytes, rewrites the pickle inside a valid
 archive (inserted opcodes, nested pickles, repeated slices), builds tensor records and ONNX tensors with absurd
 shapes, types and lengths, and rearranges zip members (duplicates, lying sizes, compression).  Each load runs
 under an address-space limit of the process's size + 1.5 GB and a 20 s alarm, so a memory or time bomb fails
 the test instead of the machine.
 
-CI runs about 400 examples in all (well under a minute).  For a long local run set EXPLORER_FUZZ_EXAMPLES, e.g.
+CI runs 100 examples per test, 1,300 in all (about 10 s).  For a long local run set EXPLORER_FUZZ_EXAMPLES, e.g.
 ``EXPLORER_FUZZ_EXAMPLES=20000 .venv/bin/python -m pytest tests/io/test_fuzz.py`` (examples per test).
 """
 
@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from explorer.errors import ExplorerError
 from explorer.io import files as io
+from explorer.io.safetensors import safetensors_bytes
 from explorer.net import Network
 from tests.io import craft
 from tests.nets import random_network
@@ -38,7 +39,7 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
-EXAMPLES = int(os.environ.get("EXPLORER_FUZZ_EXAMPLES", "70"))
+EXAMPLES = int(os.environ.get("EXPLORER_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 EXTRA_MB, SECONDS = 1536, 20
@@ -83,17 +84,25 @@ def network_or_refusal(data: bytes) -> None:
 # ---- seeds ------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def seeds() -> dict[str, bytes]:
+    """Valid files of every format: an MLP with BatchNorm (state_dict, legacy, safetensors, checkpoint, ONNX by
+    hand) and a small CNN with BatchNorm and pooling (TorchScript, ONNX exported by torch)."""
     torch.manual_seed(0)
-    module = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(),
-                                 torch.nn.Linear(4, 1)).eval()
+    mlp = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(),
+                              torch.nn.Linear(4, 1)).eval()
+    cnn = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(8, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)).eval()
     out = {}
     for name, kwargs in (("state_dict", {}), ("legacy", {"_use_new_zipfile_serialization": False})):
         buf = pyio.BytesIO()
-        torch.save(module.state_dict(), buf, **kwargs)
+        torch.save(mlp.state_dict(), buf, **kwargs)
         out[name] = buf.getvalue()
     buf = pyio.BytesIO()
-    torch.jit.save(torch.jit.script(module), buf)
+    torch.jit.save(torch.jit.script(cnn), buf)
     out["torchscript"] = buf.getvalue()
+    buf = pyio.BytesIO()
+    torch.onnx.export(cnn, (torch.zeros(1, 1, 4, 4),), buf, dynamo=False)
+    out["onnx cnn"] = buf.getvalue()
+    out["safetensors"] = safetensors_bytes({k: v.numpy() for k, v in mlp.state_dict().items()})
     out["checkpoint"] = io.checkpoint_bytes(random_network((3,), seed=1, scale_bias=1.0), box=[[-1, 1], [-1, 1]])
     W1, b1, W2 = (numpy_helper.from_array(np.arange(n, dtype=np.float32).reshape(s) / 7, name)
                   for n, s, name in ((6, (2, 3), "W1"), (3, (3,), "b1"), (3, (3, 1), "W2")))
@@ -102,6 +111,8 @@ def seeds() -> dict[str, bytes]:
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])], [W1, b1, W2])
     out["onnx"] = helper.make_model(graph).SerializeToString()
+    for name, data in out.items():
+        assert isinstance(io.load(data).net, Network), name  # every seed is a valid file
     return out
 
 
@@ -149,7 +160,8 @@ def mutated(draw, data: bytes, *, max_edits: int = 6) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.parametrize("seed", ["state_dict", "legacy", "torchscript", "checkpoint", "onnx"])
+@pytest.mark.parametrize("seed", ["state_dict", "legacy", "torchscript", "checkpoint", "safetensors", "onnx",
+                                  "onnx cnn"])
 @FUZZ
 @given(data=st.data())
 def test_mutated_files_give_a_network_or_one_sentence(seed, data):

@@ -18,6 +18,7 @@ import torch
 from explorer.errors import ExplorerError
 from explorer.io import files as io
 from explorer.io import torchfile
+from explorer.io.safetensors import safetensors_bytes
 from tests.io import craft
 from tests.nets import random_network
 
@@ -35,17 +36,20 @@ def _lying_zip(claimed: int, actual: int) -> bytes:
     return bytes(data)
 
 
-def _script_with_code(code: str) -> bytes:
-    """A real TorchScript Linear-BatchNorm file whose batchnorm source is replaced by ``code``."""
+def _script_with_code(module: torch.nn.Module, kind: str, code: str) -> bytes:
+    """A real TorchScript file of ``module`` whose source for the layer file ``kind`` (e.g. 'batchnorm') is ``code``."""
     buf = pyio.BytesIO()
-    torch.jit.save(torch.jit.script(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3)).eval()), buf)
+    torch.jit.save(torch.jit.script(module.eval()), buf)
     out = pyio.BytesIO()
     with zipfile.ZipFile(pyio.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            batchnorm = "/batchnorm" in info.filename and info.filename.endswith(".py")  # also ___torch_mangle_N.py
-            payload = code.encode() if batchnorm else src.read(info)
-            dst.writestr(info.filename, payload)
+            ours = f"/{kind}" in info.filename and info.filename.endswith(".py")  # also ___torch_mangle_N.py
+            dst.writestr(info.filename, code.encode() if ours else src.read(info))
     return out.getvalue()
+
+
+BN = lambda: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))  # noqa: E731
+CONV = lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 1, 2), torch.nn.Flatten(), torch.nn.Linear(4, 1))  # noqa: E731
 
 
 def _colliding_keys(n: int) -> bytes:
@@ -67,7 +71,7 @@ BOMBS = {  # name: (file, expected kind, what the message says)
                           "1.weight": craft.tensor("0", (1, 50000), (0, 0), numel=1)}), ONE), "network", "50000-1"),
     "ten stride-0 tensors of 50 M elements (4 GB)": (lambda: craft.archive(craft.state_dict(
         {f"{k}.weight": craft.tensor("0", (10000, 5000), (0, 0), numel=1, storage="DoubleStorage")
-         for k in range(10)}), {"0": bytes(8)}), "ExplorerError", r"would need .* one file may use 512 MB in all"),
+         for k in range(10)}), {"0": bytes(8)}), "ExplorerError", r"would need .* one file may use 67,108,864 \(512 MB\) in all"),
     "200 M DUP opcodes, deflated (3 GB)": (lambda: craft.archive(b"\x80\x02N" + b"2" * 200_000_000 + b".",
                                                                 compress=True), "ExplorerError", "stack grows past"),
     "DUP and POP, 100 M times": (lambda: craft.archive(b"\x80\x02N" + b"20" * 50_000_000 + b".", compress=True),
@@ -103,9 +107,15 @@ BOMBS = {  # name: (file, expected kind, what the message says)
     "odd torch global and a storage claiming 10^12 elements": (lambda: craft.archive(
         craft.state_dict({"0.weight": craft.tensor("0", (2, 2), numel=10**12)}, head=b"ctorch\nSize\n"), ONE),
         "ExplorerError", "a storage the file claims would need"),
-    "TorchScript code that makes a regex backtrack": (lambda: _script_with_code(
+    "TorchScript code that makes a regex backtrack": (lambda: _script_with_code(BN(), "batchnorm",
         "class BatchNorm1d(Module):\n" + "\n" * 1_000_000 + "torch.batch_norm(" + ("a," + " " * 3000) * 7 + "x"),
         "ExplorerError", "cannot read eps"),
+    "TorchScript constant of 15 MB (ast.literal_eval)": (lambda: _script_with_code(CONV(), "conv",
+        "class Conv2d(Module):\n  stride : Final[Tuple[int, int]] = (" + "1, " * 5_000_000 + ")\n"),
+        "ExplorerError", "longer than 10,000 characters"),
+    "TorchScript call that never closes (ast.parse)": (lambda: _script_with_code(CONV(), "conv",
+        "class Conv2d(Module):\n  def forward(self, x):\n    return torch._convolution(x, " + "1, " * 5_000_000),
+        "ExplorerError", "does not end within 10,000 characters"),
 }
 
 
@@ -211,6 +221,17 @@ def test_complex_quantized_sparse_and_8_bit_tensors_are_refused(make, kind, rout
 def test_integers_beyond_2_to_the_53_are_refused():
     with pytest.raises(ExplorerError, match=r"holds the integer 9007199254740993, beyond ±2\^53"):
         io.load(_torch_file(torch.tensor([[2**53 + 1, 1]])))
+    with pytest.raises(ExplorerError, match=r"holds the integer -9007199254740993, beyond ±2\^53"):
+        io.load(safetensors_bytes({"0.weight": np.array([[1, -(2**53) - 1]]), "0.bias": np.zeros(1)}))
+
+
+def test_safetensors_shapes_are_budgeted_and_integers_exact():
+    exact = io.load_network(safetensors_bytes({"0.weight": np.array([[65535, 7]], np.uint16),
+                                               "0.bias": np.array([2**53], np.int64)}))
+    assert exact.weights[0].tolist() == [[65535.0, 7.0]] and exact.biases[0].tolist() == [2.0**53]
+    header = b'{"0.weight":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]}}'
+    with pytest.raises(ExplorerError, match="dimension of 1,099,511,627,776"):
+        io.load(struct.pack("<Q", len(header)) + header)
 
 
 @pytest.mark.filterwarnings("ignore:Duplicate name")

@@ -1,0 +1,237 @@
+"""Where a study's tasks run: in this process, on a Dask LocalCluster, or on an existing Dask cluster.
+
+One small interface serves every task kind (training runs and measurements today; parts of one exact count
+or MIPBound trials can be submitted the same way)::
+
+    with open_executor("local:2") as ex:            # "serial", "local", "local:N" or "tcp://HOST:PORT"
+        ex.submit(fn, *args, tag=anything)          # fn: a top-level function of plain values
+        for done in ex.outcomes():                  # completion order; tasks submitted meanwhile are included
+            done.tag, done.value, done.error, done.worker, done.seconds
+
+Every task runs with one BLAS thread (threadpoolctl).  On Dask, a task that raises is retried ``retries``
+times, and a task whose worker dies is rescheduled on another worker (Dask gives up after the scheduler's
+``allowed-failures``); the outcome then carries the error instead of a value, and :meth:`events` lists the
+workers that left during the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..errors import ExplorerError
+
+__all__ = ["Outcome", "Executor", "SerialExecutor", "DaskExecutor", "open_executor", "describe_scheduler"]
+
+_TCP = re.compile(r"^tcp://[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+MAX_LOCAL_WORKERS = 256
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished task.
+
+    tag : what the caller passed to submit;  value : the function's result (None on error)
+    error : None, or one line saying why the task failed after its retries
+    worker : where it ran ("this process" or a Dask worker address);  seconds : run time of the last attempt
+    """
+
+    tag: object
+    value: object
+    error: str | None
+    worker: str
+    seconds: float
+
+
+class Executor:
+    """Submit tasks and collect their outcomes in completion order (see the module docstring)."""
+
+    description: str = ""
+    n_workers: int = 1
+
+    def submit(self, fn, *args, tag=None, key: str | None = None) -> None:
+        raise NotImplementedError
+
+    def outcomes(self) -> Iterator[Outcome]:
+        raise NotImplementedError
+
+    def events(self) -> tuple[str, ...]:
+        """Notable things that happened to the workers (none for the serial executor)."""
+        return ()
+
+    def close(self) -> None:
+        """Release workers and connections."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SerialExecutor(Executor):
+    """Runs each task in this process, in submission order, when :meth:`outcomes` reaches it."""
+
+    def __init__(self, *, retries: int = 0) -> None:
+        self.description, self.n_workers, self.retries = "serial (this process)", 1, retries
+        self._queue: deque = deque()
+
+    def submit(self, fn, *args, tag=None, key: str | None = None) -> None:
+        self._queue.append((fn, args, tag))
+
+    def outcomes(self) -> Iterator[Outcome]:
+        while self._queue:
+            fn, args, tag = self._queue.popleft()
+            for attempt in range(self.retries + 1):
+                try:
+                    value, worker, seconds = run_task(fn, *args)
+                    yield Outcome(tag, value, None, worker, seconds)
+                    break
+                except Exception as exc:  # a task's failure is reported, not raised (as on Dask)
+                    if attempt == self.retries:
+                        yield Outcome(tag, None, _one_line(exc), "this process", 0.0)
+
+
+class DaskExecutor(Executor):
+    """Tasks on a dask.distributed cluster through ``client`` (and ``cluster``, closed with it if given)."""
+
+    def __init__(self, client, *, cluster=None, retries: int = 2, description: str = "") -> None:
+        from distributed import as_completed
+
+        self.client, self.cluster, self.retries = client, cluster, retries
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        self.n_workers = len(workers)
+        self.description = description or f"Dask at {client.scheduler.address} ({self.n_workers} workers)"
+        self._known = set(workers)
+        self._lost: list[str] = []
+        self._tags: dict = {}
+        self._pending = as_completed([], with_results=False)
+        self._checked = time.monotonic()
+
+    def submit(self, fn, *args, tag=None, key: str | None = None) -> None:
+        future = self.client.submit(run_task, fn, *args, key=key, retries=self.retries, pure=False)
+        self._tags[future.key] = tag
+        self._pending.add(future)
+
+    def outcomes(self) -> Iterator[Outcome]:
+        for future in self._pending:
+            tag = self._tags.pop(future.key)
+            self._watch_workers()
+            if future.status == "finished":
+                value, worker, seconds = future.result()
+                self._known.add(worker)
+                yield Outcome(tag, value, None, worker, seconds)
+            else:  # "error", or "cancelled"/"lost" when the cluster gave up on it
+                try:
+                    error = future.exception(timeout=5)
+                except Exception as exc:  # noqa: BLE001  (a cancelled future raises instead of returning)
+                    error = exc
+                yield Outcome(tag, None, _one_line(error), "", 0.0)
+            future.release()
+        self._watch_workers(force=True)
+
+    def events(self) -> tuple[str, ...]:
+        return tuple(self._lost)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def _watch_workers(self, *, force: bool = False) -> None:
+        """Note workers that left (at most once a second: the query is a round trip to the scheduler)."""
+        if not force and time.monotonic() - self._checked < 1.0:
+            return
+        self._checked = time.monotonic()
+        try:
+            now = set(self.client.scheduler_info(n_workers=-1)["workers"])
+        except OSError:
+            return
+        for address in sorted(self._known - now):
+            self._lost.append(f"worker {address} left during the run; its unfinished tasks were rescheduled")
+        self._known = (self._known & now) | now
+
+
+def open_executor(scheduler: str | None = None, *, retries: int = 2, timeout: float = 10.0) -> Executor:
+    """An executor for ``scheduler``: "serial", "local" (default: one worker per core), "local:N" or
+    "tcp://HOST:PORT" (an existing cluster started with ``dask scheduler`` / ``dask worker``; ``timeout``
+    seconds to connect).
+
+    A LocalCluster has N worker processes with one thread each, no dashboard, and listens on 127.0.0.1 only.
+
+    Raises
+    ------
+    ExplorerError : an unknown scheduler, a bad worker count, Dask not installed, or no cluster at the address.
+    """
+    kind, n = describe_scheduler(scheduler)
+    if kind == "serial":
+        return SerialExecutor(retries=retries)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ExplorerError("running on Dask needs dask[distributed]: pip install 'dask[distributed]', or use "
+                            "--scheduler serial.") from None
+    if kind == "local":
+        import logging
+
+        # no dashboard; the scheduler's small HTTP server (health, metrics) on a free port of 127.0.0.1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, silence_logs=logging.ERROR,
+                               scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+        client = Client(cluster)
+        return DaskExecutor(client, cluster=cluster, retries=retries,
+                            description=f"Dask LocalCluster ({n} worker{'s' * (n != 1)} × 1 thread)")
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ExplorerError(f"no Dask scheduler answered at {scheduler} ({_one_line(exc)}); start one with "
+                            "`dask scheduler` and workers with `dask worker`, or use --scheduler local:N.") from None
+    if not client.scheduler_info(n_workers=-1)["workers"]:
+        client.close()
+        raise ExplorerError(f"the Dask scheduler at {scheduler} has no workers; start some with "
+                            f"`dask worker {scheduler} --nthreads 1`.")
+    return DaskExecutor(client, retries=retries)
+
+
+def describe_scheduler(scheduler: str | None) -> tuple[str, int]:
+    """("serial" | "local" | "remote", workers) for a --scheduler value (workers 0 when the cluster decides)."""
+    if scheduler is None or scheduler == "local":
+        return "local", max(1, os.cpu_count() or 1)
+    if scheduler == "serial":
+        return "serial", 1
+    if scheduler.startswith("local:"):
+        count = scheduler[len("local:"):]
+        if not count.isdigit() or not 1 <= int(count) <= MAX_LOCAL_WORKERS:
+            raise ExplorerError(f"local:N needs a worker count N in 1–{MAX_LOCAL_WORKERS}; got {scheduler!r}.")
+        return "local", int(count)
+    if _TCP.match(scheduler):
+        return "remote", 0
+    raise ExplorerError(f"unknown scheduler {scheduler!r}; use serial, local, local:N or tcp://HOST:PORT.")
+
+
+def run_task(fn, *args):
+    """Run fn(*args) with one BLAS thread; returns (value, where it ran, seconds)."""
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    with threadpool_limits(limits=1):
+        value = fn(*args)
+    return value, _worker_address(), time.perf_counter() - start
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return "this process"
+
+
+def _one_line(exc: BaseException | None) -> str:
+    text = f"{type(exc).__name__}: {exc}" if exc is not None else "cancelled"
+    return " ".join(text.split())[:300]
