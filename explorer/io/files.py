@@ -29,6 +29,7 @@ from .budget import Budget
 from .description import read_description, recorded_shape, steps_from_description
 from .dtypes import as_float64, kind_refused
 from .fold import build_network
+from .names import one_line
 from .layers import specs_from_state_dict
 from .onnxfile import looks_like_onnx, specs_from_onnx
 from .safetensors import looks_like_safetensors, read_safetensors
@@ -218,7 +219,7 @@ def _read_bytes(source, filename: str | None) -> tuple[bytes, str]:
     """All bytes of the source (refusing more than MAX_FILE_BYTES) and a label for messages."""
     is_path = isinstance(source, (str, os.PathLike))
     name = filename or (str(source) if is_path else getattr(source, "name", None))
-    label = f"'{name}'" if isinstance(name, str) and name else "the uploaded file"
+    label = f"'{one_line(name)}'" if isinstance(name, str) and name else "the uploaded file"
     too_big = f"{label} is larger than the limit of {MAX_FILE_BYTES / 2**20:g} MB; use a smaller network file."
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -279,7 +280,8 @@ def _load_zip(data: bytes, request: _Request) -> Checkpoint:
     try:
         archive = _torchfile.open_archive(data, max_bytes=MAX_FILE_BYTES, budget=request.budget)
     except _torchfile.Corrupt as exc:
-        raise ExplorerError(f"{label} is not a readable PyTorch file: {exc}. Save it again with torch.save.") from None
+        raise ExplorerError(f"{label} is not a readable PyTorch file: {one_line(exc, 200)}. Save it again with "
+                            "torch.save.") from None
     if _torchfile.is_torchscript(archive):
         root = _read_pickle(archive, data, request, script=True)
 
@@ -287,7 +289,7 @@ def _load_zip(data: bytes, request: _Request) -> Checkpoint:
             try:
                 return archive.read(member).decode("utf-8")
             except (_torchfile.Corrupt, UnicodeDecodeError) as exc:
-                raise ExplorerError(f"{label} is a damaged TorchScript file: {exc}.") from None
+                raise ExplorerError(f"{label} is a damaged TorchScript file: {one_line(exc, 200)}.") from None
 
         try:
             steps = specs_from_script(root, read_code)
@@ -318,7 +320,8 @@ def _torch_errors(label: str):
     except _torchfile.Kind as exc:
         raise ExplorerError(kind_refused(label, str(exc))) from None
     except _torchfile.Corrupt as exc:
-        raise ExplorerError(f"{label} is damaged, truncated or too large: {exc}. Save it again.") from None
+        raise ExplorerError(f"{label} is damaged, truncated or too large: {one_line(exc, 200)}. "
+                            "Save it again.") from None
 
 
 def _refused(label: str, name: str) -> str:

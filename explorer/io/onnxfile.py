@@ -16,6 +16,7 @@ import numpy as np
 
 from .budget import Budget
 from .dtypes import kind_refused
+from .names import one_line
 from .onnxsafe import check_onnx_bytes, tensor_array
 from .steps import Act, Affine, Bias, Flatten, batchnorm, conv, pool
 from ..errors import ExplorerError
@@ -54,8 +55,8 @@ def specs_from_onnx(data: bytes, label: str, budget: Budget) -> tuple[list, tupl
               for init in graph.initializer}
     for node in graph.node:
         if not node.output:
-            raise ExplorerError(f"{label}: the {node.op_type[:40]} node {node.name[:40]!r} has no output; the ONNX "
-                                "file is damaged.")
+            raise ExplorerError(f"{label}: the {one_line(node.op_type)} node {node.name[:40]!r} has no output; "
+                                "the ONNX file is damaged.")
         if node.op_type == "Constant":
             values = [a for a in node.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR]
             if not values:
@@ -89,7 +90,8 @@ def specs_from_onnx(data: bytes, label: str, budget: Budget) -> tuple[list, tupl
         except ExplorerError:
             raise
         except (ValueError, TypeError, IndexError, KeyError) as exc:
-            raise ExplorerError(f"{label}: the {node.op_type} node {node.name!r} is malformed ({exc}).") from None
+            raise ExplorerError(f"{label}: the {one_line(node.op_type)} node {node.name!r} is malformed "
+                                f"({one_line(exc)}).") from None
         if step is not None:
             steps.append(step)
         current = node.output[0]
@@ -107,7 +109,7 @@ def _input_shape(value_info) -> tuple | None:
 
 def _node_step(node, current: str, consts: dict, read: set, label: str):
     """One node as a step (None for pass-through nodes)."""
-    op, where = node.op_type, f"{node.op_type} node {node.name or node.output[0]!r}"
+    op, where = node.op_type, f"{one_line(node.op_type)} node {node.name or node.output[0]!r}"
     attrs = {a.name: _attr(a) for a in node.attribute}
     if any(out in read for out in node.output[1:] if out):
         raise ExplorerError(f"{label}: {where} has extra outputs (indices, training statistics), which are not "
@@ -148,7 +150,7 @@ def _node_step(node, current: str, consts: dict, read: set, label: str):
         return _conv(attrs, c, where, label)
     if op in ("AveragePool", "MaxPool"):
         return _pool(op, attrs, where, label)
-    raise ExplorerError(f"{label} contains an unsupported ONNX operator {op}; supported are {_OPERATORS}.")
+    raise ExplorerError(f"{label} contains an unsupported ONNX operator {one_line(op)}; supported are {_OPERATORS}.")
 
 
 def _matrix(op: str, attrs: dict, c: list, where: str, label: str) -> Affine:

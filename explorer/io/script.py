@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 
+from .names import one_line
 from .steps import Act, Flatten, act_step, batchnorm, conv, linear, pool
 from ..errors import ExplorerError
 
@@ -52,7 +53,7 @@ def specs_from_script(root, read_code) -> list:
 def _walk(obj, path: str, read_code, steps: list) -> None:
     qualname = getattr(obj, "qualname", "")
     match = _SCRIPT_NAME.match(qualname)
-    kind = match.group(2) if match else (qualname or type(obj).__name__).rsplit(".", 1)[-1]
+    kind = match.group(2) if match else one_line((qualname or type(obj).__name__).rsplit(".", 1)[-1])
     label = f"{kind} '{path}'" if path else kind
     state = getattr(obj, "state", {})
     if not match or kind not in _KINDS:
@@ -85,7 +86,8 @@ def _coded_step(kind: str, label: str, path: str, state: dict, code: str):
             raise ExplorerError(f"{label} keeps no running statistics, so it is not a fixed affine map; "
                                 "train it with track_running_stats=True.")
         eps = _float(code, "eps", r"torch\.batch_norm\((?:[^,()]+,){7}\s*" + _NUMBER, label)
-        return batchnorm(state.get("weight"), state.get("bias"), state.get("running_mean"), state.get("running_var"), eps,
+        return batchnorm(state.get("weight"), state.get("bias"), state.get("running_mean"), state.get("running_var"),
+                         eps,
                          label, per="channel" if kind == "BatchNorm2d" else "feature")
     args = _arguments(code, kind, label)
     if kind == "Flatten":

@@ -160,7 +160,8 @@ def conv(weight, bias, *, stride, padding, dilation, groups, label: str) -> Conv
     bias = np.zeros(weight.shape[0]) if bias is None else as_vector(bias, label, "bias")
     if bias.size != weight.shape[0]:
         raise ExplorerError(f"{label}: the bias has {bias.size} entries for {weight.shape[0]} output channels.")
-    return Conv(as_float64(weight, f"{label}: the weight"), bias, pair(stride, label, "stride", 1), _padding(padding, label),
+    return Conv(as_float64(weight, f"{label}: the weight"), bias, pair(stride, label, "stride", 1),
+                _padding(padding, label),
                 pair(dilation, label, "dilation", 1), groups, label)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import ExplorerError
 from .budget import Budget
+from .names import one_line
 from .unpickler import Malformed, PickleMachine
 
 __all__ = ["Refused", "Unsupported", "Corrupt", "Kind", "ScriptObject", "Archive", "open_archive", "read_pickle",
@@ -216,11 +217,11 @@ class _Unpickler(PickleMachine):
         if self._script and module.startswith("__torch__."):
             key = f"{module}.{name}"
             if key not in self._classes:
-                self._classes[key] = type(name, (ScriptObject,), {"qualname": key})
+                self._classes[key] = type(one_line(name), (ScriptObject,), {"qualname": key})
             return self._classes[key]
         if module == "torch" or module.startswith("torch."):
-            raise Unsupported(f"{module}.{name}")
-        raise Refused(f"{module}.{name}")
+            raise Unsupported(one_line(f"{module}.{name}"))
+        raise Refused(one_line(f"{module}.{name}"))
 
     def instantiate(self, cls, args: tuple):
         if isinstance(cls, type) and self._classes.get(getattr(cls, "qualname", None)) is cls:

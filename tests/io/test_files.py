@@ -368,7 +368,8 @@ def test_size_limits_and_activation_conflicts(monkeypatch, small_net, tmp_path):
         io.load(data, activation="leaky_relu:0.1")
     assert identical(io.load_network(data, activation="relu"), small_net)
     expanded = torch_bytes({"0.weight": torch.zeros(1, 1).expand(100_000, 10_000)})  # 1.6 kB, 10⁹ elements
-    with pytest.raises(ExplorerError, match=r"tensor of shape \(100000, 10000\) would need 1,000,000,000 array elements \(7,629 MB\).*\(512 MB\) in all"):
+    with pytest.raises(ExplorerError, match=r"tensor of shape \(100000, 10000\) would need 1,000,000,000 array "
+                                            r"elements \(7,629 MB\).*\(512 MB\) in all"):
         io.load(expanded)
     monkeypatch.setattr(io, "MAX_PARAMETERS", 10)
     with pytest.raises(ExplorerError, match="parameters; the limit is 10"):

@@ -1,14 +1,14 @@
 """Fuzzing the file readers: every mutated file gives a valid Network or one ExplorerError, nothing else.
 
 Seeds are real files (an MLP with BatchNorm as a state_dict, in the legacy format, as safetensors and ONNX; the
-explorer's checkpoint; a CNN as TorchScript and as ONNX exported by torch); hypothesis flips, inserts, deletes and repeats bytes, rewrites the pickle inside a valid
-archive (inserted opcodes, nested pickles, repeated slices), builds tensor records and ONNX tensors with absurd
-shapes, types and lengths, and rearranges zip members (duplicates, lying sizes, compression).  Each load runs
-under an address-space limit of the process's size + 1.5 GB and a 20 s alarm, so a memory or time bomb fails
-the test instead of the machine.
+explorer's checkpoint; a CNN as TorchScript and as ONNX exported by torch).  Hypothesis flips, inserts, deletes
+and repeats bytes, rewrites the pickle inside a valid archive (inserted opcodes, nested pickles, repeated
+slices), builds tensor records and ONNX tensors with absurd shapes, types and lengths, and rearranges zip
+members (duplicates, lying sizes, compression).  Each load runs under an address-space limit of the process's
+size + 1.5 GB and a 20 s alarm, so a memory or time bomb fails the test instead of the machine.
 
-CI runs 100 examples per test, 1,300 in all (about 10 s).  For a long local run set EXPLORER_FUZZ_EXAMPLES, e.g.
-``EXPLORER_FUZZ_EXAMPLES=20000 .venv/bin/python -m pytest tests/io/test_fuzz.py`` (examples per test).
+CI runs 100 examples per test, 1,300 in all (about 10 s).  For a long local run set EXPLORER_FUZZ_EXAMPLES
+(examples per test), e.g. ``EXPLORER_FUZZ_EXAMPLES=20000 .venv/bin/python -m pytest tests/io/test_fuzz.py``.
 """
 
 from __future__ import annotations

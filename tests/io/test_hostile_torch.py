@@ -71,7 +71,8 @@ BOMBS = {  # name: (file, expected kind, what the message says)
                           "1.weight": craft.tensor("0", (1, 50000), (0, 0), numel=1)}), ONE), "network", "50000-1"),
     "ten stride-0 tensors of 50 M elements (4 GB)": (lambda: craft.archive(craft.state_dict(
         {f"{k}.weight": craft.tensor("0", (10000, 5000), (0, 0), numel=1, storage="DoubleStorage")
-         for k in range(10)}), {"0": bytes(8)}), "ExplorerError", r"would need .* one file may use 67,108,864 \(512 MB\) in all"),
+         for k in range(10)}), {"0": bytes(8)}), "ExplorerError",
+        r"would need .* one file may use 67,108,864 \(512 MB\) in all"),
     "200 M DUP opcodes, deflated (3 GB)": (lambda: craft.archive(b"\x80\x02N" + b"2" * 200_000_000 + b".",
                                                                 compress=True), "ExplorerError", "stack grows past"),
     "DUP and POP, 100 M times": (lambda: craft.archive(b"\x80\x02N" + b"20" * 50_000_000 + b".", compress=True),
@@ -245,3 +246,20 @@ def test_duplicated_members_are_refused_and_nested_pickles_stay_data():
     nested = craft.archive(craft.state_dict({"blob.weight": b"B" + struct.pack("<I", len(evil)) + evil}), ONE)
     with pytest.raises(ExplorerError, match="unexpected entries 'blob.weight'"):
         io.load(nested)
+
+
+def test_names_from_a_file_stay_on_one_line():
+    """File names, globals and operators with newlines: the refusal is still one line (the CLI prints one)."""
+    from onnx import TensorProto, helper
+
+    stack_global = b"\x80\x02" + craft.text("os\nEvil: ran") + craft.text("system") + b"\x93."
+    graph = helper.make_graph([helper.make_node("A\nd", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])])
+    cases = [(craft.archive(stack_global), "evil.pt", r"\(os\?Evil: ran\.system\) that would run code"),
+             (helper.make_model(graph).SerializeToString(), "m.onnx", "unsupported ONNX operator A\\?d"),
+             (b"not a network", "two\nlines.pt", "'two\\?lines.pt' is not a network file")]
+    for data, name, message in cases:
+        with pytest.raises(ExplorerError, match=message) as info:
+            io.load(data, filename=name)
+        assert "\n" not in str(info.value)
