@@ -9,7 +9,7 @@ import numpy as np
 from .errors import ExplorerError
 
 __all__ = ["Network", "ACTIVATIONS", "parse_activation", "as_box", "interval_bounds", "box_interval_bounds",
-           "local_affine"]
+           "local_affine", "UnitScaling", "rescale_units"]
 
 ACTIVATIONS = ("relu", "leaky_relu")
 
@@ -294,3 +294,63 @@ def as_box(box, n_inputs: int) -> np.ndarray:
         two_d = " (XMIN < XMAX and YMIN < YMAX)" if n_inputs == 2 else ""
         raise ExplorerError(f"every box interval must be finite with LO < HI{two_d}; got {arr.tolist()}.")
     return arr
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class UnitScaling:
+    """A network rescaled by powers of two, unit by unit: the same activation patterns, exactly.
+
+    With x = 2^input_exp ⊙ x' and h^l = 2^{unit_exp[l]} ⊙ h'^l, ``net`` maps x' to f' and f = 2^output_exp ⊙ f'.
+    σ is positively homogeneous and scaling by 2^k is exact in float64 (between the smallest and largest normal
+    numbers), so every pre-activation of ``net`` is the original one times a power of two, with the same sign.
+
+    Attributes
+    ----------
+    net : Network, every row of [W^l | b^l] (hidden and output) has its largest |entry| in [1, 2) or is zero
+    input_exp : int64 ndarray (n0,);  unit_exp : tuple of int64 ndarray (n_l,);  output_exp : int64 ndarray (n_out,)
+    """
+
+    net: Network
+    input_exp: np.ndarray
+    unit_exp: tuple
+    output_exp: np.ndarray
+
+
+def rescale_units(net: Network, *, input_exp=None) -> UnitScaling:
+    """The power-of-two rescaling of ``net`` whose every row has its largest |entry| in [1, 2).
+
+    Row i of layer l is divided by 2^{e^l_i} and column k multiplied by 2^{e^{l-1}_k} (e^0 = ``input_exp``,
+    default 0): with exponents only, so no intermediate value overflows.  Used by the region engine and the ball
+    computations so that magnitudes such as 2^±1000 on a unit neither overflow nor dominate a tolerance.
+
+    Raises
+    ------
+    ExplorerError : an entry of a hidden row would fall below float64's normal range (the row spans more than
+        2^1021), which would round it; the message names the layer and the magnitudes.  (Output rows decide no
+        sign, so their negligible entries may round.)
+    """
+    e_prev = np.zeros(net.n_inputs, np.int64) if input_exp is None else np.asarray(input_exp, np.int64)
+    weights, biases, exps = [], [], []
+    for l, (W, b) in enumerate(zip(net.weights, net.biases), start=1):
+        EW, Eb = np.frexp(W)[1].astype(np.int64) + e_prev[None, :], np.frexp(b)[1].astype(np.int64)
+        top = np.maximum(np.where(W != 0, EW, np.iinfo(np.int64).min).max(axis=1),
+                         np.where(b != 0, Eb, np.iinfo(np.int64).min))
+        e = np.where(top > np.iinfo(np.int64).min, top - 1, 0)  # zero rows stay as they are
+        shift_W, shift_b = e_prev[None, :] - e[:, None], -e
+        W2, b2 = np.ldexp(W, shift_W), np.ldexp(b, shift_b)
+        lost = (np.ldexp(W2, -shift_W) != W).any(axis=1) | (np.ldexp(b2, -shift_b) != b)
+        if lost.any() and l < len(net.weights):  # output rows decide no sign: entries 2^1021 below the row's
+            # largest are already below float64's rounding of that output, and may round here too
+            i = int(np.flatnonzero(lost)[0])
+            exps_i = np.r_[EW[i][W[i] != 0], Eb[i:i + 1][b[i:i + 1] != 0]]
+            raise ExplorerError(f"layer {l}, unit {i}: relative to its inputs' scale its weights span magnitudes from about "
+                                f"1e{int(exps_i.min() * np.log10(2))} to 1e{int(exps_i.max() * np.log10(2))}, more "
+                                "than float64 can hold in one row, so its values cannot be computed without "
+                                "rounding. Remove the negligible weights or rescale the network.")
+        weights.append(W2)
+        biases.append(b2)
+        exps.append(e)
+        e_prev = e
+    scaled = Network(tuple(weights), tuple(biases), net.activation, net.alpha)
+    return UnitScaling(net=scaled, input_exp=np.zeros(net.n_inputs, np.int64) if input_exp is None
+                       else np.asarray(input_exp, np.int64), unit_exp=tuple(exps[:-1]), output_exp=exps[-1])

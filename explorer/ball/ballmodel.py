@@ -25,7 +25,7 @@ _INF = highspy.kHighsInf
 
 
 def solver_bounds(net: Network, x0, r, p, prev: list, states: list, g0: list, witness: list | None, *,
-                  integer: bool, deadline: float, progress) -> tuple[list, str]:
+                  integer: bool, deadline: float, progress) -> tuple[list, str, tuple | None]:
     """Tighten ``prev`` by the min and max of every possibly-cutting neuron of layers ≥ 2 over the ball.
 
     Layer by layer, the model holds the earlier layers with their final bounds (LP: triangle relaxation,
@@ -44,6 +44,9 @@ def solver_bounds(net: Network, x0, r, p, prev: list, states: list, g0: list, wi
     Returns
     -------
     bounds : list of (lo, hi) per layer, inside ``prev``;  status : "complete" or what was skipped
+    conflict : None, or (layer index, neuron, "min" or "max", the solver's value) for the first solver bound
+        that contradicts ``prev`` or the value at x0 by more than τ = SIGN_TOL·max(1, |g(x0)|) (the caller must
+        then not use ``bounds``)
     """
     model = BallModel(x0, r, p, net.alpha, integer)
     todo = []
@@ -62,6 +65,10 @@ def solver_bounds(net: Network, x0, r, p, prev: list, states: list, g0: list, wi
                     continue
                 v = model.minimum(sign * costs[j], sign * net.biases[l][j], deadline)
                 done += 1
+                # v ≤ min(sign·g) ≤ sign·g(x0), and ≤ the looser enclosure's upper end of sign·g
+                ceiling = min(sign * g0[l][j], prev[l][1][j] if sign > 0 else -prev[l][0][j])
+                if v is not None and v > ceiling + SIGN_TOL * max(1.0, abs(g0[l][j])):
+                    return prev, "", (l, int(j), "min" if sign > 0 else "max", sign * v)
                 if v is None:
                     skipped += 1
                 elif sign > 0:
@@ -75,7 +82,7 @@ def solver_bounds(net: Network, x0, r, p, prev: list, states: list, g0: list, wi
         out.append((lo, hi))
     status = "complete" if not skipped else (f"time limit: {skipped} of {total} solves skipped; those neurons "
                                              "keep the looser certifier's bounds")
-    return out, status
+    return out, status, None
 
 
 class BallModel:

@@ -1,7 +1,10 @@
 """Sound enclosures of every hidden pre-activation over an ℓp ball, from a Lipschitz bound to an exact MILP.
 
-Neurons are sorted by rule 1 of :mod:`explorer.tolerance` (τ_j = SIGN_TOL·max(1, |g_j(x0)|)); solver bounds
-("lp", "exact", in :mod:`explorer.ball.ballmodel`) are made rigorous before use.
+Everything is computed on the exactly rescaled ball (:class:`explorer.ball.primitives.ScaledBall`), so no
+magnitude overflows; neurons are sorted by rule 1 of :mod:`explorer.tolerance` on the rescaled values.  Solver
+bounds ("lp", "exact", in :mod:`explorer.ball.ballmodel`) are made rigorous before use and then checked: if they
+contradict a point of the ball or the looser enclosure they refine, the solver's answer is dropped and the
+status says why.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..net import Network, interval_bounds
-from ..tolerance import SIGN_TOL
-from .primitives import check_ball, dual_norm, relaxation, sample_ball
+from .primitives import ScaledBall, check_ball, dual_norm, relaxation, sample_ball, scaled_ball, spread
 
 __all__ = ["CERTIFIERS", "EXACT_MAX_UNITS", "Enclosure", "certify", "certify_chain"]
 
@@ -33,7 +35,8 @@ class Enclosure:
     norm : str, "2", "inf" or "1"
     lower, upper : tuple of float64 ndarray (n_l,), one per hidden layer
     state : tuple of int8 ndarray (n_l,): +1 certified active on the ball, −1 certified inactive, 0 may cut it
-    status : str, "complete", or which solves a time limit skipped (those keep the looser certifier's bounds)
+    status : str, "complete", or which solves a time limit skipped (those keep the looser certifier's bounds), or
+        why a solver's answer was dropped (then the enclosure is the looser certifier's)
     seconds : float, time spent on this certifier and the looser ones it refines
     """
 
@@ -66,7 +69,8 @@ def certify(net: Network, center, radius: float, *, norm: str = "2", certifier: 
     radius : float > 0
     norm : "2" (default), "inf" or "1"
     certifier : "lipschitz", "ibp", "symbolic" (default), "lp" or "exact"
-    time_limit : seconds for the solver certifiers ("lp", "exact"); skipped solves keep looser bounds
+    time_limit : seconds for the whole chain; solves of the solver certifiers ("lp", "exact") past it are skipped
+        and keep the looser bounds
     progress : optional callback progress(fraction_of_solves_done, message) for "lp" and "exact"
 
     Raises
@@ -107,34 +111,65 @@ def certify_chain(net: Network, center, radius: float, *, norm: str = "2", certi
         raise ExplorerError(f"the exact certifier handles networks with at most {EXACT_MAX_UNITS} hidden units; "
                             f"this one has {net.n_hidden}. Use the lp or symbolic certifier.")
     start = time.perf_counter()
-    g0 = [g[0] for g in net.preactivations(x0)]
-    tau = [SIGN_TOL * np.maximum(1.0, np.abs(g)) for g in g0]
+    ball = scaled_ball(net, x0, r)  # every bound below is in its rescaled units
+    snet, sx0, sr, g0, tau = ball.net, ball.center, ball.radius, list(ball.g0), ball.tau
     chain, bounds = [], []
     for name in CERTIFIERS[:CERTIFIERS.index(certifier) + 1]:
         status = "complete"
         if not g0:  # no hidden layer: nothing can cut the ball
             pass
         elif name == "lipschitz":
-            bounds = _lipschitz(net, x0, r, p, g0)
+            bounds = _lipschitz(net, ball, p)
         elif name == "ibp":
-            bounds = _intersect(interval_bounds(net, *bounds[0]), bounds)
+            bounds = _intersect(interval_bounds(snet, *bounds[0]), bounds)
         elif name == "symbolic":
-            bounds = _symbolic(net, x0, r, p, bounds)
+            bounds = _symbolic(snet, sx0, sr, p, bounds)
         else:
-            from .ballmodel import solver_bounds  # HiGHS is loaded only for the solver certifiers
-
-            states = [_classify(lo, hi, t) for (lo, hi), t in zip(bounds, tau)]
-            witness = None
-            if name == "exact":  # a sign seen at a point of the ball needs no MILP to be proved
-                g = net.preactivations(sample_ball(x0, r, 1024, norm=p, seed=0))
-                witness = [((gl < -t).any(axis=0), (gl > t).any(axis=0)) for gl, t in zip(g, tau)]
-            bounds, status = solver_bounds(net, x0, r, p, bounds, states, g0, witness, integer=name == "exact",
-                                           deadline=time.perf_counter() + time_limit, progress=progress)
-        chain.append(Enclosure(certifier=name, norm=p, lower=tuple(lo for lo, _ in bounds),
-                               upper=tuple(hi for _, hi in bounds),
+            bounds, status = _solver(snet, ball, p, bounds, name, chain[-1].certifier, start + time_limit, progress)
+        chain.append(Enclosure(certifier=name, norm=p, lower=tuple(ball.unscaled(l, lo) for l, (lo, _) in enumerate(bounds)),
+                               upper=tuple(ball.unscaled(l, hi) for l, (_, hi) in enumerate(bounds)),
                                state=tuple(_classify(lo, hi, t) for (lo, hi), t in zip(bounds, tau)), status=status,
                                seconds=time.perf_counter() - start))
     return tuple(chain)
+
+
+def _solver(net: Network, ball: ScaledBall, p: str, prev: list, name: str, looser: str, deadline: float,
+            progress) -> tuple[list, str]:
+    """The "lp" or "exact" bounds (rescaled units), or ``prev`` when the solver's answer fails a sound check.
+
+    Checks: no bound may cross the looser enclosure it refines (beyond τ), and every sampled point of the ball
+    (1,024 and the centre) must lie inside the new enclosure (beyond τ).  A solver working to its own
+    tolerances on a badly scaled model can return, say, max g = −7.9e18 where g reaches +9e8 on the ball.
+    """
+    from .ballmodel import solver_bounds  # HiGHS is loaded only for the solver certifiers
+
+    X = np.vstack([ball.center[None, :], sample_ball(ball.center, ball.radius, 1024, norm=p, seed=0)])
+    gs = net.preactivations(X)
+    states = [_classify(lo, hi, t) for (lo, hi), t in zip(prev, ball.tau)]
+    witness = None
+    if name == "exact":  # a sign seen at a point of the ball needs no MILP to be proved
+        witness = [((g < -t).any(axis=0), (g > t).any(axis=0)) for g, t in zip(gs, ball.tau)]
+    bounds, status, found = solver_bounds(net, ball.center, ball.radius, p, prev, states, list(ball.g0), witness,
+                                          integer=name == "exact", deadline=deadline, progress=progress)
+    conflict = ""
+    if found is not None:
+        l, j, what, value = found
+        conflict = (f"layer {l + 1}, neuron {j}: the solver's {what} {ball.unscaled(l, value, j):.3g} contradicts the "
+                    f"value {ball.unscaled(l, ball.g0[l][j], j):.3g} at the centre or the range "
+                    f"[{ball.unscaled(l, prev[l][0][j], j):.3g}, {ball.unscaled(l, prev[l][1][j], j):.3g}] it refines")
+    for l, ((lo, hi), g, t) in enumerate(zip(bounds, gs, ball.tau)):
+        if conflict:
+            break
+        outside = (g > hi + t) | (g < lo - t)  # (B, n)
+        if outside.any():
+            i, j = (int(v[0]) for v in np.nonzero(outside))
+            conflict = (f"layer {l + 1}, neuron {j}: the solver's range [{ball.unscaled(l, lo[j], j):.3g}, "
+                        f"{ball.unscaled(l, hi[j], j):.3g}] misses the value {ball.unscaled(l, g[i, j], j):.3g} at a "
+                        "point of the ball")
+    if conflict:
+        return prev, (f"{name} bounds dropped: {conflict} (the model is badly scaled for the solver); showing the "
+                      f"{looser} enclosure instead")
+    return bounds, status
 
 
 # ---- certifiers ----------------------------------------------------------------------------------
@@ -155,23 +190,42 @@ def _intersect(new: list, old: list) -> list:
     return out
 
 
-def _lipschitz(net: Network, x0: np.ndarray, r: float, p: str, g0: list) -> list:
+def _lipschitz(net: Network, ball: ScaledBall, p: str) -> list:
     """Layer 1 exact (c ± r‖w‖_q); layer l ≥ 2: g(x0) ± r ‖W^l_j‖₂ ∏_{2≤i<l} σ_max(W^i) ‖W^1‖_{p→2}
-    (σ is 1-Lipschitz, and ‖W^1‖_{p→2} is exact for p = 2, 1 and bounded for p = inf)."""
-    W1 = net.weights[0]
+    (σ is 1-Lipschitz, and ‖W^1‖_{p→2} is exact for p = 2, 1 and bounded for p = inf).
+
+    The norms are those of the original ``net`` (the bound is not invariant under rescaling units), carried as
+    mantissa and exponent so that nothing overflows; the result is in the ball's rescaled units.
+    """
+    first = spread(ball.radius, dual_norm(ball.net.weights[0], p))
+    out = [(ball.g0[0] - first, ball.g0[0] + first)]
     if p == "2":
-        K = np.linalg.norm(W1, 2)
+        K = _norm(net.weights[0], lambda M: np.linalg.norm(M, 2))
     elif p == "1":
-        K = float(np.max(np.linalg.norm(W1, axis=0)))  # largest column: ‖W‖_{1→2}
+        K = _norm(net.weights[0], lambda M: float(np.max(np.linalg.norm(M, axis=0))))  # largest column: ‖W‖_{1→2}
     else:  # ‖W‖_{∞→2} ≤ min(√n0 σ_max, ‖row ℓ1 norms‖₂)
-        K = min(np.sqrt(W1.shape[1]) * np.linalg.norm(W1, 2), float(np.linalg.norm(np.abs(W1).sum(axis=1))))
-    spread = r * dual_norm(W1, p)
-    out = [(g0[0] - spread, g0[0] + spread)]
+        K = _norm(net.weights[0], lambda M: min(np.sqrt(M.shape[1]) * np.linalg.norm(M, 2),
+                                               float(np.linalg.norm(np.abs(M).sum(axis=1)))))
+    r_m, r_e = np.frexp(ball.radius)
+    r_e += ball.input_exp
     for l, W in enumerate(net.weights[1:-1], start=1):
-        spread = r * K * np.linalg.norm(W, axis=1)
-        out.append((g0[l] - spread, g0[l] + spread))
-        K *= np.linalg.norm(W, 2)
+        rows = _norm(W, lambda M: np.linalg.norm(M, axis=1))
+        with np.errstate(over="ignore"):
+            width = np.ldexp(r_m * K[0] * rows[0], r_e + K[1] + rows[1] - ball.unit_exp[l])
+        width = np.where((width == 0) & (rows[0] * K[0] > 0), np.nextafter(0.0, 1.0), width)  # never a point
+        out.append((ball.g0[l] - width, ball.g0[l] + width))
+        if l == len(net.weights) - 2:  # the last hidden layer: no later layer needs K
+            break
+        sigma, a = _norm(W, lambda M: np.linalg.norm(M, 2))
+        m, e = np.frexp(K[0] * sigma)
+        K = (m, K[1] + a + e)
     return out
+
+
+def _norm(W: np.ndarray, norm) -> tuple:
+    """(norm(W · 2^−a), a) with 2^a the order of W's largest entry: a homogeneous norm without overflow."""
+    a = int(np.frexp(np.abs(W).max(initial=0.0))[1])
+    return norm(np.ldexp(W, -a)), a
 
 
 def _symbolic(net: Network, x0: np.ndarray, r: float, p: str, prev: list) -> list:
@@ -181,7 +235,8 @@ def _symbolic(net: Network, x0: np.ndarray, r: float, p: str, prev: list) -> lis
     c_lo = c_up = net.weights[0] @ x0 + net.biases[0]
     out = []
     for l, (W, b) in enumerate(zip(net.weights[1:], net.biases[1:])):
-        out.append(_intersect([(c_lo - r * dual_norm(A_lo, p), c_up + r * dual_norm(A_up, p))], [prev[l]])[0])
+        out.append(_intersect([(c_lo - spread(r, dual_norm(A_lo, p)), c_up + spread(r, dual_norm(A_up, p)))],
+                              [prev[l]])[0])
         if l == len(prev) - 1:
             break
         lam, mu, s = relaxation(*out[-1], net.alpha)

@@ -15,18 +15,20 @@ import numpy as np
 
 from ..count.bounds import activation_aware_bound, montufar2017_bound, serra2018_bound, zaslavsky_bound
 from ..errors import ExplorerError
-from ..net import Network, local_affine
-from ..tolerance import SIGN_TOL
+from ..net import Network
 from .certify import Enclosure, certify_chain
-from .primitives import check_ball, dual_norm, sample_ball
+from .primitives import check_ball, scaled_ball
+from .radius import one_region_radii, one_region_radius
+from .samples import sample_counts
 
-__all__ = ["LOCAL_BOUND_LABEL", "RANK_CAP_UNITS", "EXACT_AUTO_UNITS", "CertifierBound", "LocalBounds",
+__all__ = ["LOCAL_BOUND_LABEL", "RANK_CAP_UNITS", "EXACT_AUTO_UNITS", "MAX_DISK_REGIONS", "CertifierBound", "LocalBounds",
            "RadiusProfile", "local_bounds", "radius_profile", "one_region_radius", "one_region_radii", "bound_a",
            "bound_b", "global_bound"]
 
 LOCAL_BOUND_LABEL = "local upper bound (after Zhu, Lin & Tang 2020)"
 RANK_CAP_UNITS = 2000  # rank caps (κ_l, ρ_l by SVD) only when Σ n_l is at most this
 EXACT_AUTO_UNITS = 64  # the CLI headline adds the exact (MILP) certifier up to this many hidden units
+MAX_DISK_REGIONS = 250_000  # default size budget of the exact count's enumeration (2-input networks)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -72,6 +74,8 @@ class LocalBounds:
     d_star : float, ℓp distance from the centre to the boundary of its region (inf if it has none)
     d_star_unit : (layer l* counted from 1, row j* of W^{l*} counted from 0), or None
     per_certifier : tuple of CertifierBound, every certifier from "lipschitz" up to ``certifier``
+    status : str, "complete", or what a budget cut short (fewer samples, no exact count) or why a solver
+        certifier's bounds were replaced by the looser enclosure (their rows' status says it too)
     seconds : float
     """
 
@@ -97,6 +101,7 @@ class LocalBounds:
     d_star: float
     d_star_unit: tuple | None
     per_certifier: tuple
+    status: str
     seconds: float
 
     @property
@@ -116,7 +121,9 @@ class RadiusProfile:
     bound_a, bound_b, headline : tuple of int (K,), for ``certifier`` (B conditional)
     k_certified : int64 ndarray (K, L)
     d_star : float, the radius up to which N_B = 1
-    certifier, norm : str;  seconds : float
+    certifier, norm : str
+    status : str, "complete", or what a budget cut short (radii left out, no exact counts)
+    seconds : float
     """
 
     radii: np.ndarray
@@ -128,11 +135,13 @@ class RadiusProfile:
     d_star: float
     certifier: str
     norm: str
+    status: str
     seconds: float
 
 
 def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certifier: str = "symbolic",
                  n_samples: int = 20_000, seed: int = 0, regions=None, time_limit: float = 60.0,
+                 max_regions: int | None = MAX_DISK_REGIONS,
                  progress: Callable[[float, str], None] | None = None) -> LocalBounds:
     """Certified, sampled and (in 2-D) exact counts of the regions inside B_p(center, radius).
 
@@ -146,13 +155,16 @@ def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certif
     certifier : one of CERTIFIERS; every looser certifier is computed on the way (``per_certifier``)
     n_samples : uniform points drawn in the ball (seeded by ``seed``) for the lower side
     regions : optional Regions of ``net`` to reuse for the exact count when its domain covers the ball
-    time_limit : seconds for each solver certifier ("lp", "exact") and for the exact count's enumeration
-        (past it ``n_exact`` is None and ``exact_source`` says why)
+    time_limit : seconds for the whole call: the solver certifiers ("lp", "exact") skip solves past it, the
+        samples stop, and the exact count's enumeration gets what is left (past it ``n_exact`` is None and
+        ``exact_source`` says why); ``status`` lists what was cut short
+    max_regions : most regions the exact count may enumerate (None: no limit)
     progress : passed to the solver certifiers
 
     Raises
     ------
-    ExplorerError : bad ball, certifier or sample count; "exact" on a network that is too big.
+    ExplorerError : bad ball, certifier, sample count or budget; "exact" on a network that is too big; a network
+        whose rows span more than float64 can hold.
 
     Examples
     --------
@@ -167,92 +179,82 @@ def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certif
     x0, r, p = check_ball(net, center, radius, norm)
     if not (isinstance(n_samples, (int, np.integer)) and 0 <= n_samples <= 10_000_000):
         raise ExplorerError(f"n_samples must be an integer between 0 and 10,000,000; got {n_samples!r}.")
+    _check_budget(time_limit, max_regions)
+    deadline = start + time_limit
     chain = certify_chain(net, x0, r, norm=p, certifier=certifier, time_limit=time_limit, progress=progress)
-    glob = global_bound(net)
-    rows = tuple(_certifier_bound(net, enc, glob) for enc in chain)
+    ball = scaled_ball(net, x0, r)
+    seen = sample_counts(ball, p, chain, n_samples, seed, deadline)
+    chain = _drop_contradicted(chain, seen.violation)
+    glob, ranks = global_bound(net), {}
+    rows = tuple(_certifier_bound(ball.net, enc, glob, ranks=ranks, deadline=deadline) for enc in chain)
     d_star, unit = one_region_radius(net, x0, norm=p)
-    k_sampled, n_sampled = _sampled(net, x0, r, p, chain[-1], n_samples, seed)
+    notes = [f"{c.certifier}: {c.status}" for c in rows if c.status != "complete"]
+    if seen.n_drawn < n_samples + 1:
+        notes.append(f"time limit: {seen.n_drawn - 1:,} of {n_samples:,} samples drawn")
     k_exact, n_exact, source = None, None, "exact counts need a 2-input network"
     if net.n_inputs == 2:  # the region engine (compiled kernels) is loaded for 2-input networks only
-        from ..plane.regions import RegionLimitError
-        from .disk import disk_count
-
-        try:
-            exact = disk_count(net, x0, r, norm=p, regions=regions, time_limit=time_limit)
-            k_exact, n_exact, source = exact.k, exact.n_regions, exact.source
-        except RegionLimitError as exc:
-            source = f"not computed: {exc}"
+        k_exact, n_exact, source = _exact(net, x0, r, p, regions, deadline, max_regions)
+        if n_exact is None:
+            notes.append(f"exact count {source}")
     row = rows[-1]
     return LocalBounds(center=x0, radius=r, norm=p, certifier=row.certifier, label=LOCAL_BOUND_LABEL,
-                       enclosure=chain[-1], k_certified=row.k, k_sampled=k_sampled, k_exact=k_exact,
+                       enclosure=chain[-1], k_certified=row.k, k_sampled=seen.k, k_exact=k_exact,
                        bound_a=row.bound_a, bound_b=row.bound_b, b_conditional=True, global_bound=glob,
                        headline=row.headline, upper_bound=min(b.headline for b in rows), n_exact=n_exact,
-                       exact_source=source, n_sampled=n_sampled, n_samples=n_samples, d_star=d_star,
-                       d_star_unit=unit, per_certifier=rows, seconds=time.perf_counter() - start)
+                       exact_source=source, n_sampled=seen.n_patterns, n_samples=n_samples, d_star=d_star,
+                       d_star_unit=unit, per_certifier=rows, status="; ".join(notes) or "complete",
+                       seconds=time.perf_counter() - start)
 
 
 def radius_profile(net: Network, center, radii, *, norm: str = "2", certifier: str = "symbolic",
-                   regions=None, time_limit: float = 60.0) -> RadiusProfile:
+                   regions=None, time_limit: float = 60.0,
+                   max_regions: int | None = MAX_DISK_REGIONS) -> RadiusProfile:
     """Exact N_B (2-D) and the bounds of ``certifier`` for every radius in ``radii``.
 
     The exact counts come from one partition covering the largest ball: N_B(r) = #{patterns whose
-    polygons come closer than r to the centre}.
+    polygons come closer than r to the centre}.  ``time_limit`` (seconds) bounds the whole call: radii whose
+    bounds did not start in time are left out, and the exact counts are None when the enumeration (at most
+    ``max_regions`` regions) does not finish; ``status`` says so.
 
     Raises
     ------
-    ExplorerError : empty, non-finite or non-positive radii, or a bad centre, norm or certifier.
+    ExplorerError : empty, non-finite or non-positive radii, a bad centre, norm, certifier or budget.
     """
     start = time.perf_counter()
     radii = np.asarray(radii, dtype=np.float64).reshape(-1)
     if radii.size == 0 or not (np.isfinite(radii).all() and (radii > 0).all()):
         raise ExplorerError("radii must be a non-empty list of finite numbers > 0.")
     x0, _, p = check_ball(net, center, float(radii.max()), norm)
-    glob = global_bound(net)
-    rows = [_certifier_bound(net, certify_chain(net, x0, r, norm=p, certifier=certifier,
-                                                time_limit=time_limit)[-1], glob) for r in radii]
+    _check_budget(time_limit, max_regions)
+    deadline = start + time_limit
+    glob, rows, notes, ranks = global_bound(net), [], [], {}
+    for r in radii:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            notes.append(f"time limit: bounds for {len(rows)} of {radii.size} radii")
+            break
+        rows.append(_certifier_bound(net, certify_chain(net, x0, r, norm=p, certifier=certifier,
+                                                        time_limit=left)[-1], glob, ranks=ranks, deadline=deadline))
+    radii = radii[:len(rows)]
     n_exact = None
     if net.n_inputs == 2:  # the region engine (compiled kernels) is loaded for 2-input networks only
+        from ..plane.regions import RegionLimitError
         from .disk import pattern_distances
 
-        dist = pattern_distances(net, x0, float(radii.max()), norm=p, regions=regions)
-        n_exact = np.searchsorted(np.sort(dist), radii, side="left").astype(np.int64)
+        left = deadline - time.perf_counter()
+        try:
+            if left <= 0:
+                raise RegionLimitError("the time limit was spent on the bounds")
+            dist = pattern_distances(net, x0, float(radii.max()), norm=p, regions=regions, time_limit=left,
+                                     max_regions=max_regions)
+            n_exact = np.searchsorted(np.sort(dist), radii, side="left").astype(np.int64)
+        except RegionLimitError as exc:
+            notes.append(f"exact counts not computed: {exc}")
     return RadiusProfile(radii=radii, n_exact=n_exact, bound_a=tuple(b.bound_a for b in rows),
                          bound_b=tuple(b.bound_b for b in rows), headline=tuple(b.headline for b in rows),
                          k_certified=np.array([b.k for b in rows], dtype=np.int64).reshape(len(rows), -1),
                          d_star=one_region_radius(net, x0, norm=p)[0], certifier=certifier, norm=p,
-                         seconds=time.perf_counter() - start)
-
-
-def one_region_radius(net: Network, center, *, norm: str = "2") -> tuple[float, tuple[int, int] | None]:
-    """d*(x0) = min over units with γ ≠ 0 of |g(x0)| / ‖γ‖_q, and the unit (l*, j*) attaining it.
-
-    γ = ∇g at x0 with the pattern of x0 held fixed.  This is the ℓp distance from x0 to the boundary of
-    its activation region (redundant facets are never closer), so N_B = 1 ⇔ r ≤ d*; d* = 0 when x0 lies
-    on a boundary and inf when no unit varies on the region.  l* counts layers from 1, j* rows from 0.
-
-    Examples
-    --------
-    >>> net = Network(([[1.0, 0.0], [-1.0, 0.0]], [[1.0, 1.0]], [[1.0]]), ([0.0, 0.0], [-1.0], [0.0]))
-    >>> one_region_radius(net, [2.0, 0.0])
-    (1.0, (2, 0))
-    >>> one_region_radius(net, [0.0, 0.0])[0]       # on the line x1 = 0
-    0.0
-    """
-    x0, _, p = check_ball(net, center, 1.0, norm)
-    d, flat = _radii(net, x0[None, :], p)
-    if not np.isfinite(d[0]):
-        return float("inf"), None
-    layer = int(net.unit_layers()[flat[0]])
-    return float(d[0]), (layer + 1, int(flat[0] - sum(net.hidden_widths[:layer])))
-
-
-def one_region_radii(net: Network, points, *, norm: str = "2") -> np.ndarray:
-    """d* (B,) at every row of ``points`` (B, n0), vectorised; see :func:`one_region_radius`."""
-    p = check_ball(net, np.zeros(net.n_inputs), 1.0, norm)[2]
-    points = np.atleast_2d(np.asarray(points, dtype=np.float64))
-    if points.ndim != 2 or points.shape[1] != net.n_inputs or not np.isfinite(points).all():
-        raise ExplorerError(f"points must be finite with shape (B, {net.n_inputs}); got shape {points.shape}.")
-    return _radii(net, points, p)[0]
+                         status="; ".join(notes) or "complete", seconds=time.perf_counter() - start)
 
 
 def bound_a(n0: int, k: Sequence[int], *, kappa: Sequence[int] | None = None,
@@ -307,58 +309,91 @@ def global_bound(net: Network) -> int:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-def _certifier_bound(net: Network, enc: Enclosure, glob: int) -> CertifierBound:
-    """A and B from the neuron classes; ranks by SVD when Σ n_l ≤ RANK_CAP_UNITS, else counts."""
+def _certifier_bound(net: Network, enc: Enclosure, glob: int, *, ranks: dict | None = None,
+                     deadline: float | None = None) -> CertifierBound:
+    """A and B from the neuron classes; rank caps (κ_l, ρ_l) when Σ n_l ≤ RANK_CAP_UNITS and ``deadline`` has not
+    passed (else the counts, which bound the ranks: the status says so).  ``ranks`` memoises ranks by rows."""
     layers = net.weights[:-1]
     k = [int(np.count_nonzero(s == 0)) for s in enc.state]
     active = [int(np.count_nonzero(s == 1)) for s in enc.state]
+    kappa, rho = k, [W.shape[0] if net.alpha > 0 else a + kl for W, a, kl in zip(layers, active, k)]
+    status = enc.status
     if net.n_hidden <= RANK_CAP_UNITS:
-        rank = lambda M: int(np.linalg.matrix_rank(M)) if M.size else 0  # noqa: E731
-        kappa = [rank(W[s == 0]) for W, s in zip(layers, enc.state)]
-        rho = [rank(W if net.alpha > 0 else W[s >= 0]) for W, s in zip(layers, enc.state)]
-    else:
-        kappa, rho = k, [W.shape[0] if net.alpha > 0 else a + kl for W, a, kl in zip(layers, active, k)]
+        ranks = {} if ranks is None else ranks
+        try:
+            kappa = [_row_rank(W, s == 0, ranks, deadline) for W, s in zip(layers, enc.state)]
+            rho = [_row_rank(W, np.ones(len(s), bool) if net.alpha > 0 else s >= 0, ranks, deadline)
+                   for W, s in zip(layers, enc.state)]
+        except TimeoutError:
+            kappa, rho = k, [W.shape[0] if net.alpha > 0 else a + kl for W, a, kl in zip(layers, active, k)]
+            status = ("time limit: rank caps skipped (counts used)" if status == "complete"
+                      else f"{status}; time limit: rank caps skipped (counts used)")
     A = bound_a(net.n_inputs, k, kappa=kappa, rho=rho)
     B = bound_b(net.n_inputs, k, active, kappa=kappa, rho=rho, leaky=net.alpha > 0)
     return CertifierBound(certifier=enc.certifier, k=tuple(k), bound_a=A, bound_b=B, headline=min(A, glob),
-                          status=enc.status, seconds=enc.seconds)
+                          status=status, seconds=enc.seconds)
 
 
-def _radii(net: Network, X: np.ndarray, p: str) -> tuple[np.ndarray, np.ndarray]:
-    """d* (B,) and the flat index (B,) of the unit attaining it (−1 where d* = inf)."""
-    if net.n_hidden == 0:
-        return np.full(len(X), np.inf), np.full(len(X), -1)
-    g, G = (np.concatenate(a, axis=1) for a in zip(*local_affine(net, X)))  # (B, N), (B, N, n0)
-    q = dual_norm(G, p)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.where(q > 0, np.abs(g) / q, np.inf)
-    flat = np.argmin(d, axis=1)
-    best = d[np.arange(len(X)), flat]
-    return best, np.where(np.isfinite(best), flat, -1)
+def _row_rank(W: np.ndarray, rows: np.ndarray, memo: dict, deadline: float | None) -> int:
+    """An upper bound on the rank of W[rows], exact for rows in general position and for rows that are ±2^k
+    multiples of one another (duplicate, opposite, zero rows): each row is scaled by a power of two (exact) to
+    a largest |entry| in [1, 2) with a positive first entry, and the distinct rows are counted, at most the
+    number of columns.  A raw matrix_rank calls rows of norms 1e8 and 1e-8 dependent, and rows that differ by one
+    rounding parallel (B = 3 for 4 regions); an upper bound keeps A and B sound.
 
-
-def _sampled(net: Network, x0, r, p, enc: Enclosure, n: int, seed: int) -> tuple[tuple, int]:
-    """k_sampled per layer and the number of distinct patterns at points where no |g_j| ≤ τ_j (rule 1 of
-    explorer.tolerance).
-
-    Such a point keeps its pattern on a neighbourhood, so each pattern found has interior in B.  A sample
-    contradicting a certified-stable neuron means a certifier bug: it raises rather than mislead.
+    The one place where the ball's bounds take a rank: explorer.count.bounds.sound_rank (exact) replaces the
+    count here when it is available.  Memoised in ``memo``; raises TimeoutError past ``deadline``.
     """
-    if net.n_hidden == 0:
-        return (), 1
-    X = np.vstack([x0[None, :], sample_ball(x0, r, n, norm=p, seed=seed)])
-    gs = net.preactivations(X)
-    k = []
-    for l, (g, s) in enumerate(zip(gs, enc.state)):
-        tau = SIGN_TOL * np.maximum(1.0, np.abs(g[0]))
-        pos, neg = (g > tau).any(axis=0), (g < -tau).any(axis=0)
-        if (pos & (s == -1)).any() or (neg & (s == 1)).any():
-            raise RuntimeError(f"internal error: the {enc.certifier} certifier called a layer-{l + 1} neuron "
-                               "stable but a sample in the ball changes its sign; please report this.")
-        k.append(int(np.count_nonzero(pos & neg)))
-    g = np.concatenate(gs, axis=1)
-    tau = SIGN_TOL * np.maximum(1.0, np.abs(g[0]))
-    clear = (np.abs(g) > tau).all(axis=1)
-    packed = np.ascontiguousarray(np.packbits(g[clear] > 0, axis=1))  # (B', ceil(N/8))
-    return tuple(k), int(len(np.unique(packed.view(np.dtype((np.void, packed.shape[1]))))))
+    key = (id(W), rows.tobytes())
+    if key not in memo:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise TimeoutError
+        M = W[rows]
+        M = M[(M != 0).any(axis=1)]
+        M = np.ldexp(M, -np.frexp(np.abs(M).max(axis=1, initial=0.0))[1][:, None])
+        first = M[np.arange(len(M)), (M != 0).argmax(axis=1)] if len(M) else np.zeros(0)
+        memo[key] = min(len(np.unique(M * np.sign(first)[:, None], axis=0)), W.shape[1])
+    return memo[key]
 
+
+def _drop_contradicted(chain: tuple, violation: dict) -> tuple:
+    """The chain with every solver certifier that a sample contradicts replaced by the looser enclosure before
+    it (its status says why); a contradicted analytic certifier is a bug and raises."""
+    out = []
+    for enc in chain:
+        if enc.certifier in violation:
+            if enc.certifier not in ("lp", "exact"):
+                raise RuntimeError(f"internal error: the {enc.certifier} certifier is contradicted by a point of the "
+                                   f"ball ({violation[enc.certifier]}); please report this.")
+            prev = out[-1]
+            enc = Enclosure(certifier=enc.certifier, norm=enc.norm, lower=prev.lower, upper=prev.upper,
+                            state=prev.state, status=(f"{enc.certifier} bounds dropped: {violation[enc.certifier]} "
+                                                      f"(the model is badly scaled for the solver); showing the "
+                                                      f"{prev.certifier} enclosure instead"), seconds=enc.seconds)
+        out.append(enc)
+    return tuple(out)
+
+
+def _exact(net: Network, x0, r: float, p: str, regions, deadline: float, max_regions) -> tuple:
+    """(k_exact, n_exact, source) from the polygons, or (None, None, why not) past a budget or float64's range."""
+    from ..plane.regions import RegionLimitError
+    from .disk import disk_count
+
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return None, None, "not computed: the time limit was spent on the bounds"
+    with np.errstate(over="ignore"):
+        if not np.isfinite(np.abs(x0).max() + r):
+            return None, None, "not computed: the ball reaches beyond float64's largest numbers (about 1.8e308)"
+    try:
+        exact = disk_count(net, x0, r, norm=p, regions=regions, time_limit=left, max_regions=max_regions)
+    except RegionLimitError as exc:
+        return None, None, f"not computed: {exc}"
+    return exact.k, exact.n_regions, exact.source
+
+
+def _check_budget(time_limit, max_regions) -> None:
+    if not (isinstance(time_limit, (int, float, np.integer, np.floating)) and 0 < time_limit < np.inf):
+        raise ExplorerError(f"the time limit must be a number of seconds > 0; got {time_limit!r}.")
+    if max_regions is not None and not (isinstance(max_regions, (int, np.integer)) and max_regions > 0):
+        raise ExplorerError(f"max_regions must be a whole number > 0 (or None); got {max_regions!r}.")

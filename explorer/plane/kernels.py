@@ -4,7 +4,8 @@ parent's (:func:`add_slope_corrections`).
 
 Split semantics (rule 1 of :mod:`explorer.tolerance`): a vertex with |g| ≤ tau is on the line; a cell is split
 only if it has vertices strictly on both sides; a unit is active on an unsplit cell iff some vertex is strictly
-positive.  Cells are convex, counter-clockwise, padded by repeating vertex 0.
+positive.  A parent where such a tolerance decision was taken is flagged, and the caller recounts it exactly.
+Cells are convex, counter-clockwise, padded by repeating vertex 0.
 """
 
 from __future__ import annotations
@@ -95,8 +96,11 @@ def _widen(out_v, out_eu, out_ec, width):
 
 @njit(cache=True)
 def _split_parent(p, verts, nv, eu, ec, G, tau, unit, cut_id, m, out_v, out_nv, out_eu, out_ec, src, bits, base,
-                  cut_list, stack_cell, stack_pos, vals, up_v, up_u, up_c, hi, lo):
+                  amb, cut_list, stack_cell, stack_pos, vals, up_v, up_u, up_c, hi, lo):
     """Split parent p depth first into the rows m, m+1, … of the out arrays; returns (next row, next chord id).
+
+    amb[p] becomes True when some sign on the way was decided by the tolerance: a unit that is not identically
+    zero (tau > 0) has |g| ≤ tau at a vertex, so float64 cannot tell on which side of its line the vertex lies.
 
     Returns (-1, 0) when the out arrays lack rows, (-2, 0) when they lack vertex slots: the caller grows
     them and splits p again.
@@ -107,12 +111,14 @@ def _split_parent(p, verts, nv, eu, ec, G, tau, unit, cut_id, m, out_v, out_nv, 
     k = nv[p]
     hi[:] = -np.inf
     lo[:] = np.inf
+    near = False
     for i in range(k):  # every unit at every vertex of the parent (same arithmetic as below), unit-contiguous
         x, y = verts[p, i, 0], verts[p, i, 1]
         for j in range(n):
             g = x * G[p, 0, j] + y * G[p, 1, j] + G[p, 2, j]
             hi[j] = max(hi[j], g)
             lo[j] = min(lo[j], g)
+            near |= abs(g) <= tau[p, j] and tau[p, j] > 0
     n_cut = 0
     for j in range(n):
         pos, neg = hi[j] > tau[p, j], lo[j] < -tau[p, j]
@@ -145,6 +151,7 @@ def _split_parent(p, verts, nv, eu, ec, G, tau, unit, cut_id, m, out_v, out_nv, 
                 vals[i] = g
                 pos |= g > t
                 neg |= g < -t
+                near |= abs(g) <= t and t > 0
             if not (pos and neg):
                 bits[c, j] = pos
                 continue
@@ -165,6 +172,7 @@ def _split_parent(p, verts, nv, eu, ec, G, tau, unit, cut_id, m, out_v, out_nv, 
             top += 1
             stack_cell[top], stack_pos[top] = c, q
             break
+    amb[p] = near
     return m, cut_id
 
 
@@ -176,9 +184,10 @@ def split_layer(verts, nv, eu, ec, G, tau, unit0, cut0):
     verts (P, V, 2), nv (P,), eu (P, V) int32 unit ids, ec (P, V) int64 chord ids, tau (P, n).
     Each parent is processed depth first: a cell takes the units of its parent's cut list in order,
     records the side of every unit that misses it, and is split by the first that cuts it; both halves
-    continue with the rest of the list.  Returns (verts, nv, eu, ec, src, bits, base, next chord id):
-    the finished cells (C, W, 2) with their parent index src (C,), activations bits (C, n), and the
-    activations base (P, n) shared by every descendant of a parent (cutting units counted as off).
+    continue with the rest of the list.  Returns (verts, nv, eu, ec, src, bits, base, unresolved, next chord
+    id): the finished cells (C, W, 2) with their parent index src (C,), activations bits (C, n), the
+    activations base (P, n) shared by every descendant of a parent (cutting units counted as off), and the
+    parents (P,) bool whose split met a vertex with |g| ≤ tau, tau > 0 (see :func:`_split_parent`).
     """
     P, V, _ = verts.shape
     n = G.shape[2]
@@ -195,11 +204,12 @@ def split_layer(verts, nv, eu, ec, G, tau, unit0, cut0):
     vals = np.empty(V + n + 2)  # a cell of the parent has at most V + n vertices
     up_v, up_u, up_c = np.empty((V + n + 2, 2)), np.empty(V + n + 2, np.int32), np.empty(V + n + 2, np.int64)
     hi, lo = np.empty(n), np.empty(n)  # the range of each unit over the parent's vertices
+    amb = np.zeros(P, np.bool_)
     m, cut_id = 0, cut0
     p = 0
     while p < P:
         m_next, cut_next = _split_parent(p, verts, nv, eu, ec, G, tau, unit0, cut_id, m, out_v, out_nv, out_eu,
-                                         out_ec, src, bits, base, cut_list, stack_cell, stack_pos, vals, up_v,
+                                         out_ec, src, bits, base, amb, cut_list, stack_cell, stack_pos, vals, up_v,
                                          up_u, up_c, hi, lo)
         if m_next == -1:  # out of rows: double them and split the same parent again
             cap = 2 * cap
@@ -220,7 +230,7 @@ def split_layer(verts, nv, eu, ec, G, tau, unit0, cut0):
             out_eu[i, s] = 0
             out_ec[i, s] = 0
     return (out_v[:m, :w].copy(), out_nv[:m].copy(), out_eu[:m, :w].copy(), out_ec[:m, :w].copy(),
-            src[:m].copy(), bits[:m].copy(), base, cut_id)
+            src[:m].copy(), bits[:m].copy(), base, amb, cut_id)
 
 
 @njit("(f8[:, :, ::1], f8[:, ::1], i8[::1], b1[:, ::1], b1[:, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, ::1], f8)",

@@ -31,7 +31,10 @@ def adjacency(regions: Regions) -> np.ndarray:
     group = np.cumsum(np.r_[True, chord[1:] != chord[:-1]]) - 1
     length = np.hypot(*(q - p).T)
     longest = _order_of_max(length, first)  # reference direction: the longest edge of each chord
-    ref = (q - p)[longest] / length[longest, None]
+    # (a chord whose edges all round to length 0, possible for exactly recounted slivers, has no direction and
+    # no positive overlap)
+    ref = np.divide((q - p)[longest], length[longest, None], out=np.zeros((len(longest), 2)),
+                    where=length[longest, None] > 0)
     d = ref[group]
     tp, tq = np.einsum("ij,ij->i", p, d), np.einsum("ij,ij->i", q, d)
     side = tq > tp
@@ -105,7 +108,7 @@ def locate(regions: Regions, points: np.ndarray) -> np.ndarray:
     """Index (B,) of the region whose pattern each point has; -1 if none (outside, or on a boundary
     whose pattern belongs to no full-dimensional region)."""
     points = np.atleast_2d(np.asarray(points, dtype=np.float64))
-    packed = np.packbits(regions.net.patterns(points), axis=1)
+    packed = np.packbits(_patterns(regions, points), axis=1)
     both = np.concatenate([regions.packed_patterns, packed]).reshape(len(regions.packed_patterns) + len(packed), -1)
     _, inverse = np.unique(both, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -231,8 +234,20 @@ def unit_boundary(regions: Regions, unit: int) -> np.ndarray:
     if not 0 <= unit < net.n_hidden:
         raise ExplorerError(f"unit index must lie in 0..{net.n_hidden - 1}; got {unit}.")
     layer = int(net.unit_layers()[unit])
-    maps = preactivation_maps(net, regions.patterns, layer)[:, :, unit - sum(net.hidden_widths[:layer])]
-    return level_set(regions, maps[:, :2], maps[:, 2])
+    if regions.scaling is None:
+        maps = preactivation_maps(net, regions.patterns, layer)[:, :, unit - sum(net.hidden_widths[:layer])]
+        return level_set(regions, maps[:, :2], maps[:, 2])
+    # the rescaled network's maps times 2^unit_exp > 0 (same zero set), in the rescaled inputs x' = x / 2^input_exp
+    maps = preactivation_maps(regions.scaling.net, regions.patterns, layer)[:, :, unit - sum(net.hidden_widths[:layer])]
+    return level_set(regions, np.ldexp(maps[:, :2], -regions.scaling.input_exp[None, :]), maps[:, 2])
+
+
+def _patterns(regions: Regions, points: np.ndarray) -> np.ndarray:
+    """Activation patterns (B, N) at the points, computed on the exactly rescaled network when there is one
+    (so that magnitudes beyond float64's range in the original give the right signs)."""
+    if regions.scaling is None:
+        return regions.net.patterns(points)
+    return regions.scaling.net.patterns(np.ldexp(points, -regions.scaling.input_exp[None, :]))
 
 
 def preactivation_maps(net: Network, patterns: np.ndarray, layer: int, *, chunk: int = 20_000) -> np.ndarray:

@@ -1,6 +1,9 @@
-"""Exact enumeration of the activation regions of a 2-input network, and 2-D slices of n-D networks.
+"""Exact enumeration of the activation regions of a 2-input network (2-D slices: explorer.plane.slices).
 
-Signs follow rule 1 of :mod:`explorer.tolerance`: a vertex is on a neuron's line when |g(v)| ≤ SIGN_TOL · s.
+Signs follow rule 1 of :mod:`explorer.tolerance`.  A cell whose split needed the tolerance (some vertex with
+0 < |g(v)| ≤ SIGN_TOL · s, where float64 cannot tell the side) is enumerated again in exact rational
+arithmetic (:mod:`explorer.plane.rational`); the network and the domain are first rescaled unit by unit by
+powers of two (exact), and magnitudes that would overflow or underflow are refused.
 """
 
 from __future__ import annotations
@@ -14,13 +17,19 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..errors import ExplorerError
-from ..net import Network, as_box
+from ..net import Network, UnitScaling, as_box, rescale_units
 from ..tolerance import SIGN_TOL
-from .kernels import add_slope_corrections, split_layer
+from .cells import Batch, Finished, next_batches, split_cells
+from .rational import ExactBudgetError, ExactTask, exact_cells
+from .slices import PlaneSlice, plane_slice, plane_through
 
-__all__ = ["Regions", "PlaneSlice", "RegionLimitError", "enumerate_regions", "plane_slice", "plane_through"]
+__all__ = ["Regions", "PlaneSlice", "RegionLimitError", "PrecisionLimitError", "EXACT_SECONDS", "enumerate_regions",
+           "plane_slice", "plane_through"]
 
 CHUNK = 8192  # cells processed together; bounds the memory of the per-cell affine maps
+CHUNK_WORK = 2 ** 27  # and at most about this many multiply-adds per chunk, so that budgets are checked often
+EXACT_SECONDS = 30.0  # budget of the exact recount of unresolved cells when the caller gives no time limit
+_HUGE = 2.0 ** 1000  # term magnitudes above this (rescaled units) could overflow in a vertex evaluation
 _BLAS = ThreadpoolController()  # the GEMMs here are small: one BLAS thread is faster and load-proof
 
 Progress = Callable[[float, str], None]
@@ -28,6 +37,10 @@ Progress = Callable[[float, str], None]
 
 class RegionLimitError(ExplorerError):
     """The enumeration was stopped by its region or time budget (the message gives how far it got)."""
+
+
+class PrecisionLimitError(RegionLimitError):
+    """float64 could not separate some boundaries and their exact recount ran out of its budget."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +64,7 @@ class Regions:
     out_bias : (R, n_out) float64; on region r the output is ``out_grad[r] @ x + out_bias[r]``
     points : (R, 2) float64, an interior point of every region (its vertex mean)
     seconds : wall time of the enumeration
+    scaling : the exact power-of-two rescaling of ``net`` the enumeration ran on (explorer.net.rescale_units)
     """
 
     net: Network
@@ -64,6 +78,7 @@ class Regions:
     out_bias: np.ndarray
     points: np.ndarray
     seconds: float
+    scaling: UnitScaling | None = None
 
     @property
     def n_regions(self) -> int:
@@ -126,7 +141,8 @@ def enumerate_regions(net: Network, domain, *, tol: float = SIGN_TOL, max_region
     Notes
     -----
     Cost is linear in the number of (cell, neuron) pairs whose parent cell the neuron cuts; memory is
-    bounded by CHUNK cells per layer plus the result.  Cells are processed depth first.
+    bounded by CHUNK cells per layer plus the result.  Cells are processed depth first; the budgets are
+    checked before every chunk (at most CHUNK_WORK multiply-adds).
 
     Examples
     --------
@@ -148,241 +164,121 @@ def _enumerate(net: Network, domain, tol: float, max_regions: int | None, time_l
         raise ExplorerError(f"exact enumeration needs a network with 2 inputs; got {net.n_inputs}. "
                             "Take a 2-D slice first (plane_through).")
     poly = _domain_polygon(domain)
-    scale_xy = np.abs(poly).max(axis=0)  # (2,) largest |x|, |y| of the domain
-    total_area = _polygon_area(poly)
+    # work on the network and domain rescaled by powers of two (exact): every row's largest entry and the
+    # domain's largest |x|, |y| in [1, 2), so no magnitude of the original can overflow or swamp a tolerance
+    scaling = rescale_units(net, input_exp=np.frexp(np.abs(poly).max(axis=0))[1] - 1)
+    work, poly_s = scaling.net, np.ldexp(poly, -scaling.input_exp[None, :])
+    total_area = _polygon_area(poly_s)
     widths = net.hidden_widths
     unit_offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
     cut_counter = [0]  # every split gets a fresh id for its chord
 
     # the starting cell: the domain, on which h^0 = x has the map rows (∂/∂x, ∂/∂y, const) = identity
-    root = _Batch(verts=poly[None].copy(), nv=np.array([len(poly)]), eu=np.full((1, len(poly)), -1, np.int32),
+    root = Batch(verts=poly_s[None].copy(), nv=np.array([len(poly)]), eu=np.full((1, len(poly)), -1, np.int32),
                   ec=np.full((1, len(poly)), -1, np.int64), pattern=np.zeros((1, 0), bool), src=np.zeros(1, np.int64),
                   bits=np.ones((1, 2), bool), G=np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]]),
-                  S=scale_xy[None, :].copy(), base=np.ones((1, 2), bool), shared={})
+                  S=np.abs(poly_s).max(axis=0)[None, :], base=np.ones((1, 2), bool), shared={})
     stack = [(0, root)]
-    done: list[_Finished] = []
+    done: list[Finished] = []
+    tasks: list[ExactTask] = []
     n_done, area_done, last_report = 0, 0.0, start
     while stack:
         layer, batch = stack.pop()
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            raise RegionLimitError(f"time limit of {time_limit:g} s spent after {n_done:,} regions on "
+                                   f"{100 * area_done / total_area:.0f}% of the domain; raise it or shrink the domain.")
         # (P, 3, n_l) pre-activation map of layer l on every cell (the output map if l = L), (P, n_l)
-        G, S = batch.compose(net.weights[layer], net.biases[layer], net.alpha)
+        G, S = batch.compose(work.weights[layer], work.biases[layer], work.alpha)
+        _check_magnitudes(S, layer, tol, last=layer == len(widths))
         if layer == len(widths):
-            done.append(_Finished.of(batch, G))
+            done.append(Finished.of(batch, G))
             n_done += len(batch.nv)
             area_done += done[-1].area
             if max_regions is not None and n_done > max_regions:
                 raise RegionLimitError(f"more than {max_regions:,} regions ({100 * area_done / total_area:.0f}% of "
                                        "the domain done); raise the limit or shrink the domain.")
             now = time.perf_counter()
-            if time_limit is not None and now - start > time_limit:
-                raise RegionLimitError(f"time limit of {time_limit:g} s spent after {n_done:,} regions on "
-                                       f"{100 * area_done / total_area:.0f}% of the domain; raise it or shrink the domain.")
             if progress is not None and now - last_report > 0.2:
                 progress(min(area_done / total_area, 1.0), f"{n_done:,} regions")
                 last_report = now
             continue
-        cells = _split_layer(batch, G, tol * S, unit_offsets[layer], cut_counter)
-        children = _next_batches(cells, G, S)
+        cells, unresolved = split_cells(batch, G, tol * S, unit_offsets[layer], cut_counter)
+        tasks.extend(_exact_tasks(batch, unresolved, layer))
+        children = next_batches(cells, G, S, work.weights[layer + 1].shape[0], chunk=CHUNK, work=CHUNK_WORK)
         stack.extend((layer + 1, child) for child in reversed(children))
+    if tasks:
+        if progress is not None:
+            progress(min(area_done / total_area, 1.0), f"{n_done:,} regions; exact recount of {len(tasks):,} cells")
+        done.append(_recount(work, poly_s, tasks, cut_counter[0], start, time_limit,
+                             None if max_regions is None else max_regions - n_done, tol))
     if progress is not None:
-        progress(1.0, f"{n_done:,} regions")
-    return _assemble(net, poly, done, time.perf_counter() - start)
+        progress(1.0, f"{n_done + (len(done[-1].nv) if tasks else 0):,} regions")
+    return _assemble(net, poly, scaling, done, time.perf_counter() - start)
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
-class PlaneSlice:
-    """The plane x = origin + s·u + t·v of an n-D input space and the 2-input network living on it.
-
-    Attributes
-    ----------
-    net : Network with 2 inputs, (s, t) -> f(origin + s·u + t·v) (the plane composed into layer 1)
-    origin : (n0,) float64
-    basis : (n0, 2) float64, columns u and v
-    anchors : (K, 2) plane coordinates of the points that defined the plane (empty if none)
-    """
-
-    net: Network
-    origin: np.ndarray
-    basis: np.ndarray
-    anchors: np.ndarray
-
-    def to_input(self, st: np.ndarray) -> np.ndarray:
-        """Input-space points (B, n0) of plane coordinates (B, 2)."""
-        return self.origin + np.atleast_2d(st) @ self.basis.T
-
-    def to_plane(self, x: np.ndarray) -> np.ndarray:
-        """Plane coordinates (B, 2) of input points (least squares: exact for points of the plane)."""
-        return np.linalg.lstsq(self.basis, (np.atleast_2d(x) - self.origin).T, rcond=None)[0].T
+def _check_magnitudes(S: np.ndarray, layer: int, tol: float, *, last: bool) -> None:
+    """Refuse term magnitudes s (rescaled units) that would overflow, or (hidden layers, where signs are decided)
+    so small that the absolute error of gradual underflow, about 2^-1074 per operation, could exceed tol · s."""
+    top = float(S.max(initial=0.0))
+    if not top <= _HUGE:
+        raise ExplorerError(f"layer {layer + 1}: even after exact power-of-two rescaling its terms reach about "
+                            f"2^{np.log2(top) if np.isfinite(top) else 1024:.0f}, beyond the range float64 can "
+                            "compute with; the regions cannot be computed reliably.")
+    low = float(np.min(S, where=S > 0, initial=np.inf))
+    if not last and tol * low < 8 * (S.shape[1] + 4) * 2.0 ** -1074:
+        raise ExplorerError(f"layer {layer + 1}: even after exact power-of-two rescaling some of its terms are as "
+                            f"small as 2^{np.log2(low):.0f} relative to the largest, where float64 loses their "
+                            "digits to underflow; the regions cannot be computed reliably.")
 
 
-def plane_slice(net: Network, origin, u, v) -> PlaneSlice:
-    """The 2-input network on the plane origin + s·u + t·v: W1 becomes W1 [u v], b1 becomes W1·origin + b1."""
-    origin = _vector(origin, net.n_inputs, "origin")
-    basis = np.stack([_vector(u, net.n_inputs, "u"), _vector(v, net.n_inputs, "v")], axis=1)  # (n0, 2)
-    if np.linalg.matrix_rank(basis) < 2:
-        raise ExplorerError("the two directions of the plane are parallel (or zero); choose independent ones.")
-    W, b = net.weights[0], net.biases[0]
-    return PlaneSlice(net=net.with_first_layer(W @ basis, W @ origin + b), origin=origin, basis=basis,
-                      anchors=np.zeros((0, 2)))
+def _exact_tasks(batch: Batch, unresolved: np.ndarray, layer: int) -> list[ExactTask]:
+    """One exact task per cell of the batch whose split needed the tolerance."""
+    tasks = []
+    for p in np.flatnonzero(unresolved):
+        k = int(batch.nv[p])
+        chords = {int(u): int(c) for u, c in zip(batch.eu[p, :k], batch.ec[p, :k]) if u >= 0}
+        tasks.append(ExactTask(layer=layer, prefix=batch.pattern[p].copy(), chords=chords))
+    return tasks
 
 
-def plane_through(net: Network, p0, p1, p2) -> PlaneSlice:
-    """The slice through three input points, in orthonormal coordinates centred at p0.
-
-    u = (p1 - p0)/|p1 - p0| and v is the unit part of p2 - p0 orthogonal to u, so distances and disks in
-    the plane are Euclidean in input space; ``anchors`` holds the plane coordinates of p0, p1, p2.
-    """
-    p0, p1, p2 = (_vector(p, net.n_inputs, name) for p, name in ((p0, "p0"), (p1, "p1"), (p2, "p2")))
-    u = p1 - p0
-    if np.linalg.norm(u) == 0:
-        raise ExplorerError("the first two points of the plane coincide; choose three distinct points.")
-    u = u / np.linalg.norm(u)
-    w = (p2 - p0) - u * np.dot(u, p2 - p0)
-    if np.linalg.norm(w) <= 1e-12 * max(1.0, np.linalg.norm(p2 - p0)):
-        raise ExplorerError("the three points are collinear, so they span no plane; move one of them.")
-    plane = plane_slice(net, p0, u, w / np.linalg.norm(w))
-    anchors = plane.to_plane(np.stack([p0, p1, p2]))
-    return PlaneSlice(net=plane.net, origin=plane.origin, basis=plane.basis, anchors=anchors)
-
-
-def _vector(value, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    if arr.shape != (n,) or not np.isfinite(arr).all():
-        raise ExplorerError(f"{name} must be {n} finite numbers (one per network input); got {arr.size}.")
-    return arr
+def _recount(net: Network, poly: np.ndarray, tasks: list, next_cut: int, start: float, time_limit: float | None,
+             max_regions: int | None, tol: float) -> Finished:
+    """The regions of the unresolved cells, in exact arithmetic, within the remaining budget."""
+    deadline = start + time_limit if time_limit is not None else time.perf_counter() + EXACT_SECONDS
+    try:
+        cells = exact_cells(net, poly, tasks, next_cut=next_cut, deadline=deadline,
+                            max_regions=None if max_regions is None else max_regions + 1)
+    except ExactBudgetError as exc:
+        if max_regions is not None and exc.args[0] > max_regions:
+            raise RegionLimitError(f"more than {max_regions:,} regions (in an exact recount); raise the limit or "
+                                   "shrink the domain.") from None
+        limit = f"the time limit of {time_limit:g} s" if time_limit is not None else f"its {EXACT_SECONDS:g} s"
+        raise PrecisionLimitError(
+            f"float64 cannot separate the region boundaries in {len(tasks):,} cells of this domain (a boundary "
+            f"passes within {tol:g} × the domain's scale of a vertex: the domain is too large for the network's "
+            f"features, or boundaries nearly meet), and their exact recount used up {limit} after "
+            f"{exc.args[0]:,} regions. Shrink the domain or raise the time limit.") from None
+    return Finished.exact(cells)
 
 
-# ---- the layer kernel ------------------------------------------------------------------------
-
-@dataclass(eq=False)
-class _Batch:
-    """Cells waiting for the next layer: padded polygons, and their parents' maps (shared, not copied).
-
-    verts (C, V, 2) padded by repeating vertex 0; nv (C,); eu/ec (C, V) edge unit / cut ids;
-    pattern (C, N_so_far) bool; src (C,) parent index into G (P, 3, n) and S (P, n), the parents'
-    pre-activation maps and term magnitudes; bits (C, n) the cells' activations of that layer; base
-    (P, n) the activations shared by all cells of a parent (units that cut the parent count as off).
-    """
-
-    verts: np.ndarray
-    nv: np.ndarray
-    eu: np.ndarray
-    ec: np.ndarray
-    pattern: np.ndarray
-    src: np.ndarray
-    bits: np.ndarray
-    G: np.ndarray
-    S: np.ndarray
-    base: np.ndarray
-    shared: dict  # per-parent products, computed once for all chunks of the same parents
-
-    def compose(self, W: np.ndarray, b: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        """Maps (C, 3, m) of g' = W σ(g) + b on every cell and their term magnitudes (C, m).
-
-        A cell's slopes σ' differ from its parent's base slopes only on units that cut the parent, where
-        the cell is active: g' = W (σ'_base ⊙ g) + b + Σ_k (1 - α) g_k W_k.  When such (cell, unit) pairs
-        are few, the first term is one GEMM per parent and the rest a compiled loop over the pairs; the
-        corrections are non-negative in the magnitudes, so those stay an upper bound of the float terms summed.
-        """
-        C, n = self.bits.shape
-        n_extra = np.count_nonzero(self.bits) - np.count_nonzero(self.base, axis=1)[self.src].sum()  # base ⊆ bits
-        if 8 * n_extra > C * n:  # dense differences (e.g. layer 1): compose cell by cell
-            slope = np.where(self.bits, 1.0, alpha)
-            G = _affine(self.G[self.src] * slope[:, None, :], W, b)
-            return G, (self.S[self.src] * np.abs(slope)) @ np.abs(W).T + np.abs(b)
-        key = (id(W), alpha)
-        if self.shared.get("key") != key:  # one GEMM for all parents, shared by the chunks of a layer
-            base = np.where(self.base, 1.0, alpha)  # (P, n)
-            self.shared.update(key=key, G=_affine(self.G * base[:, None, :], W, b),
-                               S=self.S * np.abs(base) @ np.abs(W).T + np.abs(b), W_t=np.array(W.T, order="C"))
-        G, S = self.shared["G"][self.src], self.shared["S"][self.src]  # (C, 3, m), (C, m)
-        c = np.ascontiguousarray
-        add_slope_corrections(G, S, c(self.src), c(self.bits), c(self.base), c(self.G), c(self.S),
-                              self.shared["W_t"], float(alpha))
-        return G, S
-
-
-@dataclass(eq=False)
-class _Finished:
-    """Finished regions in compact form: ragged polygons, packed patterns, output maps (C, 3, n_out)."""
-
-    verts: np.ndarray
-    nv: np.ndarray
-    eu: np.ndarray
-    ec: np.ndarray
-    packed: np.ndarray
-    maps: np.ndarray
-    points: np.ndarray
-    area: float
-
-    @classmethod
-    def of(cls, batch: _Batch, maps: np.ndarray) -> "_Finished":
-        valid = np.arange(batch.verts.shape[1]) < batch.nv[:, None]  # (C, V)
-        x, y = batch.verts[..., 0], batch.verts[..., 1]
-        area = float(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y) / 2)  # padding adds 0
-        points = (batch.verts * valid[..., None]).sum(axis=1) / batch.nv[:, None]
-        return cls(batch.verts[valid], batch.nv, batch.eu[valid], batch.ec[valid],
-                   np.packbits(batch.pattern, axis=1), maps, points, area)
-
-
-@dataclass(eq=False)
-class _Cells:
-    """The cells of a batch after one layer split them (see explorer.plane.kernels.split_layer).
-
-    verts (C, V, 2), nv (C,), eu/ec (C, V); src (C,) parent index; bits (C, n) the layer's activations;
-    base (P, n) the activations shared by all cells of a parent; parent_pattern (P, N_so_far).
-    """
-
-    verts: np.ndarray
-    nv: np.ndarray
-    eu: np.ndarray
-    ec: np.ndarray
-    src: np.ndarray
-    bits: np.ndarray
-    base: np.ndarray
-    parent_pattern: np.ndarray
-
-
-def _split_layer(batch: _Batch, G: np.ndarray, tau: np.ndarray, unit0: int, cut_counter: list) -> _Cells:
-    """Split every cell of the batch by the zero lines of the layer's units (compiled kernel)."""
-    c = np.ascontiguousarray
-    verts, nv, eu, ec, src, bits, base, cut_counter[0] = split_layer(
-        c(batch.verts), c(batch.nv), c(batch.eu), c(batch.ec), c(G), c(tau), unit0, cut_counter[0])
-    return _Cells(verts, nv, eu, ec, src, bits, base, batch.pattern)
-
-
-def _next_batches(cells: _Cells, G: np.ndarray, S: np.ndarray) -> list[_Batch]:
-    """Chunks of the finished cells of a layer, each padded to its own largest polygon."""
-    out, shared = [], {}
-    for lo in range(0, len(cells.nv), CHUNK):
-        sl = slice(lo, lo + CHUNK)
-        src, bits, nv = cells.src[sl], cells.bits[sl], cells.nv[sl]
-        V = int(nv.max())
-        out.append(_Batch(verts=cells.verts[sl, :V], nv=nv, eu=cells.eu[sl, :V], ec=cells.ec[sl, :V],
-                          pattern=np.concatenate([cells.parent_pattern[src], bits], axis=1), src=src,
-                          bits=bits, G=G, S=S, base=cells.base, shared=shared))
-    return out
-
-
-def _affine(H: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Compose the per-cell affine maps H (C, 3, n) with x -> W x + b: returns (C, 3, m), one GEMM."""
-    C, _, n = H.shape
-    G = (H.reshape(C * 3, n) @ W.T).reshape(C, 3, -1)
-    G[:, 2, :] += b
-    return G
-
-
-def _assemble(net: Network, poly: np.ndarray, done: list[_Finished], seconds: float) -> Regions:
-    """Concatenate finished batches into the ragged Regions arrays."""
-    maps = np.concatenate([d.maps for d in done])  # (R, 3, n_out)
+def _assemble(net: Network, poly: np.ndarray, scaling: UnitScaling, done: list[Finished], seconds: float) -> Regions:
+    """Concatenate finished batches into the ragged Regions arrays, in the original units (exact powers of two)."""
+    maps = np.concatenate([d.maps for d in done])  # (R, 3, n_out), rescaled units
     counts = np.concatenate([d.nv for d in done])
-    return Regions(net=net, domain=poly, vertices=np.concatenate([d.verts for d in done]),
+    e_in, e_out = scaling.input_exp, scaling.output_exp
+    with np.errstate(over="ignore"):
+        out_grad = np.ldexp(maps[:, :2, :].transpose(0, 2, 1), e_out[None, :, None] - e_in[None, None, :])
+        out_bias = np.ldexp(maps[:, 2, :], e_out[None, :])
+    if not (np.isfinite(out_grad).all() and np.isfinite(out_bias).all()):
+        raise ExplorerError("the network's outputs exceed the range of float64 numbers (about 1.8e308) on this "
+                            "domain, so their affine maps cannot be shown; shrink the domain or rescale the network.")
+    return Regions(net=net, domain=poly, vertices=np.ldexp(np.concatenate([d.verts for d in done]), e_in[None, :]),
                    offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
                    edge_units=np.concatenate([d.eu for d in done]), edge_cuts=np.concatenate([d.ec for d in done]),
-                   packed_patterns=np.concatenate([d.packed for d in done]),
-                   out_grad=np.ascontiguousarray(maps[:, :2, :].transpose(0, 2, 1)),
-                   out_bias=np.ascontiguousarray(maps[:, 2, :]), points=np.concatenate([d.points for d in done]),
-                   seconds=seconds)
+                   packed_patterns=np.concatenate([d.packed for d in done]), out_grad=np.ascontiguousarray(out_grad),
+                   out_bias=np.ascontiguousarray(out_bias),
+                   points=np.ldexp(np.concatenate([d.points for d in done]), e_in[None, :]), seconds=seconds,
+                   scaling=scaling)
 
 
 def _domain_polygon(domain) -> np.ndarray:

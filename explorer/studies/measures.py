@@ -211,11 +211,12 @@ def _check_mipbound(options: dict, where: str) -> dict:
 
 
 def _mipbound(net: Network, data: StudyPoints, options: dict) -> list[dict]:
-    from ..count.mipbound import mipbound
+    from ..count.mipbound import MipBoundOptions, mipbound
 
-    result = mipbound(net, data.box, trials=options["trials"], time_limit=options["time_limit"], workers=1)
+    result = mipbound(net, data.box, time_limit=options["time_limit"],
+                      options=MipBoundOptions(trials=options["trials"], workers=1))
     return [_row("mipbound", value=result.lower_bound, status=result.status, variant="lower bound",
-                 note=f"confidence {result.confidence:g}; certain {result.certain_lower_bound}")]
+                 note=f"{result.guarantee}; certain {result.certain_lower_bound}")]
 
 
 def _upper_bounds(net: Network, data: StudyPoints, options: dict) -> list[dict]:

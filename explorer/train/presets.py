@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -91,7 +92,7 @@ def concurrent_lines(n: int, *, box=BOX) -> Preset:
     n = _check_int(n, "concurrent", 1, MAX_LINES)
     centre, _ = _centre(box)
     theta = np.pi * np.arange(n) / n
-    normal = np.stack([np.cos(theta), np.sin(theta)], axis=1)  # (n, 2)
+    normal, centre = _exactly_concurrent(np.stack([np.cos(theta), np.sin(theta)], axis=1), centre)  # (n, 2)
     return Preset(spec=f"concurrent:{n}", title=f"{n} line{'s' * (n > 1)} through one point",
                   net=_one_layer(normal, -normal @ centre), box=_box(box), closed_form=2 * n, linear_closed_form=2 * n,
                   formula=f"2n = {2 * n}", explanation=f"{n} distinct lines through one point make 2n sectors: "
@@ -124,8 +125,7 @@ def sawtooth(depth: int, *, both: bool = False, box=BOX) -> Preset:
     axes = 2 if both else 1
     eye = np.eye(axes)
     # first layer: per axis (s, s - 1/2) with s the axis rescaled to [0, 1]
-    scale = np.array([1 / (x1 - x0), 1 / (y1 - y0)])[:axes]
-    shift = -np.array([x0, y0])[:axes] * scale
+    scale, shift = np.array([_unit_map(x0, x1), _unit_map(y0, y1)])[:axes].T
     W1 = np.zeros((2 * axes, 2))
     W1[0::2, :axes] = W1[1::2, :axes] = np.diag(scale)
     b1 = np.repeat(shift, 2) + np.tile([0.0, -0.5], axes)
@@ -223,6 +223,31 @@ def _one_layer(normal: np.ndarray, bias: np.ndarray) -> Network:
 def _box(box) -> tuple[float, float, float, float]:
     """The 2-D box as (xmin, xmax, ymin, ymax) floats, from any form of :func:`explorer.net.as_box`."""
     return tuple(float(v) for v in as_box(box, 2).reshape(-1))
+
+
+def _exactly_concurrent(normal: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normals and centre rounded to a 2^-k grid (k ≤ 20) on which every bias −normal·centre is exact, so the lines
+    meet in one point in float64 too (cos, sin and the centre round otherwise, leaving slivers an exact count sees)."""
+    for k in range(20, -1, -1):
+        n, c = np.round(normal * 2.0 ** k) / 2.0 ** k, np.round(centre * 2.0 ** k) / 2.0 ** k
+        if all(Fraction(float(a)) * Fraction(float(c[0])) + Fraction(float(b)) * Fraction(float(c[1]))
+               == Fraction(float(a * c[0] + b * c[1])) for a, b in n):
+            return n, c
+    return np.round(normal), np.zeros(2)
+
+
+def _unit_map(lo: float, hi: float) -> tuple[float, float]:
+    """(scale, shift) with 0 ≤ scale·x + shift ≤ 1 exactly on [lo, hi], as close to onto as float64 allows, and
+    shift − ½ exact: the sawtooth's kinks then lie where its tent maps expect them in float64 too."""
+    grid = 2.0 ** (math.frexp(abs(lo / (hi - lo)) + 1)[1] - 53)  # shift and shift − ½ are exact on this grid
+    scale = 1 / (hi - lo)
+    while True:
+        shift = math.ceil(-lo * scale / grid) * grid
+        while Fraction(lo) * Fraction(scale) + Fraction(shift) < 0:
+            shift += grid
+        if Fraction(hi) * Fraction(scale) + Fraction(shift) <= 1:
+            return scale, shift
+        scale = math.nextafter(scale, 0.0)
 
 
 def _centre(box) -> tuple[np.ndarray, float]:
