@@ -172,19 +172,13 @@ class PickleMachine:
         self._callables[id(obj)] = obj
         self._push(obj)
 
-    def _call(self, func, args) -> None:
-        if self._callables.get(id(func)) is not func or not isinstance(args, tuple):
-            raise Malformed(f"the pickle calls a {type(func).__name__} it did not name as a global")
+    def _make(self, callee, args, *, new: bool) -> None:
+        """REDUCE (callee(*args)) or NEWOBJ (instantiate): only on a global, with bounded arguments."""
+        if self._callables.get(id(callee)) is not callee or not isinstance(args, tuple):
+            raise Malformed(f"the pickle {'instantiates' if new else 'calls'} a {type(callee).__name__} it did not "
+                            "name as a global")
         _count_items(args)
-        obj = func(*args)
-        self._made[id(obj)] = obj
-        self._push(obj)
-
-    def _new(self, cls, args) -> None:
-        if self._callables.get(id(cls)) is not cls or not isinstance(args, tuple):
-            raise Malformed(f"the pickle instantiates a {type(cls).__name__} it did not name as a global")
-        _count_items(args)
-        obj = self.instantiate(cls, args)
+        obj = self.instantiate(callee, args) if new else callee(*args)
         self._made[id(obj)] = obj
         self._push(obj)
 
@@ -310,19 +304,19 @@ def _text_global(m: PickleMachine) -> None:
 
 def _reduce(m: PickleMachine) -> None:
     args, func = m._pop(), m._pop()
-    m._call(func, args)
+    m._make(func, args, new=False)
 
 
 def _newobj(m: PickleMachine) -> None:
     args, cls = m._pop(), m._pop()
-    m._new(cls, args)
+    m._make(cls, args, new=True)
 
 
 def _newobj_ex(m: PickleMachine) -> None:
     kwargs, args, cls = m._pop(), m._pop(), m._pop()
     if kwargs:
         raise Malformed("NEWOBJ_EX passes keyword arguments")
-    m._new(cls, args)
+    m._make(cls, args, new=True)
 
 
 def _pop_item(m: PickleMachine) -> None:
