@@ -132,7 +132,8 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, No
 
 def open_archive(data: bytes, *, max_bytes: int, budget: Budget) -> Archive:
     """Open a torch zip archive held in memory; raise Corrupt if it is not one, is damaged or too large."""
-    entries = data.count(b"PK\x01\x02")  # an upper bound on the central directory entries zipfile will parse
+    # an upper bound on the central directory entries zipfile will parse (each takes at least 46 bytes)
+    entries = data.count(b"PK\x01\x02") if len(data) > 46 * MAX_MEMBERS else 0
     if entries > MAX_MEMBERS:
         raise Corrupt(f"it lists about {entries:,} members; the limit is {MAX_MEMBERS:,}")
     budget.allocate(entries * _MEMBER_ELEMENTS, f"the zip directory of {entries:,} members")
@@ -295,8 +296,10 @@ class _Unpickler(PickleMachine):
         return values
 
 
-def _ordered_dict() -> OrderedDict:
+def _ordered_dict(*args) -> OrderedDict:
     """``collections.OrderedDict()``: torch always writes it empty and fills it by SETITEMS (whose keys are checked)."""
+    if args:
+        raise Corrupt("it builds an OrderedDict from arguments, which torch never writes")
     return OrderedDict()
 
 

@@ -72,10 +72,21 @@ class PickleMachine:
     # ---- the machine --------------------------------------------------------------------------------
     def load(self):
         """Run opcodes until STOP; return the object on top of the stack."""
-        dispatch = _DISPATCH
-        limit = self._limits.max_opcodes
+        try:
+            return self._run()
+        finally:  # the machine holds bound methods of itself (find_class results): break the cycle now
+            self._callables.clear()
+            self._made.clear()
+            self._containers.clear()
+            self._memo.clear()
+
+    def _run(self):
+        dispatch, data, limit = _DISPATCH, self._data, self._limits.max_opcodes
         while True:
-            code = self._read(1)[0]
+            if self._pos >= len(data):
+                raise Malformed("the pickle ends in the middle of an opcode (truncated)")
+            code = data[self._pos]
+            self._pos += 1
             self._opcodes += 1
             if self._opcodes % _CHARGE_EVERY == 0:
                 if self._opcodes > limit:

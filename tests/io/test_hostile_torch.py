@@ -98,7 +98,7 @@ BOMBS = {  # name: (file, expected kind, what the message says)
         "uses a key of type int in a dictionary"),
     "OrderedDict of colliding pairs, 200,000 times": (lambda: craft.archive(_table_from_arguments(b""),
                                                                               compress=True), "ExplorerError",
-                                                        "damaged"),
+                                                        "builds an OrderedDict from arguments"),
     "the same through torch.load": (lambda: craft.archive(_table_from_arguments(b"ctorch\nSize\n0"), compress=True),
                                     "ExplorerError", "fills a table through a constructor"),
     "legacy file of DUP opcodes (torch's unpickler has no limits)": (
@@ -263,3 +263,26 @@ def test_names_from_a_file_stay_on_one_line():
         with pytest.raises(ExplorerError, match=message) as info:
             io.load(data, filename=name)
         assert "\n" not in str(info.value)
+
+
+def test_a_load_keeps_no_memory_after_it_returns():
+    """The pickle machine holds bound methods of itself; without breaking that cycle every load's tensors stayed
+    alive until the next garbage collection (30 MB after a 4 M-parameter file)."""
+    import gc
+    import tracemalloc
+
+    buf = pyio.BytesIO()
+    torch.save(torch.nn.Sequential(torch.nn.Linear(2, 1000), torch.nn.ReLU(), torch.nn.Linear(1000, 1000)).state_dict(),
+               buf)
+    data = buf.getvalue()
+    io.load_network(data)
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        io.load_network(data)
+        left, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert peak > 8_000_000 and left < 100_000, (left, peak)
