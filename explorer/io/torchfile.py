@@ -132,8 +132,7 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, No
 
 def open_archive(data: bytes, *, max_bytes: int, budget: Budget) -> Archive:
     """Open a torch zip archive held in memory; raise Corrupt if it is not one, is damaged or too large."""
-    # an upper bound on the central directory entries zipfile will parse (each takes at least 46 bytes)
-    entries = data.count(b"PK\x01\x02") if len(data) > 46 * MAX_MEMBERS else 0
+    entries = _directory_entries(data)
     if entries > MAX_MEMBERS:
         raise Corrupt(f"it lists about {entries:,} members; the limit is {MAX_MEMBERS:,}")
     budget.allocate(entries * _MEMBER_ELEMENTS, f"the zip directory of {entries:,} members")
@@ -158,6 +157,18 @@ def open_archive(data: bytes, *, max_bytes: int, budget: Budget) -> Archive:
             raise Corrupt(f"its byteorder record reads {order[:20]!r}")
         archive.byteorder = order
     return archive
+
+
+def _directory_entries(data: bytes) -> int:
+    """At most how many central-directory entries zipfile will parse: the entry signatures in the span that the
+    end records (zip64 included) give the directory, which zipfile reads whole before anything else."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_558))
+    if end < 0 or end + 22 > len(data):
+        return 0  # zipfile refuses the file itself
+    size = int.from_bytes(data[end + 12:end + 16], "little")
+    if end >= 76 and data[end - 20:end - 16] == b"PK\x06\x07" and data[end - 76:end - 72] == b"PK\x06\x06":
+        size = max(size, int.from_bytes(data[end - 36:end - 28], "little"))
+    return data.count(b"PK\x01\x02", max(0, end - 76 - size), end)
 
 
 def is_torchscript(archive: Archive) -> bool:

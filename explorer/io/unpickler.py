@@ -31,6 +31,7 @@ _CHARGE_EVERY = 4096  # opcodes per budget charge (charging each one would doubl
 _MAX_INT_BYTES = 1024  # LONG4 integers above 8,192 bits are refused
 MAX_CALL_ITEMS = 10_000  # items in the arguments of one REDUCE / NEWOBJ (torch passes a handful)
 _HASH_MODULUS = 2**61 - 1  # ints below it hash to themselves, so distinct ones never collide
+_STRUCTS = {fmt: struct.Struct(fmt) for fmt in ("<B", "<H", "<i", "<I", "<Q", ">d")}
 
 
 class Malformed(Exception):
@@ -47,6 +48,7 @@ class PickleMachine:
     def __init__(self, data: bytes, budget: Budget, *, start: int = 0) -> None:
         self._data, self._pos, self._budget, self.end = memoryview(data), start, budget, start
         self._limits = budget.pickle
+        self._max_stack = budget.pickle.max_stack
         self._stack: list = []
         self._marks: list[list] = []  # the stacks below open marks
         self._held = 0  # items in those stacks
@@ -120,7 +122,13 @@ class PickleMachine:
         return line
 
     def _unpack(self, fmt: str):
-        return struct.unpack(fmt, self._read(struct.calcsize(fmt)))[0]
+        """One number of the struct format ``fmt`` (its Struct compiled once, in _STRUCTS)."""
+        form = _STRUCTS[fmt]
+        pos = self._pos
+        if pos + form.size > len(self._data):
+            raise Malformed("the pickle ends in the middle of an opcode (truncated)")
+        self._pos = pos + form.size
+        return form.unpack_from(self._data, pos)[0]
 
     def _sized(self, fmt: str) -> bytes:
         n = self._unpack(fmt)
@@ -129,8 +137,8 @@ class PickleMachine:
 
     # ---- stack ----------------------------------------------------------------------------------------
     def _push(self, obj) -> None:
-        if len(self._stack) + self._held >= self._limits.max_stack:
-            raise Malformed(f"the pickle's stack grows past {self._limits.max_stack:,} items")
+        if len(self._stack) + self._held >= self._max_stack:
+            raise Malformed(f"the pickle's stack grows past {self._max_stack:,} items")
         self._stack.append(obj)
 
     def _pop(self):
@@ -350,9 +358,9 @@ _DISPATCH = {
         "\x88": lambda m: m._push(True),
         "\x89": lambda m: m._push(False),
         "J": lambda m: m._push(m._unpack("<i")),
-        "K": lambda m: m._push(m._read(1)[0]),
+        "K": lambda m: m._push(m._unpack("<B")),
         "M": lambda m: m._push(m._unpack("<H")),
-        "\x8a": lambda m: m._push(_long(bytes(m._read(m._read(1)[0])))),
+        "\x8a": lambda m: m._push(_long(bytes(m._read(m._unpack("<B"))))),
         "\x8b": lambda m: m._push(_long(m._sized("<i"))),
         "G": lambda m: m._push(m._unpack(">d")),
         "T": lambda m: m._push(_ascii(m._sized("<i"))),
@@ -380,9 +388,9 @@ _DISPATCH = {
         "s": _setitem,
         "u": _setitems,
         "\x90": _additems,
-        "h": lambda m: m._get(m._read(1)[0]),
+        "h": lambda m: m._get(m._unpack("<B")),
         "j": lambda m: m._get(m._unpack("<I")),
-        "q": lambda m: m._put(m._read(1)[0]),
+        "q": lambda m: m._put(m._unpack("<B")),
         "r": lambda m: m._put(m._unpack("<I")),
         "\x94": lambda m: m._put(len(m._memo)),
         "c": _text_global,
