@@ -79,11 +79,8 @@ class _StorageType:
         self.name = name
 
 
-class _DType:
-    """Stand-in for a ``torch.<dtype>`` global: remembers the numpy code of its elements."""
-
-    def __init__(self, code: str) -> None:
-        self.code = code
+class _DType(_StorageType):
+    """Stand-in for a ``torch.<dtype>`` global (in _rebuild_tensor_v3 records): ``name`` is its numpy code."""
 
 
 class ScriptObject:
@@ -102,8 +99,7 @@ class ScriptObject:
 
 
 class Archive:
-    """An opened torch zip archive: the zip, its top-level prefix, the byte order of its storages and the
-    budget that every member read is charged to."""
+    """An opened torch zip archive: zip, top-level prefix, byte order of storages, budget charged per member read."""
 
     def __init__(self, zf: zipfile.ZipFile, prefix: str, byteorder: str, budget: Budget) -> None:
         self.zf, self.prefix, self.byteorder, self.budget = zf, prefix, byteorder, budget
@@ -124,7 +120,7 @@ class Archive:
         return [n[len(self.prefix):] for n in self.zf.namelist() if n.startswith(self.prefix)]
 
 
-MAX_MEMBERS = 100_000  # zip entries; each costs zipfile about 500 bytes before anything is read
+MAX_MEMBERS = 100_000  # zip entries; each costs zipfile about 500 bytes (_MEMBER_ELEMENTS) before anything is read
 _MEMBER_ELEMENTS = 64
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError, RuntimeError,
                struct.error)  # what zipfile raises on damaged archives
@@ -250,7 +246,7 @@ class _Unpickler(PickleMachine):
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType) and isinstance(pid[2], str) and type(pid[4]) is int):
+                and type(pid[1]) is _StorageType and isinstance(pid[2], str) and type(pid[4]) is int):
             raise Corrupt("it has an unexpected storage record")
         _, kind, key, _location, numel = pid
         if key not in self._storages:
@@ -276,7 +272,7 @@ class _Unpickler(PickleMachine):
         array it may become.  A _v3 record views untyped bytes as the dtype its seventh argument names.
         """
         if rest and isinstance(rest[0], _DType):  # _rebuild_tensor_v3(..., dtype, metadata)
-            storage = self._retype(storage, rest[0].code)
+            storage = self._retype(storage, rest[0].name)
         if not (isinstance(storage, np.ndarray) and type(offset) is int and isinstance(size, tuple)
                 and isinstance(stride, tuple) and len(size) == len(stride) <= 32
                 and all(type(v) is int and v >= 0 for v in size + stride) and offset >= 0):

@@ -252,18 +252,11 @@ def _long(raw: bytes) -> int:
     return int.from_bytes(raw, "little", signed=True)
 
 
-def _ascii(raw: bytes) -> str:
+def _text(raw: bytes, codec: str = "utf-8") -> str:
     try:
-        return raw.decode("ascii")
+        return raw.decode(codec, "surrogatepass" if codec == "utf-8" else "strict")
     except UnicodeDecodeError:
-        raise Malformed("a Python 2 string is not ASCII") from None
-
-
-def _utf8(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8", "surrogatepass")
-    except UnicodeDecodeError:
-        raise Malformed("a string is not UTF-8") from None
+        raise Malformed(f"a string is not {codec}") from None
 
 
 def _frame(m: PickleMachine) -> None:
@@ -317,8 +310,8 @@ def _stack_global(m: PickleMachine) -> None:
 
 
 def _text_global(m: PickleMachine) -> None:
-    module = _utf8(m._line())
-    m._global(module, _utf8(m._line()))
+    module = _text(m._line())
+    m._global(module, _text(m._line()))
 
 
 def _reduce(m: PickleMachine) -> None:
@@ -363,11 +356,11 @@ _DISPATCH = {
         "\x8a": lambda m: m._push(_long(bytes(m._read(m._unpack("<B"))))),
         "\x8b": lambda m: m._push(_long(m._sized("<i"))),
         "G": lambda m: m._push(m._unpack(">d")),
-        "T": lambda m: m._push(_ascii(m._sized("<i"))),
-        "U": lambda m: m._push(_ascii(m._sized("<B"))),
-        "X": lambda m: m._push(_utf8(m._sized("<I"))),
-        "\x8c": lambda m: m._push(_utf8(m._sized("<B"))),
-        "\x8d": lambda m: m._push(_utf8(m._sized("<Q"))),
+        "T": lambda m: m._push(_text(m._sized("<i"), "ascii")),
+        "U": lambda m: m._push(_text(m._sized("<B"), "ascii")),
+        "X": lambda m: m._push(_text(m._sized("<I"))),
+        "\x8c": lambda m: m._push(_text(m._sized("<B"))),
+        "\x8d": lambda m: m._push(_text(m._sized("<Q"))),
         "B": lambda m: m._push(m._sized("<I")),
         "C": lambda m: m._push(m._sized("<B")),
         "\x8e": lambda m: m._push(m._sized("<Q")),
