@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explorer.studies.executor import DaskExecutor, open_executor  # noqa: E402
+from explorer.executor import DaskExecutor, open_executor  # noqa: E402
 from explorer.studies.run import COLUMNS, run_study  # noqa: E402
 from explorer.studies.spec import load_study  # noqa: E402
 

@@ -3,7 +3,7 @@
 import pytest
 
 from explorer.errors import ExplorerError
-from explorer.studies.executor import SerialExecutor, describe_scheduler, open_executor, run_task
+from explorer.executor import SerialExecutor, describe_scheduler, open_executor, run_task
 
 _CALLS = []
 
