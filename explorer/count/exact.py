@@ -22,7 +22,9 @@ A :class:`~explorer.count.subdivision.Cell` is plain numpy arrays (its half-spac
 pairs, the decided signs, an interior point and known points), so it can be shipped to another
 process; ``count_cell`` rebuilds everything else from ``net`` and ``box`` deterministically, and
 each region lies below exactly one cell, so the merged count equals the serial one.
-:func:`count_exact` itself is split_tree (one cell) + count_cell + merge_counts.
+:func:`count_exact` itself is split_tree (one cell) + count_cell + merge_counts.  A walk stopped by its time
+limit hands back its unfinished cells (:attr:`~explorer.count.subdivision.CellCount.rest`), so a cell that
+runs long can be divided while it runs: :mod:`explorer.count.distributed` counts one network on many workers.
 """
 
 from __future__ import annotations
