@@ -30,15 +30,20 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--repeat", type=int, default=1, help="alternate the configurations this many times")
     args = ap.parse_args()
-    spec = load_study(args.spec)
+    print("\n" + "\n".join(study_table(load_study(args.spec), args.workers, repeat=args.repeat)))
+
+
+def study_table(spec, workers: list[int], *, repeat: int = 1) -> list[str]:
+    """Run ``spec`` serially and on LocalClusters of each number of ``workers`` (alternating, ``repeat`` times,
+    keeping each configuration's fastest run); print one line per run and return the table's lines."""
     keep = [c for c in COLUMNS if c != "seconds"]
     print(f"{spec.name}: {spec.n_runs} training runs, {spec.n_cells} cells; {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} at start")
-    configs = ["serial", *(f"local:{n}" for n in args.workers)]
+    configs = ["serial", *(f"local:{n}" for n in workers)]
     _warm_up()
     times = {c: [] for c in configs}
     reference = None
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         for config in configs:
             t0 = time.perf_counter()
             with open_executor(config) as ex:
@@ -55,16 +60,16 @@ def main() -> None:
             assert table.equals(reference), f"{config} gave another table"
             print(f"  {config:>8}: {t2 - t1:6.1f} s running, {t1 - t0:5.1f} s start-up and warm-up, {work:6.1f} s "
                   f"of task time; {result.n_failed} failed; load average {os.getloadavg()[0]:.1f}", flush=True)
-    base = min(times[f"local:{args.workers[0]}"])[0]
-    print(f"\n| where | workers | wall (s) | start-up + warm-up (s) | task time (s) | speed-up vs "
-          f"{args.workers[0]} worker |")
-    print("|---|---|---|---|---|---|")
+    base = min(times[f"local:{workers[0]}"])[0]
+    lines = [f"| where | workers | wall (s) | start-up + warm-up (s) | task time (s) | speed-up vs {workers[0]} "
+             f"worker |", "|---|---|---|---|---|---|"]
     for config in configs:
         run, startup, work = min(times[config])
-        workers = 1 if config == "serial" else int(config.split(":")[1])
-        where = "this process (serial)" if config == "serial" else f"LocalCluster({workers})"
-        print(f"| {where} | {workers} | {run:.1f} | {startup:.1f} | {work:.1f} | {base / run:.2f}× |")
-    print(f"\nload average at the end {os.getloadavg()[0]:.1f}; every configuration gave the same table")
+        n = 1 if config == "serial" else int(config.split(":")[1])
+        where = "this process (serial)" if config == "serial" else f"LocalCluster({n})"
+        lines.append(f"| {where} | {n} | {run:.1f} | {startup:.1f} | {work:.1f} | {base / run:.2f}× |")
+    lines.append(f"\nload average at the end {os.getloadavg()[0]:.1f}; every configuration gave the same table")
+    return lines
 
 
 def _warm_up() -> None:

@@ -1,4 +1,4 @@
-"""One exact count on many workers: the subdivision tree of one network split into tasks, with the serial count's regions.
+"""One exact count on many workers: the subdivision tree of one network split into tasks, with the serial regions.
 
 :func:`count_distributed` splits the tree of :mod:`explorer.count.exact` into a few cells per worker
 (:func:`~explorer.count.exact.split_tree`) and keeps every worker busy through a work queue.  A task
@@ -78,7 +78,8 @@ def count_distributed(net: Network, box, *, scheduler: str | None = None, execut
     time_limit : seconds of counting (after the executor is ready);  max_regions : as in count_exact
     n_samples, seed : uniform box samples handed to the cells as known points (as in count_exact)
     cells_per_worker : cells of the first split per worker
-    slice_seconds : longest run of one task before it hands its unfinished cells back to the queue
+    slice_seconds : longest run of one task before it hands its unfinished cells back to the queue (a quarter
+        of it when fewer bundles wait than there are workers)
     progress : callable(fraction of the tree done, message), called as tasks finish
 
     Raises
@@ -181,11 +182,14 @@ class _WorkQueue:
         return self.capped or self.refusal is not None or time.perf_counter() >= self.deadline
 
     def _fill(self) -> None:
+        """Start bundles on free workers; while fewer bundles wait than there are workers, slices are a quarter
+        as long, so that a large cell comes back sooner to be divided among workers about to idle."""
         while self.bundles and self.in_flight < self.workers and not self._stopping():
             left = self.deadline - time.perf_counter()
+            short = self.workers > 1 and len(self.bundles) < self.workers
             bundle = self.bundles.popleft()
-            self.ex.submit(count_bundle, self.arrays, self.box, bundle, min(self.slice, left), time.time() + left,
-                           self.cap - self.n_found, tag=bundle)
+            self.ex.submit(count_bundle, self.arrays, self.box, bundle, min(self.slice / (4 if short else 1), left),
+                           time.time() + left, self.cap - self.n_found, tag=bundle)
             self.in_flight += 1
 
     def _take(self, outcome: Outcome) -> None:
