@@ -30,6 +30,7 @@ from explorer.count.distributed import count_distributed  # noqa: E402
 from explorer.count.exact import count_exact  # noqa: E402
 from explorer.executor import open_executor  # noqa: E402
 from explorer.net import Network  # noqa: E402
+from study_scaling import cpu_seconds, study_table  # noqa: E402  (bench/ is on the path of a script in it)
 
 
 def main() -> None:
@@ -50,7 +51,6 @@ def main() -> None:
 
 def _study(workers: list[int], repeat: int) -> list[str]:
     from explorer.studies.spec import load_study
-    from study_scaling import study_table
 
     return study_table(load_study(ROOT / "bench" / "scaling.toml"), workers, repeat=repeat)
 
@@ -96,14 +96,12 @@ def _count_once(net: Network, box: np.ndarray, config: str) -> dict:
         return dict(wall=wall, cpu=cpu, tasks=0, resplit=0, startup=0.0, patterns=_as_set(result))
     t0 = time.perf_counter()
     with open_executor(config) as ex:
-        cpu_now = (lambda: time.process_time()) if config == "serial" else \
-            (lambda: sum(ex.client.run(time.process_time).values()))
         if config != "serial":
             ex.client.run(_warm_up)
-        startup = time.perf_counter() - t0
-        c0, t1 = cpu_now(), time.perf_counter()
+        startup, cpu_clock = time.perf_counter() - t0, cpu_seconds(ex)
+        c0, t1 = cpu_clock(), time.perf_counter()
         result = count_distributed(net, box, executor=ex, time_limit=3600)
-        wall, cpu = time.perf_counter() - t1, cpu_now() - c0
+        wall, cpu = time.perf_counter() - t1, cpu_clock() - c0
     assert result.count.is_exact and not result.events, result.events
     return dict(wall=wall, cpu=cpu, tasks=result.n_tasks, resplit=result.n_resplit, startup=startup,
                 patterns=_as_set(result.count))
