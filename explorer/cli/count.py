@@ -7,6 +7,7 @@ share the time limit with everything else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from .output import COMPLETE, Outcome, stopped
 from .parsing import add_box, add_budgets, add_json, add_model, count, number
@@ -32,6 +33,10 @@ def add_count(sub) -> None:
     p.add_argument("--xor-length", type=_xor_length, default=3,
                    help="XORs of MIPBound's MILP searches: 'dense' or an integer k from 1 to 1,000 (default 3)")
     p.add_argument("--upper", action="store_true")
+    p.add_argument("--scheduler", default=None, metavar="WHERE",
+                   help="run the exact count and MIPBound as Dask tasks: local:N (a LocalCluster of N workers), "
+                        "local (one per core), tcp://HOST:8786 (a running `dask scheduler`) or serial; default: "
+                        "this process")
     add_budgets(p, seconds=COUNT_SECONDS, regions=COUNT_MAX_REGIONS,
                 regions_help="most regions the exact count may find before it stops (a certain lower bound then)")
     add_json(p)
@@ -47,9 +52,12 @@ def run_count(args: argparse.Namespace) -> Outcome:
     options = MipBoundOptions(trials=args.trials, confidence=args.confidence, xor_length=args.xor_length)
     checkpoint = load_checkpoint(args)
     everything = not (args.exact or args.mipbound or args.upper)
-    result = compare_counts(checkpoint.net, box_of(args, checkpoint), exact=args.exact or everything,
-                            run_mipbound=args.mipbound or everything, upper=args.upper or everything,
-                            options=options, time_limit=args.time_limit, max_regions=args.max_regions)
+    box = box_of(args, checkpoint)
+    with _executor(args.scheduler) as executor:
+        result = compare_counts(checkpoint.net, box, exact=args.exact or everything,
+                                run_mipbound=args.mipbound or everything, upper=args.upper or everything,
+                                options=options, time_limit=args.time_limit, max_regions=args.max_regions,
+                                executor=executor)
     notes = []
     if result.exact is not None and not result.exact.is_exact:
         notes.append(f"exact count: {result.exact.status} after {result.exact.n_regions:,} regions (a certain "
@@ -79,6 +87,15 @@ def run_count(args: argparse.Namespace) -> Outcome:
     if status != COMPLETE:
         lines.append(status)
     return Outcome(payload=payload, lines=lines, status=status)
+
+
+def _executor(scheduler: str | None):
+    """The executor of --scheduler (closed on leaving), or none: without the option, counting stays in this process."""
+    if scheduler is None:
+        return contextlib.nullcontext(None)
+    from ..executor import open_executor
+
+    return open_executor(scheduler)
 
 
 def _xor_length(text: str):

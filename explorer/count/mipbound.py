@@ -68,7 +68,7 @@ class MipBoundOptions:
     enumerate_limit : most GF(2) candidates a counting trial may check by LP (else it uses FIND)
     pool_share : share of the time limit for the chord pool (it stops earlier once saturated)
     heuristic_effort, presolve : HiGHS options of FIND
-    workers : processes (1: in this process); ignored when an executor is passed
+    workers : processes (1: in this process); with an executor, its ``n_workers`` if it has one
     """
 
     trials: int | None = None
@@ -173,7 +173,8 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
     fixes the level r and the number of trials (count mode), then t trials sharing the rest of the time
     (after a subdivision of the box for sparse pattern spaces); time the trials leave over goes to the
     subdivision.  More time gives larger pools, larger counted cells (or deeper levels) and more trials.  ``executor`` is anything with
-    ``submit(fn, *args, **kwargs)`` returning a future with ``result()`` (a process pool, a Dask client);
+    ``submit(fn, *args, **kwargs)`` returning a future with ``result()`` (a process pool, a Dask client,
+    :meth:`explorer.executor.Executor.as_pool`);
     the default is this process's pool of ``options.workers`` processes (one HiGHS and BLAS thread each).
 
     Raises
@@ -196,7 +197,7 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
         return _result(opts, model, start, certain=1, mode=opts.mode, level=0, cell=1, k=0, alpha=0.0, trials=(),
                        other=(), pool_size=1, exact_one=True)
     submit = _submitter(executor, opts.workers)
-    workers = max(1, opts.workers)
+    workers = max(1, getattr(executor, "n_workers", opts.workers))
     left = lambda: max(time_limit - (time.perf_counter() - start), 0.05)  # noqa: E731
     report = progress or (lambda f, m: None)
 
