@@ -102,4 +102,8 @@ def _xor_length(text: str):
     """argparse type of --xor-length: 'dense' or a whole number 1–1000."""
     if str(text).strip().lower() == "dense":
         return "dense"
-    return count(lo=1, hi=1000, what="'dense' or an XOR length")(text)
+    try:
+        return count(lo=1, hi=1000, what="an XOR length")(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"needs 'dense' or an XOR length from 1 to 1,000; got {str(text)[:40]!r}"
+                                         ) from None
