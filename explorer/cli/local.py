@@ -10,7 +10,7 @@ from .parsing import add_budgets, add_json, add_model, count, number
 
 __all__ = ["add_local", "run_local", "LOCAL_SECONDS", "MAX_SAMPLES"]
 
-LOCAL_SECONDS = 30.0
+LOCAL_SECONDS = 60.0  # the library default of local_bounds
 MAX_SAMPLES = 1_000_000
 
 
