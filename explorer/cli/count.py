@@ -53,7 +53,8 @@ def run_count(args: argparse.Namespace) -> Outcome:
     from ..plot.text import format_count
 
     everything = not (args.exact or args.mipbound or args.upper)
-    if args.trials is not None and (args.mipbound or everything) and args.trials > TRIALS_PER_SECOND * args.time_limit:
+    mipbound = args.mipbound or everything
+    if args.trials is not None and mipbound and args.trials > TRIALS_PER_SECOND * args.time_limit:
         raise ExplorerError(f"{args.trials:,} MIPBound trials need --time-limit {args.trials / TRIALS_PER_SECOND:g} "
                             f"or more (at most {TRIALS_PER_SECOND} trials a second); lower --trials or raise the limit.")
     options = MipBoundOptions(trials=args.trials, confidence=args.confidence, xor_length=args.xor_length)
@@ -61,7 +62,7 @@ def run_count(args: argparse.Namespace) -> Outcome:
     box = box_of(args, checkpoint)
     with _executor(args.scheduler) as executor:
         result = compare_counts(checkpoint.net, box, exact=args.exact or everything,
-                                run_mipbound=args.mipbound or everything, upper=args.upper or everything,
+                                run_mipbound=mipbound, upper=args.upper or everything,
                                 options=options, time_limit=args.time_limit, max_regions=args.max_regions,
                                 executor=executor)
     notes = []

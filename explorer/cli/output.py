@@ -4,8 +4,9 @@ stdout, a memory budget, and the exit status.
 HiGHS prints its banner from C++ to file descriptor 1 when a ``Highs`` object is built, before any option can be
 set, and worker processes inherit the descriptors they start with.  :class:`ProtectedStdout` therefore points
 fd 1 at the null device for the whole command (argument errors and workers included; stderr stays for our one
-line) and writes the document to a duplicate of the original fd 1.  Exit statuses: 0 complete, 2 bad input (one line on stderr), 3 stopped early by a
-budget (the output says what was done; its ``status`` says what stopped it), 130 interrupted.
+line) and writes the document to a duplicate of the original fd 1.  Exit statuses: 0 complete, 2 bad input (one
+line on stderr), 3 stopped early by a budget (the output says what was done; its ``status`` says what stopped it),
+130 interrupted.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from explorer.__main__ import main
 from explorer.io import save_checkpoint
 from tests.nets import random_network
 
-TIME = ["--time-limit"]
 BAD_INPUTS = {
     # every subcommand: files
     "regions: no file": ("regions {tmp}/missing.npz --json", "no file"),
