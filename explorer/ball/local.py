@@ -71,7 +71,8 @@ class LocalBounds:
     headline : int, min(A, B, global_bound) for ``certifier``
     upper_bound : int, the tightest sound bound: the least headline over ``per_certifier``
     n_exact : int or None, exact N_B (2-input networks only);  exact_source : how the partition was obtained
-    n_sampled : int, distinct patterns among ``n_samples`` uniform points of the ball plus the centre (≤ N_B)
+    n_sampled : int, distinct patterns among ``n_samples`` uniform points of the ball plus the centre (≤ N_B);
+        ``n_samples`` counts the points drawn (fewer than asked when the time limit cut the sampling)
     d_star : float, ℓp distance from the centre to the boundary of its region (inf if it has none)
     d_star_unit : (layer l* counted from 1, row j* of W^{l*} counted from 0), or None
     per_certifier : tuple of CertifierBound, every certifier from "lipschitz" up to ``certifier``
@@ -200,11 +201,10 @@ def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certif
     row = rows[-1]
     return LocalBounds(center=x0, radius=r, norm=p, certifier=row.certifier, label=LOCAL_BOUND_LABEL,
                        enclosure=chain[-1], k_certified=row.k, k_sampled=seen.k, k_exact=k_exact,
-                       bound_a=row.bound_a, bound_b=row.bound_b, global_bound=glob,
-                       headline=row.headline, upper_bound=min(b.headline for b in rows), n_exact=n_exact,
-                       exact_source=source, n_sampled=seen.n_patterns, n_samples=n_samples, d_star=d_star,
-                       d_star_unit=unit, per_certifier=rows, status="; ".join(notes) or "complete",
-                       seconds=time.perf_counter() - start)
+                       bound_a=row.bound_a, bound_b=row.bound_b, global_bound=glob, headline=row.headline,
+                       upper_bound=min(b.headline for b in rows), n_exact=n_exact, exact_source=source,
+                       n_sampled=seen.n_patterns, n_samples=seen.n_drawn - 1, d_star=d_star, d_star_unit=unit,
+                       per_certifier=rows, status="; ".join(notes) or "complete", seconds=time.perf_counter() - start)
 
 
 def radius_profile(net: Network, center, radii, *, norm: str = "2", certifier: str = "symbolic",
@@ -372,12 +372,12 @@ def _drop_contradicted(chain: tuple, violation: dict) -> tuple:
 
 def _exact(net: Network, x0, r: float, p: str, regions, deadline: float, max_regions) -> tuple:
     """(k_exact, n_exact, source) from the polygons, or (None, None, why not) past a budget or float64's range."""
+    left = deadline - time.perf_counter()
+    if left <= 0:  # before the imports: loading the region engine takes a second
+        return None, None, "not computed: the time limit was spent on the bounds"
     from ..plane.regions import RegionLimitError
     from .disk import disk_count
 
-    left = deadline - time.perf_counter()
-    if left <= 0:
-        return None, None, "not computed: the time limit was spent on the bounds"
     with np.errstate(over="ignore"):
         if not np.isfinite(np.abs(x0).max() + r):
             return None, None, "not computed: the ball reaches beyond float64's largest numbers (about 1.8e308)"

@@ -48,8 +48,9 @@ def run_local(args: argparse.Namespace) -> Outcome:
     status = COMPLETE if b.status == COMPLETE else stopped(b.status)
     payload = {
         "exact": b.n_exact, "upper_bound": b.upper_bound, "radius_one_region": b.d_star,
-        "sampled_lower": b.n_sampled, "certifier": row.certifier, "k_certified": list(row.k),
-        "k_sampled": list(b.k_sampled), "k_exact": None if b.k_exact is None else list(b.k_exact),
+        "sampled_lower": b.n_sampled, "samples": b.n_samples, "certifier": row.certifier,
+        "k_certified": list(row.k), "k_sampled": list(b.k_sampled),
+        "k_exact": None if b.k_exact is None else list(b.k_exact),
         "bounds": {c.certifier: {"A": c.bound_a, "B": c.bound_b, "headline": c.headline, "k": list(c.k),
                                  "status": c.status, "seconds": c.seconds} for c in b.per_certifier},
         "global_bound": b.global_bound, "one_region_unit": None if b.d_star_unit is None else list(b.d_star_unit),
