@@ -23,6 +23,11 @@ BAD_INPUTS = {
     "count: not a network": ("count {tmp}/notes.txt --json", "not a network file"),
     "study: no file": ("study {tmp}/missing.toml --dry-run", "missing.toml"),
     "study: not a study": ("study {tmp}/notes.txt --dry-run", "notes.txt"),
+    "regions: unknown activation": ("regions {net} --activation foo --json", "unknown activation"),
+    "regions: NaN slope": ("regions {net} --activation leaky_relu:nan --json", "slope"),
+    "regions: no layer file": ("regions {net} --layers {tmp}/nope.json --json", "no layer description"),
+    "regions: no plane file": ("regions {net3} --plane {tmp}/nope.npy --json", "--plane"),
+    "figure: plane not an array": ("figure {net3} --plane {tmp}/notes.txt --out {tmp}/f.png --json", "not a NumPy .npy array"),
     # the command line itself
     "no subcommand": ("", "required"),
     "unknown subcommand": ("plot {net}", "invalid choice"),
@@ -66,6 +71,7 @@ BAD_INPUTS = {
     "local: infinite centre": ("local {net} --center inf 0 --radius 1 --json", "finite"),
     "local: norm 3": ("local {net} --center 0 0 --radius 1 --norm 3 --json", "invalid choice"),
     "local: unknown certifier": ("local {net} --center 0 0 --radius 1 --certifier magic --json", "certifier"),
+    "local: a ball beyond float64": ("local {net} --center 1e308 0 --radius 1e308 --json", "float64"),
     "local: 1e9 samples": ("local {net} --center 0 0 --radius 1 --samples 1e9 --json", "1,000,000"),
     # figure
     "figure: no format": ("figure {net} --out {tmp}/f.txt --json", "format"),
@@ -73,6 +79,9 @@ BAD_INPUTS = {
     "figure: no --out": ("figure {net} --json", "--out"),
     "figure: 1e6 dpi": ("figure {net} --out {tmp}/f.png --dpi 1e6 --json", "dots per inch"),
     "figure: disk outside": ("figure {net} --out {tmp}/f.png --box -1 1 --disk 0.9 0 0.5 --json", "outside the box"),
+    "figure: unknown colouring": ("figure {net} --out {tmp}/f.png --color-by foo --json", "unknown colouring"),
+    "figure: unknown palette": ("figure {net} --out {tmp}/f.png --palette foo --json", "unknown palette"),
+    "figure: 21 disks": ("figure {net} --out {tmp}/f.png" + " --disk 0 0 1" * 21 + " --json", "at most 20 disks"),
     "figure: zero width": ("figure {net} --out {tmp}/f.png --width-in 0 --json", "size in inches"),
     # study
     "study: bad scheduler": ("study {study} --scheduler local:0", "worker count"),
