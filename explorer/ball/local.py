@@ -375,12 +375,20 @@ def _exact(net: Network, x0, r: float, p: str, regions, deadline: float, max_reg
     left = deadline - time.perf_counter()
     if left <= 0:  # before the imports: loading the region engine takes a second
         return None, None, "not computed: the time limit was spent on the bounds"
+    from ..plane.arrangement import first_layer_cells
     from ..plane.regions import RegionLimitError
     from .disk import disk_count
 
     with np.errstate(over="ignore"):
         if not np.isfinite(np.abs(x0).max() + r):
             return None, None, "not computed: the ball reaches beyond float64's largest numbers (about 1.8e308)"
+    if regions is None and max_regions is not None and net.n_hidden > 0:
+        # the first layer's cells in a square inside the enumerated domain (the ℓ1 ball, else its bounding square)
+        # bound the regions from below: past the budget, refuse before the one split that cannot be interrupted
+        half = r / 2 if p == "1" else r
+        if first_layer_cells(net, np.stack([x0 - half, x0 + half], axis=1), stop_above=max_regions) > max_regions:
+            return None, None, (f"not computed: the {net.weights[0].shape[0]:,} units of layer 1 alone cut the "
+                                f"ball's square into more than {max_regions:,} regions (the region budget)")
     try:
         exact = disk_count(net, x0, r, norm=p, regions=regions, time_limit=left, max_regions=max_regions)
     except RegionLimitError as exc:

@@ -378,3 +378,15 @@ def test_any_dual_vector_bounds_the_lp_from_below():
         y = y_opt.copy()
         y[i] = 5.0 if not np.isfinite(lo[i]) else -5.0
         assert model._dual_bound(cc, y) <= best + 1e-12
+
+
+def test_exact_count_refused_at_once_when_the_first_layer_alone_exceeds_the_region_budget():
+    """60 tangent lines: 1 + 60 + C(60, 2) = 1,831 cells in the square of half-width 40 (every crossing lies
+    within 1/sin(π/120) ≈ 38.2 of the origin)."""
+    net, cells = tangent_lines(60), 1 + 60 + comb(60, 2)
+    b = local_bounds(net, [0.0, 0.0], 40.0, norm="inf", certifier="ibp", n_samples=100, max_regions=1000)
+    assert b.n_exact is None and "layer 1 alone" in b.exact_source and "1,000 regions" in b.status
+    b = local_bounds(net, [0.0, 0.0], 40.0, norm="inf", certifier="ibp", n_samples=100, max_regions=cells)
+    assert b.n_exact == cells <= b.upper_bound
+    b = local_bounds(net, [0.0, 0.0], 80.0, norm="1", certifier="ibp", n_samples=100, max_regions=1000)
+    assert b.n_exact is None and "layer 1 alone" in b.exact_source           # its inner square of half-width 40

