@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..count.bounds import activation_aware_bound, montufar2017_bound, serra2018_bound, sound_rank, zaslavsky_bound
+from ..count.bounds import (RANK_SECONDS_PER_OP, activation_aware_bound, montufar2017_bound, serra2018_bound,
+                            sound_rank, zaslavsky_bound)
 from ..errors import ExplorerError
 from ..net import Network
 from .certify import Enclosure, certify_chain
@@ -29,7 +30,6 @@ LOCAL_BOUND_LABEL = "local upper bound (after Zhu, Lin & Tang 2020)"
 RANK_CAP_UNITS = 2000  # rank caps (κ_l, ρ_l by SVD) only when Σ n_l is at most this
 EXACT_AUTO_UNITS = 64  # the CLI headline adds the exact (MILP) certifier up to this many hidden units
 MAX_DISK_REGIONS = 250_000  # default size budget of the exact count's enumeration (2-input networks)
-RANK_SECONDS_PER_OP = 1e-8  # cost of sound_rank's elimination per operation (5.7 s for 1000 × 1000, 2-core VM)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -371,9 +371,12 @@ def _drop_contradicted(chain: tuple, violation: dict) -> tuple:
 
 
 def _exact(net: Network, x0, r: float, p: str, regions, deadline: float, max_regions) -> tuple:
-    """(k_exact, n_exact, source) from the polygons, or (None, None, why not) past a budget or float64's range."""
-    left = deadline - time.perf_counter()
-    if left <= 0:  # before the imports: loading the region engine takes a second
+    """(k_exact, n_exact, source) from the polygons, or (None, None, why not) past a budget or float64's range.
+
+    The first layer's cells in a square inside the enumerated domain (the ℓ1 ball, else its bounding square)
+    bound the regions from below: past ``max_regions`` the count is refused before its uninterruptible first split.
+    """
+    if deadline <= time.perf_counter():  # before the imports: loading the region engine takes a second
         return None, None, "not computed: the time limit was spent on the bounds"
     from ..plane.arrangement import first_layer_cells
     from ..plane.regions import RegionLimitError
@@ -382,15 +385,14 @@ def _exact(net: Network, x0, r: float, p: str, regions, deadline: float, max_reg
     with np.errstate(over="ignore"):
         if not np.isfinite(np.abs(x0).max() + r):
             return None, None, "not computed: the ball reaches beyond float64's largest numbers (about 1.8e308)"
-    if regions is None and max_regions is not None and net.n_hidden > 0:
-        # the first layer's cells in a square inside the enumerated domain (the ℓ1 ball, else its bounding square)
-        # bound the regions from below: past the budget, refuse before the one split that cannot be interrupted
-        half = r / 2 if p == "1" else r
-        if first_layer_cells(net, np.stack([x0 - half, x0 + half], axis=1), stop_above=max_regions) > max_regions:
-            return None, None, (f"not computed: the {net.weights[0].shape[0]:,} units of layer 1 alone cut the "
-                                f"ball's square into more than {max_regions:,} regions (the region budget)")
+    half = r / 2 if p == "1" else r
+    if regions is None and max_regions is not None and net.n_hidden > 0 and first_layer_cells(
+            net, np.stack([x0 - half, x0 + half], axis=1), stop_above=max_regions) > max_regions:
+        return None, None, (f"not computed: the {net.weights[0].shape[0]:,} units of layer 1 alone cut the ball's "
+                            f"square into more than {max_regions:,} regions (the region budget)")
     try:
-        exact = disk_count(net, x0, r, norm=p, regions=regions, time_limit=left, max_regions=max_regions)
+        exact = disk_count(net, x0, r, norm=p, regions=regions, time_limit=max(deadline - time.perf_counter(), 1e-3),
+                           max_regions=max_regions)
     except RegionLimitError as exc:
         return None, None, f"not computed: {exc}"
     return exact.k, exact.n_regions, exact.source

@@ -56,7 +56,8 @@ def run_count(args: argparse.Namespace) -> Outcome:
     mipbound = args.mipbound or everything
     if args.trials is not None and mipbound and args.trials > TRIALS_PER_SECOND * args.time_limit:
         raise ExplorerError(f"{args.trials:,} MIPBound trials need --time-limit {args.trials / TRIALS_PER_SECOND:g} "
-                            f"or more (at most {TRIALS_PER_SECOND} trials a second); lower --trials or raise the limit.")
+                            f"or more (at most {TRIALS_PER_SECOND} trials a second); lower --trials or raise the "
+                            "limit.")
     options = MipBoundOptions(trials=args.trials, confidence=args.confidence, xor_length=args.xor_length)
     checkpoint = load_checkpoint(args)
     box = box_of(args, checkpoint)

@@ -57,7 +57,8 @@ def run_local(args: argparse.Namespace) -> Outcome:
         "center": b.center.tolist(), "radius": b.radius, "norm": b.norm, "exact_source": b.exact_source,
         "label": b.label, "architecture": net.architecture, "seconds": b.seconds, "status": status}
     layers = lambda ks: " ".join(str(v) for v in ks)  # noqa: E731
-    lines = [f"network {net.architecture} ({net.activation}), ball ‖x − {b.center.tolist()}‖_{b.norm} < {b.radius:g}",
+    ball = f"‖x − {b.center.tolist()}‖_{b.norm} < {b.radius:g}"
+    lines = [f"network {net.architecture} ({net.activation}), ball {ball}",
              f"{b.label}: N_B ≤ {b.upper_bound:,}  (proven; least of min(A, B, global bound) over: "
              f"{', '.join(c.certifier for c in b.per_certifier)})",
              f"  {row.certifier}: A = {row.bound_a:,}, B = {row.bound_b:,}, k per layer = {layers(row.k)}",

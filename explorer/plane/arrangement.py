@@ -31,9 +31,9 @@ def first_layer_cells(net: Network, box, *, stop_above: int | None = None) -> in
     (7, 2)
     """
     box = as_box(box, 2)
-    centre, half = box.mean(axis=1), (box[:, 1] - box[:, 0]) / 2
+    centre, half = box[:, 0] / 2 + box[:, 1] / 2, box[:, 1] / 2 - box[:, 0] / 2  # no overflow up to ±1.8e308
     W, b = np.asarray(net.weights[0], dtype=np.float64), np.asarray(net.biases[0], dtype=np.float64)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # lines whose scaled coefficients overflow are left out (the bound stays one)
         A, c = W * half, W @ centre + b  # the lines a·u + c = 0 on the square u ∈ (-1, 1)²
         scale = np.hypot(A[:, 0], A[:, 1])
         ok = (scale > 0) & np.isfinite(scale) & np.isfinite(c)

@@ -27,7 +27,8 @@ BAD_INPUTS = {
     "regions: NaN slope": ("regions {net} --activation leaky_relu:nan --json", "slope"),
     "regions: no layer file": ("regions {net} --layers {tmp}/nope.json --json", "no layer description"),
     "regions: no plane file": ("regions {net3} --plane {tmp}/nope.npy --json", "--plane"),
-    "figure: plane not an array": ("figure {net3} --plane {tmp}/notes.txt --out {tmp}/f.png --json", "not a NumPy .npy array"),
+    "figure: plane not an array": ("figure {net3} --plane {tmp}/notes.txt --out {tmp}/f.png --json",
+                                   "not a NumPy .npy array"),
     # the command line itself
     "no subcommand": ("", "required"),
     "unknown subcommand": ("plot {net}", "invalid choice"),

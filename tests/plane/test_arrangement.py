@@ -25,3 +25,9 @@ def test_first_layer_cells_on_closed_forms():
     assert first_layer_cells(N3, as_box((-1, 1), 2)) <= 6       # three lines through one point: 6 sectors
     assert first_layer_cells(tangent_lines(40), as_box((-40, 40), 2)) == 1 + 40 + 40 * 39 // 2
     assert first_layer_cells(tangent_lines(40), as_box((-40, 40), 2), stop_above=100) > 100
+
+
+def test_first_layer_cells_on_the_largest_boxes_overflows_nothing():
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert 4 <= first_layer_cells(N1, as_box((-1e308, 1e308), 2)) <= 7  # nearby crossings merge
+        assert 1 <= first_layer_cells(N1, as_box((1e307, 1.7e308), 2)) <= 7
