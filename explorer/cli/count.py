@@ -1,5 +1,8 @@
 """``count``: exact count, MIPBound lower bound, sampled lower bound and upper bounds inside a box, within budgets.
 
+The status (and exit status 3) reports an exact count cut short by ``--max-regions`` or the time: it is then a
+certain lower bound.  MIPBound always spends its share of the time, so its trials stopping at their share is
+its ordinary end (the payload's ``mipbound.status`` and the text say so), not an early stop.
 MIPBound trials are capped at MAX_TRIALS (the binomial confidence of more trials is not computed in float64) and
 share the time limit with everything else: each costs about 10 ms of set-up on a worker whatever its share of
 the time, so more than TRIALS_PER_SECOND trials per second of ``--time-limit`` are refused (they would overrun it).
@@ -70,9 +73,6 @@ def run_count(args: argparse.Namespace) -> Outcome:
     if result.exact is not None and not result.exact.is_exact:
         notes.append(f"exact count: {result.exact.status} after {result.exact.n_regions:,} regions (a certain "
                      "lower bound)")
-    if result.mipbound is not None and result.mipbound.status != COMPLETE:
-        notes.append(f"MIPBound: {result.mipbound.status} (some trials stopped at their share of the time; the bound "
-                     "stays valid)")
     status = stopped("; ".join(notes)) if notes else COMPLETE
     payload = {**result.to_json(), "status": status}
     box = result.box
@@ -88,7 +88,8 @@ def run_count(args: argparse.Namespace) -> Outcome:
                 if mb.probabilistic_lower_bound else "none")
         lines.append(f"MIPBound lower:    {format_count(mb.lower_bound)} ({mb.guarantee}; certain "
                      f"{format_count(mb.certain_lower_bound)}, probabilistic {prob}; {mb.mode} trials, "
-                     f"{mb.seconds:.1f} s)")
+                     f"{mb.seconds:.1f} s" + ("" if mb.status == COMPLETE else "; some trials stopped at their "
+                                              "share of the time, the bound stays valid") + ")")
     lines.append(f"sampled lower:     {format_count(result.sampled_lower)} ({result.sampled_points} points)")
     lines += [f"{u.label}: {format_count(u.value)}" + (f" ({u.note})" if u.value is None else "")
               for u in result.upper]
