@@ -11,6 +11,7 @@ line on stderr), 3 stopped early by a budget (the output says what was done; its
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -126,13 +127,16 @@ def _writes_fd1(stream) -> bool:
 class MemoryBudget:
     """Within the block, this process (and the processes it starts) may allocate at most ``gigabytes`` of data
     beyond what it holds on entry: the soft RLIMIT_DATA is lowered, and restored on exit.  A larger allocation
-    raises MemoryError.  Nothing happens where the limit cannot be set."""
+    raises MemoryError.  Nothing happens where the limit cannot be set.  :meth:`paused` lifts it for a block
+    that starts a program with its own memory policy (the browser that exports figures reserves gigabytes)."""
+
+    _saved: list = []  # the limits to restore, innermost last (None: that budget set nothing)
 
     def __init__(self, gigabytes: float) -> None:
         self.limit = int(gigabytes * 2 ** 30)
-        self.saved = None
 
     def __enter__(self) -> "MemoryBudget":
+        saved = None
         try:
             import resource
 
@@ -142,16 +146,35 @@ class MemoryBudget:
                 target = min(target, hard)
             if soft == resource.RLIM_INFINITY or target < soft:
                 resource.setrlimit(resource.RLIMIT_DATA, (target, hard))
-                self.saved = (soft, hard)
+                saved = (soft, hard)
         except (ImportError, OSError, ValueError):
-            self.saved = None
+            saved = None
+        MemoryBudget._saved.append(saved)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.saved is not None:
+        saved = MemoryBudget._saved.pop()
+        if saved is not None:
             import resource
 
-            resource.setrlimit(resource.RLIMIT_DATA, self.saved)
+            resource.setrlimit(resource.RLIMIT_DATA, saved)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def paused():
+        """The limits before the innermost budget, for the block; the budget again after it."""
+        saved = next((s for s in reversed(MemoryBudget._saved) if s is not None), None)
+        if saved is None:
+            yield
+            return
+        import resource
+
+        current = resource.getrlimit(resource.RLIMIT_DATA)
+        resource.setrlimit(resource.RLIMIT_DATA, saved)
+        try:
+            yield
+        finally:
+            resource.setrlimit(resource.RLIMIT_DATA, current)
 
 
 def _data_bytes() -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..net import Network, as_box
-from .output import Outcome, stopped
+from .output import MemoryBudget, Outcome, stopped
 from .parsing import add_box, add_budgets, add_json, add_model, add_plane, count, number
 
 __all__ = ["add_regions", "add_figure", "run_regions", "run_figure", "load_checkpoint",
@@ -50,14 +50,13 @@ def add_figure(sub) -> None:
                    default=[], help=f"outline the disk and label it with its exact region count (repeatable, at most "
                                     f"{MAX_DISKS}; the disk must lie inside the box)")
     p.add_argument("--decision-boundary", action="store_true", help="draw the exact decision boundary")
-    size = number(lo=0, lo_open=True, hi=100, what="a size in inches")
-    points = number(lo=0, lo_open=True, hi=7200, what="a size in points")
+    size, points = number(what="a size in inches"), number(what="a size in points")  # ranges: PaperStyle's
     p.add_argument("--width-in", type=size, default=3.5)
     p.add_argument("--height-in", type=size, default=3.5)
     p.add_argument("--width-pt", type=points, default=None, help="width in points (overrides --width-in)")
     p.add_argument("--height-pt", type=points, default=None, help="height in points (overrides --height-in)")
     p.add_argument("--font", default="serif", help="font family (default serif)")
-    p.add_argument("--font-size", type=number(lo=3, hi=72, what="a font size in points"), default=9.0,
+    p.add_argument("--font-size", type=number(what="a font size in points"), default=9.0,
                    help="font size in points (default 9)")
     p.add_argument("--dpi", type=count(lo=30, hi=2400, what="a resolution in dots per inch"), default=300,
                    help="PNG resolution (default 300)")
@@ -139,7 +138,8 @@ def run_figure(args: argparse.Namespace) -> Outcome:
                         textposition="top right", marker=dict(color="black", size=7), showlegend=False)
         fig.update_layout(xaxis_title="a", yaxis_title="b")
     fig = publication_style(fig, style)
-    path = write_figure(fig, out, dpi=args.dpi)
+    with MemoryBudget.paused():  # the exporting browser keeps its own memory policy
+        path = write_figure(fig, out, dpi=args.dpi)
     width, height = fig.layout.width / 96, fig.layout.height / 96
     payload |= {"path": str(path), "width_in": width, "height_in": height, "regions": regions.n_regions,
                 "bytes": path.stat().st_size, "status": "complete"}

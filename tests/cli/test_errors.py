@@ -83,7 +83,9 @@ BAD_INPUTS = {
     "figure: unknown colouring": ("figure {net} --out {tmp}/f.png --color-by foo --json", "unknown colouring"),
     "figure: unknown palette": ("figure {net} --out {tmp}/f.png --palette foo --json", "unknown palette"),
     "figure: 21 disks": ("figure {net} --out {tmp}/f.png" + " --disk 0 0 1" * 21 + " --json", "at most 20 disks"),
-    "figure: zero width": ("figure {net} --out {tmp}/f.png --width-in 0 --json", "size in inches"),
+    "figure: zero width": ("figure {net} --out {tmp}/f.png --width-in 0 --json", "between 0.5 and 40 inches"),
+    "figure: NaN height": ("figure {net} --out {tmp}/f.png --height-pt nan --json", "a size in points"),
+    "figure: font size 1e3": ("figure {net} --out {tmp}/f.png --font-size 1e3 --json", "3–72"),
     # study
     "study: bad scheduler": ("study {study} --scheduler local:0", "worker count"),
 }
