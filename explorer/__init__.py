@@ -26,8 +26,8 @@ _ENTRY_POINTS = {  # name -> module that defines it
     "Regions": "plane.regions", "linear_labels": "plane.partition", "decision_boundary": "plane.partition",
     "certify": "ball.certify", "local_bounds": "ball.local", "radius_profile": "ball.local",
     "one_region_radius": "ball.local", "disk_count": "ball.disk",
-    "count_exact": "count.exact", "mipbound": "count.mipbound", "upper_bounds": "count.bounds",
-    "compare_counts": "count.compare",
+    "count_exact": "count.exact", "count_distributed": "count.distributed", "mipbound": "count.mipbound",
+    "upper_bounds": "count.bounds", "compare_counts": "count.compare",
     "make_dataset": "train.data", "TrainConfig": "train.fit",  # train() itself: explorer.train.fit.train
     "snapshot_timeline": "studies.timeline", "local_findings": "studies.findings",
     "region_map": "plot.figures", "publication_style": "plot.export", "write_figure": "plot.export",

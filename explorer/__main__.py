@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--xor-length", default="3", help="XORs of MIPBound's MILP searches: 'dense' or an integer k")
     p.add_argument("--time-limit", type=float, default=120.0, help="seconds for the whole request")
     p.add_argument("--upper", action="store_true")
+    p.add_argument("--scheduler", default=None, metavar="WHERE",
+                   help="run the exact count and MIPBound as Dask tasks: local:N (a LocalCluster of N workers), "
+                        "local (one per core), tcp://HOST:8786 (a running `dask scheduler`) or serial; default: "
+                        "this process")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_cmd_count)
 
@@ -226,10 +230,10 @@ def _cmd_count(args: argparse.Namespace) -> int:
     checkpoint = _load(args)
     everything = not (args.exact or args.mipbound or args.upper)
     options = MipBoundOptions(trials=args.trials, confidence=args.confidence, xor_length=args.xor_length)
-    with _solver_output_to_stderr(args.json):
+    with _solver_output_to_stderr(args.json), _executor(args.scheduler) as executor:
         result = compare_counts(checkpoint.net, _box(args, checkpoint), exact=args.exact or everything,
                                 run_mipbound=args.mipbound or everything, upper=args.upper or everything,
-                                options=options, time_limit=args.time_limit)
+                                options=options, time_limit=args.time_limit, executor=executor)
     payload = result.to_json()
     box = result.box
     shown = f"[{box[0, 0]:g}, {box[0, 1]:g}]^{len(box)}" if (box == box[0]).all() else str(box.tolist())
@@ -249,6 +253,17 @@ def _cmd_count(args: argparse.Namespace) -> int:
     lines += [f"{u.label}: {format_count(u.value)}" + (f" ({u.note})" if u.value is None else "")
               for u in result.upper]
     return _emit(payload, args.json, lines)
+
+
+def _executor(scheduler: str | None):
+    """The executor of --scheduler (closed on leaving), or none: without the option, counting stays in this process."""
+    from contextlib import nullcontext
+
+    if scheduler is None:
+        return nullcontext(None)
+    from .executor import open_executor
+
+    return open_executor(scheduler)
 
 
 class _solver_output_to_stderr:

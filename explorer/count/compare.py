@@ -15,9 +15,11 @@ import numpy as np
 from .bounds import LayerStats, layer_stats, upper_bounds
 from .bracket import CERTAIN, EXACT, PROVEN_UPPER, Bound, Bracket, best_bracket
 from ..errors import ExplorerError
+from .distributed import count_distributed
 from .exact import ExactCount, count_exact, sample_patterns
 from .milp import as_box, build_milp
 from .mipbound import MipBoundOptions, MipBoundResult, mipbound
+from .trial import pin_one_thread
 from ..net import Network
 
 __all__ = ["CountEntry", "CountComparison", "compare_counts", "sampled_lower_bound"]
@@ -157,15 +159,16 @@ class CountComparison:
 def compare_counts(net: Network, box, *, exact: bool = True, run_mipbound: bool = True, upper: bool = True,
                    time_limit: float = 120.0, seed: int = 0, n_samples: int = 10_000,
                    options: MipBoundOptions | None = None, trials: int | None = None,
-                   confidence: float | None = None, workers: int | None = None,
+                   confidence: float | None = None, workers: int | None = None, executor=None,
                    progress: Callable[[float, str], None] | None = None) -> CountComparison:
     """Exact count, MIPBound, sampled lower bound and upper bounds of ``net`` over ``box`` within ``time_limit``.
 
     Budget: the measured layer statistics get at most 10 %, MIPBound at most 40 % of what is left
     (all of it without the exact count), the exact enumeration the rest (it returns a certain lower
     bound with its status if cut short).  ``options`` configures MIPBound; ``trials``, ``confidence``
-    and ``workers``, when given, replace those fields of it.  The result's ``bracket`` is the tightest
-    lower ≤ N ≤ upper of them all.
+    and ``workers``, when given, replace those fields of it.  With ``executor`` (an
+    :class:`explorer.executor.Executor`), MIPBound's phases and the exact count (:mod:`explorer.count.distributed`)
+    run as tasks on its workers.  The result's ``bracket`` is the tightest lower ≤ N ≤ upper of them all.
 
     Raises
     ------
@@ -196,9 +199,14 @@ def compare_counts(net: Network, box, *, exact: bool = True, run_mipbound: bool 
     bounds = upper_bounds(net, stats=stats) if upper else ()
     if progress is not None:
         progress(0.05, "upper bounds done")
+    pool = None if executor is None else executor.as_pool(setup=pin_one_thread)
     mb = mipbound(net, box, time_limit=0.4 * left() if exact else left(), seed=seed, options=options, model=model,
-                  progress=report(0.05, 0.4)) if run_mipbound else None
-    ex = count_exact(net, box, time_limit=left(), seed=seed, progress=report(0.4, 1.0)) if exact else None
+                  executor=pool, progress=report(0.05, 0.4)) if run_mipbound else None
+    if exact and executor is not None:
+        ex = count_distributed(net, box, executor=executor, time_limit=left(), seed=seed,
+                               progress=report(0.4, 1.0)).count
+    else:
+        ex = count_exact(net, box, time_limit=left(), seed=seed, progress=report(0.4, 1.0)) if exact else None
     return CountComparison(box=box, architecture=net.architecture, activation=net.activation, exact=ex, mipbound=mb,
                            upper=bounds, stats=stats, sampled_lower=sampled, sampled_points=n_samples,
                            sampled_seconds=sampled_seconds, epsilon=model.epsilon,

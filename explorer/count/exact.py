@@ -22,7 +22,9 @@ A :class:`~explorer.count.subdivision.Cell` is plain numpy arrays (its half-spac
 pairs, the decided signs, an interior point and known points), so it can be shipped to another
 process; ``count_cell`` rebuilds everything else from ``net`` and ``box`` deterministically, and
 each region lies below exactly one cell, so the merged count equals the serial one.
-:func:`count_exact` itself is split_tree (one cell) + count_cell + merge_counts.
+:func:`count_exact` itself is split_tree (one cell) + count_cell + merge_counts.  A walk stopped by its time
+limit hands back its unfinished cells (:attr:`~explorer.count.subdivision.CellCount.rest`), so a cell that
+runs long can be divided while it runs: :mod:`explorer.count.distributed` counts one network on many workers.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from .subdivision import Cell, Subdivision
 
 # chord_points and sample_patterns live in .sampling; they stay importable from here for the counting modules
 __all__ = ["ExactCount", "Frontier", "Cell", "count_exact", "split_tree", "count_cell", "merge_counts",
-           "sample_patterns", "chord_points", "METHODS"]
+           "region_cap", "check_budgets", "sample_patterns", "chord_points", "METHODS"]
 
 METHODS = ("lp", "milp")
 _OUTPUT_BYTES = 2 ** 30         # patterns and interior points kept per count (the default region cap)
@@ -140,10 +142,7 @@ def count_exact(net: Network, box, *, method: str = "lp", time_limit: float = 12
     """
     if method not in METHODS:
         raise ExplorerError(f"method must be one of {METHODS}; got {method!r}.")
-    if not time_limit >= 0:
-        raise ExplorerError(f"the time limit must be a number of seconds ≥ 0; got {time_limit!r}.")
-    if max_regions is not None and not (isinstance(max_regions, (int, np.integer)) and max_regions >= 1):
-        raise ExplorerError(f"max_regions must be a positive integer; got {max_regions!r}.")
+    check_budgets(time_limit, max_regions)
     box = as_box(box, net.n_inputs)
     start = time.perf_counter()
     if method == "milp" and net.n_hidden > 0:
@@ -197,10 +196,23 @@ def count_cell(net: Network, box, cell: Cell, *, time_limit: float = 120.0, max_
     start = time.perf_counter()
     problem = Subdivision(net, box)
     if max_regions is None:
-        max_regions = _OUTPUT_BYTES // (net.n_hidden + 8 * net.n_inputs)
+        max_regions = region_cap(net)
     found = problem.count(cell, time_limit=time_limit, max_regions=max_regions, progress=progress)
     return _result(problem, found.status, found.patterns, found.points, found.n_solves,
                    time.perf_counter() - start)
+
+
+def region_cap(net: Network) -> int:
+    """The default ``max_regions``: as many regions as fit in 1 GiB of patterns and interior points."""
+    return _OUTPUT_BYTES // (net.n_hidden + 8 * net.n_inputs)
+
+
+def check_budgets(time_limit, max_regions) -> None:
+    """Refuse a time limit that is not a number ≥ 0 and a region cap that is not a positive integer (or None)."""
+    if not time_limit >= 0:
+        raise ExplorerError(f"the time limit must be a number of seconds ≥ 0; got {time_limit!r}.")
+    if max_regions is not None and not (isinstance(max_regions, (int, np.integer)) and max_regions >= 1):
+        raise ExplorerError(f"max_regions must be a positive integer; got {max_regions!r}.")
 
 
 def merge_counts(frontier: Frontier, counts, *, seconds: float | None = None) -> ExactCount:

@@ -81,7 +81,7 @@ class MipBoundOptions:
     enumerate_limit : most GF(2) candidates a counting trial may check by LP (else it uses FIND)
     pool_share : share of the time limit for the chord pool (it stops earlier once saturated)
     heuristic_effort, presolve : HiGHS options of FIND
-    workers : processes (1: in this process); ignored when an executor is passed
+    workers : processes (1: in this process); with an executor, its ``n_workers`` if it has one
     """
 
     trials: int | None = None
@@ -196,7 +196,8 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
     (count mode), then t trials sharing the rest of the time (after a subdivision of the box for sparse
     pattern spaces); time the trials leave over goes to the subdivision.  More time gives more strata
     counted, larger counted cells (or deeper levels) and more trials.  ``executor`` is anything with
-    ``submit(fn, *args, **kwargs)`` returning a future with ``result()`` (a process pool, a Dask client);
+    ``submit(fn, *args, **kwargs)`` returning a future with ``result()`` (a process pool, a Dask client,
+    :meth:`explorer.executor.Executor.as_pool`);
     the default is this process's pool of ``options.workers`` processes (one HiGHS and BLAS thread each),
     started once and kept warm.
 
@@ -216,6 +217,7 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
         raise ExplorerError(f"the time limit must be a positive number of seconds; got {time_limit!r}.")
     box = as_box(box, net.n_inputs)
     submit = _submitter(executor, opts.workers)
+    workers = max(1, getattr(executor, "n_workers", opts.workers))
     model = build_milp(net, box) if model is None else model
     if model.n_binaries == 0:                      # every unit is stable: the box is one region
         return _result(opts, model, start, certain=1, mode=opts.mode, level=0, cell=1, k=0, alpha=0.0, trials=(),
@@ -225,7 +227,7 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
         try:
             found = strata_bound(net, box, time_limit=time_limit - (time.perf_counter() - start), seed=seed,
                                  confidence=opts.confidence, rule=opts.rule, delta=opts.delta, trials=opts.trials,
-                                 target=opts.strata_target, submit=submit, workers=max(1, opts.workers),
+                                 target=opts.strata_target, submit=submit, workers=workers,
                                  local=executor is None and opts.workers <= 1,
                                  ready=_ready(executor, opts.workers), progress=report)
         except ExplorerError:
@@ -234,13 +236,12 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
             found = None                           # the walk refuses this network: the MILP modes
         if found is not None and (found.hashed or opts.mode == "strata"):
             return _strata_result(opts, model, start, found)
-    return _milp_modes(net, box, opts, model, start, time_limit, seed, submit, report)
+    return _milp_modes(net, box, opts, model, start, time_limit, seed, submit, report, workers)
 
 
-def _milp_modes(net, box, opts, model, start, time_limit, seed, submit, report) -> MipBoundResult:
+def _milp_modes(net, box, opts, model, start, time_limit, seed, submit, report, workers) -> MipBoundResult:
     """The count and nested modes on the MILP of spec §2 (see the module docstring)."""
     n = model.n_binaries
-    workers = max(1, opts.workers)
     left = lambda: max(time_limit - (time.perf_counter() - start), 0.05)  # noqa: E731
     parts = [submit(sample_pool, trial_problem(model), seed=seed, part=i, time_limit=opts.pool_share * left())
              for i in range(workers)]

@@ -70,13 +70,16 @@ class Cell:
 @dataclass(frozen=True, eq=False)
 class CellCount:
     """What a walk produced: ``status`` "exact" (finished), "time limit" or "capped"; the regions' patterns
-    (bool (R, N)) and interior points (float64 (R, n0), input units); LPs solved; share of the tree done."""
+    (bool (R, N)) and interior points (float64 (R, n0), input units); LPs solved; share of the tree done;
+    on "time limit", ``rest``: the cells the walk had not finished (its stack, largest first), whose regions
+    are exactly the regions of the walked cell that are not in ``patterns``."""
 
     status: str
     patterns: np.ndarray
     points: np.ndarray
     n_solves: int
     share_done: float
+    rest: tuple = ()
 
 
 class Subdivision:
@@ -143,7 +146,7 @@ class Subdivision:
             elif code == FULL:
                 state.grow()
             if time.perf_counter() - start > time_limit:
-                return state.result("time limit")
+                return state.result("time limit", rest=state.stack_cells())
             if progress is not None:
                 progress(state.share_done(), int(state.count[1]))
             chunk = min(2 * chunk, _LAST_CHUNK)
@@ -193,11 +196,18 @@ class _State:
         bits, pts, done = self.out
         self.out = (np.concatenate([bits, np.zeros_like(bits)]), np.concatenate([pts, np.zeros_like(pts)]), done)
 
-    def result(self, status: str) -> CellCount:
+    def result(self, status: str, *, rest: tuple = ()) -> CellCount:
         n = int(self.count[1])
         return CellCount(status=status, patterns=self.out[0][:n].copy(),
                          points=self.p.scaled.to_input(self.out[1][:n]), n_solves=int(self.count[2]),
-                         share_done=self.share_done())
+                         share_done=self.share_done(), rest=rest)
+
+    def stack_cells(self) -> tuple[Cell, ...]:
+        """Every entry of the stack as a Cell, bottom (the earliest, largest pending sibling) first.
+
+        Valid whenever the walk has returned: each entry's path rows are a prefix of the rows in place
+        (depth-first order) and its layer's cut is that of the latest root cell of its layer."""
+        return tuple(self.cell(slot) for slot in range(int(self.count[0])))
 
     def cell(self, slot: int) -> Cell:
         """The stack entry ``slot`` as a Cell (its pending row included)."""

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .layers import STATE_PARAMS, group_state, shown_keys
+from .names import one_line
 from .steps import Act, Flatten, act_step, batchnorm, conv, linear, pool
 from ..errors import ExplorerError
 
@@ -135,7 +136,7 @@ def steps_from_description(desc: dict, weights: dict) -> tuple[list, tuple | Non
     used, steps = set(), []
     for k, layer in enumerate(layers):
         kind = _type(layer, k)
-        label = f"layer {k} ({layer['type']})"
+        label = f"layer {k} ({one_line(layer['type'])})"
         unknown = set(layer) - {"type", "name", *_KEYS[kind]}
         if unknown:
             raise ExplorerError(f"{label} of the description has unknown keys {shown_keys(sorted(unknown))}; "
@@ -143,7 +144,7 @@ def steps_from_description(desc: dict, weights: dict) -> tuple[list, tuple | Non
         params = {}
         if kind in _WEIGHTED:
             name = _name(layer, k)
-            label = f"{layer['type']} '{name}'"
+            label = f"{one_line(layer['type'])} '{one_line(name)}'"
             params = modules[name]
             used.add(name)
         step = _step(kind, layer, params, label)

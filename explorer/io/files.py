@@ -3,19 +3,20 @@
 Files are recognised by their content, never their suffix, and read without executing anything: torch
 zip archives go through a restricted, torch-free unpickler (:mod:`explorer.io.torchfile`) that knows only the globals
 a dictionary of tensors needs; TorchScript modules become inert records whose class names are matched
-against the supported layers; ONNX is parsed as protobuf data; safetensors by our own reader.
-``torch.load(weights_only=True)`` is the fallback for the rare torch globals the reader lacks and for the
-legacy (pre-1.6) format.  All parameters become float64 exactly (float32 → float64 is lossless), so a
+against the supported layers; ONNX is parsed as protobuf data after a scan of its bytes; safetensors by our own
+reader.  ``torch.load(weights_only=True)`` is the fallback for the rare torch globals the reader lacks and for
+the legacy (pre-1.6) format, after the same pickle has run on an inert machine under the same limits
+(:mod:`explorer.io.torchload`).  All parameters become float64 exactly (:mod:`explorer.io.dtypes`), so a
 state_dict, a TorchScript file and a checkpoint of one network give bitwise-identical weights.
-Convolutional networks are folded into the dense Network by ``fold``, within one memory Budget per file.
+Convolutional networks are folded into the dense Network by ``fold``.  Every load has one memory
+:class:`~explorer.io.budget.Budget`, which each reader charges before it allocates.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import pickle
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +27,14 @@ from ..net import Network, parse_activation
 from . import torchfile as _torchfile
 from .budget import Budget
 from .description import read_description, recorded_shape, steps_from_description
+from .dtypes import as_float64, kind_refused
 from .fold import build_network
+from .names import one_line
 from .layers import specs_from_state_dict
 from .onnxfile import looks_like_onnx, specs_from_onnx
 from .safetensors import looks_like_safetensors, read_safetensors
 from .script import specs_from_script
+from .torchload import load_with_torch
 
 __all__ = ["Checkpoint", "load", "load_network", "save_checkpoint", "checkpoint_bytes", "from_module",
            "to_module", "save_state_dict", "save_torchscript", "file_budget", "MAX_FILE_BYTES", "MAX_PARAMETERS",
@@ -38,7 +42,10 @@ __all__ = ["Checkpoint", "load", "load_network", "save_checkpoint", "checkpoint_
 
 MAX_FILE_BYTES = 200 * 2**20  # files (and zip contents) above 200 MB are refused
 MAX_PARAMETERS = 5_000_000  # networks above 5 M parameters are refused
-MAX_FILE_ELEMENTS = 20_000_000  # array elements folding one file may materialise (160 MB of float64)
+# 8-byte elements one file may materialise in all (512 MiB): several times what the largest accepted network
+# needs (5 M parameters = 40 MB of float64, read, copied, converted and folded a few times, with an optimizer
+# state beside it), and small enough that a server with a few GB survives several hostile uploads at once.
+MAX_FILE_ELEMENTS = 64 * 2**20
 CHECKPOINT_FORMAT = "linear-region-explorer checkpoint"
 CHECKPOINT_VERSION = 1
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"  # torch's pre-1.6 header
@@ -92,15 +99,17 @@ def load(source, *, activation: str | None = None, filename: str | None = None, 
     request = _request(source, label, activation, layers)
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         ckpt = _load_zip(data, request)
-    elif data.startswith(_LEGACY_MAGIC):
-        ckpt = _interpret(_torch_load(data, label), request, "legacy torch file")
+    elif data.startswith(_LEGACY_MAGIC):  # five pickles: magic, protocol, system, the object, storage keys
+        with _torch_errors(label):
+            state = load_with_torch(data, request.budget, scan=data, pickles=5)
+        ckpt = _interpret(state, request, "legacy torch file")
+    elif looks_like_safetensors(data):  # before pickles: a header of 128 + 256 k bytes starts with 0x80 too
+        ckpt = _interpret(read_safetensors(data, label, request.budget), request, "safetensors")
     elif data[:1] == b"\x80":
         raise ExplorerError(f"{label} is a plain Python pickle, not a PyTorch file; it was not opened because "
                             "unpickling can run code. Save the network with torch.save(model.state_dict(), path).")
-    elif looks_like_safetensors(data):
-        ckpt = _interpret(read_safetensors(data, label, request.budget), request, "safetensors")
     elif looks_like_onnx(data):
-        steps, shape = specs_from_onnx(data, label)
+        steps, shape = specs_from_onnx(data, label, request.budget)
         ckpt = _from_steps(steps, request, "onnx", _own_shape(request, shape))
     else:
         raise ExplorerError(f"{label} is not a network file: expected a PyTorch .pt archive, safetensors, "
@@ -210,7 +219,7 @@ def _read_bytes(source, filename: str | None) -> tuple[bytes, str]:
     """All bytes of the source (refusing more than MAX_FILE_BYTES) and a label for messages."""
     is_path = isinstance(source, (str, os.PathLike))
     name = filename or (str(source) if is_path else getattr(source, "name", None))
-    label = f"'{name}'" if isinstance(name, str) and name else "the uploaded file"
+    label = f"'{one_line(name)}'" if isinstance(name, str) and name else "the uploaded file"
     too_big = f"{label} is larger than the limit of {MAX_FILE_BYTES / 2**20:g} MB; use a smaller network file."
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -269,63 +278,50 @@ def _own_shape(request: _Request, shape: tuple | None) -> tuple | None:
 def _load_zip(data: bytes, request: _Request) -> Checkpoint:
     label = request.label
     try:
-        archive = _torchfile.open_archive(data, max_bytes=MAX_FILE_BYTES)
+        archive = _torchfile.open_archive(data, max_bytes=MAX_FILE_BYTES, budget=request.budget)
     except _torchfile.Corrupt as exc:
-        raise ExplorerError(f"{label} is not a readable PyTorch file: {exc}. Save it again with torch.save.") from None
+        raise ExplorerError(f"{label} is not a readable PyTorch file: {one_line(exc, 200)}. Save it again with "
+                            "torch.save.") from None
     if _torchfile.is_torchscript(archive):
-        root = _read_pickle(archive, data, label, script=True)
+        root = _read_pickle(archive, data, request, script=True)
 
         def read_code(member: str) -> str:
             try:
                 return archive.read(member).decode("utf-8")
             except (_torchfile.Corrupt, UnicodeDecodeError) as exc:
-                raise ExplorerError(f"{label} is a damaged TorchScript file: {exc}.") from None
+                raise ExplorerError(f"{label} is a damaged TorchScript file: {one_line(exc, 200)}.") from None
 
         try:
             steps = specs_from_script(root, read_code)
         except RecursionError:
             raise ExplorerError(f"{label} nests its modules too deeply to be a network.") from None
         return _from_steps(steps, request, "torchscript", _own_shape(request, None))
-    return _interpret(_read_pickle(archive, data, label, script=False), request, "state_dict")
+    return _interpret(_read_pickle(archive, data, request, script=False), request, "state_dict")
 
 
-def _read_pickle(archive, data: bytes, label: str, *, script: bool):
+def _read_pickle(archive, data: bytes, request: _Request, *, script: bool):
+    label = request.label
+    with _torch_errors(label):
+        try:
+            return _torchfile.read_pickle(archive, script=script)
+        except _torchfile.Unsupported as exc:
+            if script:
+                raise ExplorerError(f"{label} uses {exc}, which TorchScript files here may not contain.") from None
+            return load_with_torch(data, request.budget, scan=archive.read("data.pkl"), pickles=1)
+
+
+@contextmanager
+def _torch_errors(label: str):
+    """The reader's and the fallback's refusals as one ExplorerError sentence each."""
     try:
-        return _torchfile.read_pickle(archive, script=script)
+        yield
     except _torchfile.Refused as exc:
         raise ExplorerError(_refused(label, str(exc))) from None
+    except _torchfile.Kind as exc:
+        raise ExplorerError(kind_refused(label, str(exc))) from None
     except _torchfile.Corrupt as exc:
-        raise ExplorerError(f"{label} is damaged, truncated or too large: {exc}. Save it again.") from None
-    except _torchfile.Unsupported as exc:
-        if script:
-            raise ExplorerError(f"{label} uses {exc}, which TorchScript files here may not contain.") from None
-        return _torch_load(data, label)
-
-
-def _torch_load(data: bytes, label: str):
-    """Fallback: torch.load(weights_only=True), tensors turned into numpy arrays."""
-    import torch
-
-    try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        name = str(exc).split("GLOBAL", 1)[-1].split()[0] if "GLOBAL" in str(exc) else "an object"
-        raise ExplorerError(_refused(label, name)) from None
-    except Exception as exc:  # torch raises RuntimeError and others on damaged files
-        raise ExplorerError(f"{label} is damaged or not a PyTorch file ({type(exc).__name__}).") from None
-    return _tensors_to_numpy(obj, torch)
-
-
-def _tensors_to_numpy(obj, torch):
-    if isinstance(obj, torch.Tensor):
-        t = obj.detach().cpu()
-        t = t if t.layout == torch.strided else t.to_dense()
-        return (t.float() if t.dtype == torch.bfloat16 else t).numpy().copy()
-    if isinstance(obj, dict):
-        return {k: _tensors_to_numpy(v, torch) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_tensors_to_numpy(v, torch) for v in obj]
-    return obj
+        raise ExplorerError(f"{label} is damaged, truncated or too large: {one_line(exc, 200)}. "
+                            "Save it again.") from None
 
 
 def _refused(label: str, name: str) -> str:
@@ -344,7 +340,7 @@ def _interpret(obj, request: _Request, fmt: str) -> Checkpoint:
         if request.description is not None and not request.beside:
             raise ExplorerError(f"{label} is an explorer checkpoint, which records its own layers; leave the "
                                 "layer description out.")
-        return _checkpoint_from_dict(obj, label)
+        return _checkpoint_from_dict(obj, label, request.budget)
     nested = [k for k in _NESTED_KEYS if isinstance(obj.get(k), dict)]
     if nested and not all(isinstance(v, np.ndarray) for v in obj.values()):
         obj = obj[nested[0]]
@@ -359,7 +355,7 @@ def _from_steps(steps: list, request: _Request, fmt: str, input_shape) -> Checkp
     return Checkpoint(net=net, provenance={"source": {"format": fmt, "filename": request.label.strip("'")}})
 
 
-def _checkpoint_from_dict(d: dict, label: str) -> Checkpoint:
+def _checkpoint_from_dict(d: dict, label: str, budget: Budget) -> Checkpoint:
     version = d.get("version")
     if not isinstance(version, int) or version > CHECKPOINT_VERSION:
         raise ExplorerError(f"{label} is an explorer checkpoint of version {version!r}; this version reads "
@@ -371,6 +367,8 @@ def _checkpoint_from_dict(d: dict, label: str) -> Checkpoint:
     n_params = sum(a.size for a in weights + biases)
     if n_params > MAX_PARAMETERS:
         raise ExplorerError(f"the network has {n_params:,} parameters; the limit is {MAX_PARAMETERS:,}.")
+    budget.allocate(n_params, "the network's layers")
+    weights, biases = ([as_float64(a, f"{label}: a layer") for a in arrays] for arrays in (weights, biases))
     extra = {key: d.get(key) or [] for key in ("input_names", "input_shape", "layer_names", "unit_labels")}
     if not all(isinstance(v, list) for v in extra.values()):
         raise ExplorerError(f"{label} is a damaged explorer checkpoint: its names are not lists.")
@@ -383,7 +381,9 @@ def _checkpoint_from_dict(d: dict, label: str) -> Checkpoint:
         provenance = None
     if not isinstance(provenance, dict):
         raise ExplorerError(f"{label} is a damaged explorer checkpoint: its provenance is not a JSON object.")
-    return Checkpoint(net=net, box=_box(d.get("domain"), net.n_inputs, f"the box in {label}"), provenance=provenance)
+    domain = d.get("domain")
+    domain = as_float64(domain, f"the box in {label}") if isinstance(domain, np.ndarray) else domain
+    return Checkpoint(net=net, box=_box(domain, net.n_inputs, f"the box in {label}"), provenance=provenance)
 
 
 def _box(box, n0: int, what: str) -> np.ndarray | None:

@@ -1,8 +1,10 @@
 """ONNX graphs (a chain of Conv / pooling / BatchNormalization / Gemm / MatMul / Add / Relu / LeakyRelu) as steps.
 
-The model is parsed as protobuf data by the ``onnx`` package (imported lazily; nothing executes) and
+The bytes are first checked by :func:`~explorer.io.onnxsafe.check_onnx_bytes` (no external data anywhere,
+a bounded size), then parsed as protobuf data by the ``onnx`` package (imported lazily; nothing executes) and
 walked from its single data input to its single output; every node on the way must take the running
-tensor plus constants (initializers or Constant nodes).  Supported: Conv (2-D, zero padding, any
+tensor plus constants (initializers or Constant nodes, read by :func:`~explorer.io.onnxsafe.tensor_array`,
+never by onnx's helpers, which follow external data to files on the server).  Supported: Conv (2-D, zero padding, any
 strides, dilations, groups, explicit pads or auto_pad), AveragePool and MaxPool (2-D), Flatten (axis 1)
 and Reshape to (batch, features), BatchNormalization (inference), Gemm, MatMul, Add, Relu, LeakyRelu,
 Identity and Dropout.  The input shape (C, H, W) is read from the graph's input.
@@ -12,6 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .budget import Budget
+from .dtypes import kind_refused
+from .names import one_line
+from .onnxsafe import check_onnx_bytes, tensor_array
 from .steps import Act, Affine, Bias, Flatten, batchnorm, conv, pool
 from ..errors import ExplorerError
 from ..net import parse_activation
@@ -29,32 +35,33 @@ def looks_like_onnx(data: bytes) -> bool:
     return len(data) > 2 and data[0] == 0x08 and data[1] < 0x80
 
 
-def specs_from_onnx(data: bytes, label: str) -> tuple[list, tuple | None]:
+def specs_from_onnx(data: bytes, label: str, budget: Budget) -> tuple[list, tuple | None]:
     """(steps, input shape or None) of an ONNX model whose graph is a chain of supported operators."""
     try:
         import onnx
-        from onnx import numpy_helper
     except ImportError:
         raise ExplorerError(f"{label} looks like an ONNX file, and reading ONNX needs the onnx package; "
                             "install it with 'pip install onnx' or save the network's state_dict.") from None
+    check_onnx_bytes(data, label, budget)
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf raises its own DecodeError
         raise ExplorerError(f"{label} is not a network file: it is neither a PyTorch archive nor valid ONNX "
                             f"({type(exc).__name__}).") from None
     graph = model.graph
-    consts = {}
-    for init in graph.initializer:
-        if init.data_location == onnx.TensorProto.EXTERNAL:
-            raise ExplorerError(f"{label} keeps its weights in external files, which are not read; export "
-                                "the ONNX model with the weights inside (external_data=False).")
-        consts[init.name] = numpy_helper.to_array(init)
+    if len(graph.sparse_initializer):
+        raise ExplorerError(kind_refused(label, "sparse"))
+    consts = {init.name: tensor_array(init, f"initializer {init.name[:60]!r}", budget)
+              for init in graph.initializer}
     for node in graph.node:
+        if not node.output:
+            raise ExplorerError(f"{label}: the {one_line(node.op_type)} node {node.name[:40]!r} has no output; "
+                                "the ONNX file is damaged.")
         if node.op_type == "Constant":
-            values = [a for a in node.attribute if a.name == "value"]
+            values = [a for a in node.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR]
             if not values:
                 raise ExplorerError(f"{label}: a Constant node without a tensor value is not supported.")
-            consts[node.output[0]] = numpy_helper.to_array(values[0].t)
+            consts[node.output[0]] = tensor_array(values[0].t, f"Constant {node.output[0][:60]!r}", budget)
         elif node.op_type == "Identity" and node.input and node.input[0] in consts:  # an alias of a constant
             consts[node.output[0]] = consts[node.input[0]]
     inputs = [i for i in graph.input if i.name not in consts]
@@ -83,7 +90,8 @@ def specs_from_onnx(data: bytes, label: str) -> tuple[list, tuple | None]:
         except ExplorerError:
             raise
         except (ValueError, TypeError, IndexError, KeyError) as exc:
-            raise ExplorerError(f"{label}: the {node.op_type} node {node.name!r} is malformed ({exc}).") from None
+            raise ExplorerError(f"{label}: the {one_line(node.op_type)} node {node.name!r} is malformed "
+                                f"({one_line(exc)}).") from None
         if step is not None:
             steps.append(step)
         current = node.output[0]
@@ -101,7 +109,7 @@ def _input_shape(value_info) -> tuple | None:
 
 def _node_step(node, current: str, consts: dict, read: set, label: str):
     """One node as a step (None for pass-through nodes)."""
-    op, where = node.op_type, f"{node.op_type} node {node.name or node.output[0]!r}"
+    op, where = node.op_type, f"{one_line(node.op_type)} node {node.name or node.output[0]!r}"
     attrs = {a.name: _attr(a) for a in node.attribute}
     if any(out in read for out in node.output[1:] if out):
         raise ExplorerError(f"{label}: {where} has extra outputs (indices, training statistics), which are not "
@@ -142,7 +150,7 @@ def _node_step(node, current: str, consts: dict, read: set, label: str):
         return _conv(attrs, c, where, label)
     if op in ("AveragePool", "MaxPool"):
         return _pool(op, attrs, where, label)
-    raise ExplorerError(f"{label} contains an unsupported ONNX operator {op}; supported are {_OPERATORS}.")
+    raise ExplorerError(f"{label} contains an unsupported ONNX operator {one_line(op)}; supported are {_OPERATORS}.")
 
 
 def _matrix(op: str, attrs: dict, c: list, where: str, label: str) -> Affine:

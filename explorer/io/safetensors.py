@@ -52,7 +52,7 @@ def read_safetensors(data: bytes, label: str, budget: Budget) -> dict[str, np.nd
         if end - begin != count * np.dtype(dtype).itemsize or not 0 <= begin <= end <= len(buffer):
             raise ExplorerError(f"{label} is a damaged safetensors file: tensor {name!r} of shape {shape} does not "
                                 f"fit its byte range [{begin}, {end}) of {len(buffer)} bytes.")
-        budget.allocate(count, f"tensor {name!r} of shape {tuple(shape)}")
+        budget.allocate_shape(tuple(shape), f"tensor {name!r}")
         spans.append((begin, end, name))
         array = np.frombuffer(buffer[begin:end], dtype=dtype).reshape(shape)
         if info["dtype"] == "BF16":  # bfloat16 is the upper half of a float32

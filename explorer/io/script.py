@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 
+from .names import one_line
 from .steps import Act, Flatten, act_step, batchnorm, conv, linear, pool
 from ..errors import ExplorerError
 
@@ -21,7 +22,10 @@ _SCRIPT_NAME = re.compile(r"__torch__\.torch\.nn\.modules\.(\w+)(?:\.___torch_ma
 _KINDS = ("Sequential", "Linear", "ReLU", "LeakyReLU", "Identity", "Dropout", "Dropout2d", "Flatten", "BatchNorm1d",
           "BatchNorm2d", "Conv2d", "AvgPool2d", "MaxPool2d")
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-_FINAL = re.compile(r"^\s*(\w+)\s*:\s*Final\[.*\]\s*=\s*(.+?)\s*$", re.M)
+# [ \t] rather than \s, and a greedy value: patterns that can span lines or split spaces two ways backtrack
+# quadratically on crafted code (a 1 MB code member of newlines took minutes)
+_FINAL = re.compile(r"^[ \t]*(\w+)[ \t]*:[ \t]*Final\[.*\][ \t]*=(.+)$", re.M)
+_MAX_LITERAL = 10_000  # characters of one constant or call: a layer's settings are a few dozen
 _PAD_CALL = re.compile(r"\bpad\(|_pad\w*\(|pad_nd\(")
 # traced ATen calls: argument names after the input, with torch's defaults for omitted trailing arguments
 _CALLS = {
@@ -49,7 +53,7 @@ def specs_from_script(root, read_code) -> list:
 def _walk(obj, path: str, read_code, steps: list) -> None:
     qualname = getattr(obj, "qualname", "")
     match = _SCRIPT_NAME.match(qualname)
-    kind = match.group(2) if match else (qualname or type(obj).__name__).rsplit(".", 1)[-1]
+    kind = match.group(2) if match else one_line((qualname or type(obj).__name__).rsplit(".", 1)[-1])
     label = f"{kind} '{path}'" if path else kind
     state = getattr(obj, "state", {})
     if not match or kind not in _KINDS:
@@ -78,11 +82,12 @@ def _coded_step(kind: str, label: str, path: str, state: dict, code: str):
         slope = _float(code, "negative_slope", r"torch\.leaky_relu\([^,()]+,\s*" + _NUMBER, label)
         return act_step("relu" if slope == 0 else f"leaky_relu:{slope!r}", f"LeakyReLU({slope:g}) '{path}'")
     if kind.startswith("BatchNorm"):
-        if state.get("running_mean") is None:
+        if state.get("running_mean") is None or state.get("running_var") is None:
             raise ExplorerError(f"{label} keeps no running statistics, so it is not a fixed affine map; "
                                 "train it with track_running_stats=True.")
-        eps = _float(code, "eps", r"torch\.batch_norm\((?:[^,()]+,\s*){7}" + _NUMBER, label)
-        return batchnorm(state.get("weight"), state.get("bias"), state["running_mean"], state["running_var"], eps,
+        eps = _float(code, "eps", r"torch\.batch_norm\((?:[^,()]+,){7}\s*" + _NUMBER, label)
+        return batchnorm(state.get("weight"), state.get("bias"), state.get("running_mean"), state.get("running_var"),
+                         eps,
                          label, per="channel" if kind == "BatchNorm2d" else "feature")
     args = _arguments(code, kind, label)
     if kind == "Flatten":
@@ -125,9 +130,12 @@ def _arguments(code: str, kind: str, label: str) -> dict:
 def _call_arguments(code: str, start: int, label: str) -> list:
     """The literal arguments of the call whose '(' ends at ``start`` (None for names and expressions)."""
     depth, end = 1, start
-    while depth and end < len(code):
+    while depth and end < len(code) and end - start <= _MAX_LITERAL:
         depth += {"(": 1, ")": -1}.get(code[end], 0)
         end += 1
+    if depth:
+        raise ExplorerError(f"the TorchScript code of {label} has a call that does not end within "
+                            f"{_MAX_LITERAL:,} characters; the file is damaged.")
     try:
         call = ast.parse("f(" + code[start:end], mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -142,6 +150,10 @@ def _call_arguments(code: str, start: int, label: str) -> list:
 
 
 def _literal(text: str, label: str):
+    text = text.strip()
+    if len(text) > _MAX_LITERAL:
+        raise ExplorerError(f"the constant {text[:40]!r}… of {label} in the TorchScript code is longer than "
+                            f"{_MAX_LITERAL:,} characters; the file is damaged.")
     try:
         return ast.literal_eval(text)
     except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
@@ -161,7 +173,7 @@ def _class_code(qualname: str, read_code) -> str:
 
 def _float(code: str, field: str, traced: str, label: str) -> float:
     """A float constant: 'field : Final[float] = v' (scripted) or the literal in the traced call."""
-    found = re.search(rf"^\s*{field}\s*:\s*Final\[float\]\s*=\s*" + _NUMBER, code, re.M) or re.search(traced, code)
+    found = re.search(rf"^[ \t]*{field}\s*:\s*Final\[float\]\s*=\s*" + _NUMBER, code, re.M) or re.search(traced, code)
     if not found:
         raise ExplorerError(f"cannot read {field} of {label} from the TorchScript code; save the network's "
                             "state_dict instead.")

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..net import parse_activation
+from .dtypes import as_float64
 
 __all__ = ["Affine", "Act", "Scale", "Bias", "Conv", "Pool", "Flatten", "act_step", "batchnorm", "linear",
            "conv", "pool", "pair", "as_vector", "PAD_MODES"]
@@ -129,7 +130,7 @@ def linear(W, b, label: str) -> Affine:
     b = np.zeros(W.shape[0]) if b is None else as_vector(b, label, "bias")
     if b.size != W.shape[0]:
         raise ExplorerError(f"{label}: the bias has {b.size} entries but the weight has {W.shape[0]} rows.")
-    return Affine(W.astype(np.float64), b, label)
+    return Affine(as_float64(W, f"{label}: the weight"), b, label)
 
 
 def batchnorm(gamma, beta, mean, var, eps: float, label: str, *, per: str = "feature") -> Scale:
@@ -159,7 +160,8 @@ def conv(weight, bias, *, stride, padding, dilation, groups, label: str) -> Conv
     bias = np.zeros(weight.shape[0]) if bias is None else as_vector(bias, label, "bias")
     if bias.size != weight.shape[0]:
         raise ExplorerError(f"{label}: the bias has {bias.size} entries for {weight.shape[0]} output channels.")
-    return Conv(weight.astype(np.float64), bias, pair(stride, label, "stride", 1), _padding(padding, label),
+    return Conv(as_float64(weight, f"{label}: the weight"), bias, pair(stride, label, "stride", 1),
+                _padding(padding, label),
                 pair(dilation, label, "dilation", 1), groups, label)
 
 
@@ -188,7 +190,7 @@ def pair(value, label: str, what: str, minimum: int) -> tuple[int, int]:
 def as_vector(v, label: str, what: str) -> np.ndarray:
     if not isinstance(v, np.ndarray) or v.ndim != 1:
         raise ExplorerError(f"{label}: {what} must be a vector; got {getattr(v, 'shape', type(v).__name__)}.")
-    return v.astype(np.float64)
+    return as_float64(v, f"{label}: {what}")
 
 
 def _padding(value, label: str) -> tuple | str:

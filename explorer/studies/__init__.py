@@ -1,17 +1,17 @@
 """Measurements over many networks or checkpoints.
 
 ``spec`` (a study's TOML file, validated), ``measures`` (what is measured at a checkpoint), ``tasks`` (task
-kinds as functions of plain arrays), ``executor`` (serial, Dask LocalCluster or a Dask cluster), ``cache``
-(finished cells by content hash), ``run`` (:func:`run.run_study`, :func:`run.plan_study`), ``table`` (reading a
-study's table back), ``plots`` (bands over seeds), ``verdicts`` (tests of the local findings), ``cli`` (the
-``study`` subcommand); ``timeline`` (regions along one training run) and ``findings`` (Zhu et al.'s two local
-findings on one run's snapshots) serve the app.
+kinds as functions of plain arrays, run by :mod:`explorer.executor`: serial, a Dask LocalCluster or a Dask
+cluster), ``cache`` (finished cells by content hash), ``run`` (:func:`run.run_study`, :func:`run.plan_study`),
+``table`` (reading a study's table back), ``plots`` (bands over seeds), ``verdicts`` (tests of the local
+findings), ``cli`` (the ``study`` subcommand); ``timeline`` (regions along one training run) and ``findings``
+(Zhu et al.'s two local findings on one run's snapshots) serve the app.
 """
 
 from importlib import import_module
 
 _ENTRY_POINTS = {"run_study": "run", "plan_study": "run", "load_study": "spec", "parse_study": "spec",
-                 "open_executor": "executor", "findings_verdicts": "verdicts", "read_study_table": "table"}
+                 "findings_verdicts": "verdicts", "read_study_table": "table"}
 
 __all__ = list(_ENTRY_POINTS)
 

@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     """Plan or run the study of ``args.spec``; returns the exit status (1 if some cells failed)."""
-    from .executor import describe_scheduler
+    from ..executor import describe_scheduler
     from .run import plan_study, run_study
     from .spec import load_study
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import ExplorerError
 from .cache import ResultCache
-from .executor import Executor, open_executor
+from ..executor import Executor, open_executor
 from .measures import MEASURES
 from .spec import StudySpec, load_study
 from .tasks import content_key, measure_task, net_from_arrays, study_points, train_task

@@ -17,6 +17,7 @@ from torch import nn
 
 from explorer.io import torchfile as _torchfile
 from explorer.io import files as io
+from explorer.io.budget import Budget
 from explorer.errors import ExplorerError
 from explorer.net import Network
 from tests.conftest import ASSETS
@@ -125,7 +126,7 @@ def test_torch_free_reader_equals_torch_load():
         "list": [1, "a", None, 2.5], "nested": {"deep": torch.ones(1)},
     }
     data = torch_bytes(obj)
-    ours = _torchfile.read_pickle(_torchfile.open_archive(data, max_bytes=2**30))
+    ours = _torchfile.read_pickle(_torchfile.open_archive(data, max_bytes=2**30, budget=Budget(2**26, "t")))
     ref = torch.load(pyio.BytesIO(data), weights_only=True)
     for key in obj:
         if isinstance(ref[key], torch.Tensor):
@@ -367,7 +368,8 @@ def test_size_limits_and_activation_conflicts(monkeypatch, small_net, tmp_path):
         io.load(data, activation="leaky_relu:0.1")
     assert identical(io.load_network(data, activation="relu"), small_net)
     expanded = torch_bytes({"0.weight": torch.zeros(1, 1).expand(100_000, 10_000)})  # 1.6 kB, 10⁹ elements
-    with pytest.raises(ExplorerError, match="more than 50,000,000 elements"):
+    with pytest.raises(ExplorerError, match=r"tensor of shape \(100000, 10000\) would need 1,000,000,000 array "
+                                            r"elements \(7,629 MB\).*\(512 MB\) in all"):
         io.load(expanded)
     monkeypatch.setattr(io, "MAX_PARAMETERS", 10)
     with pytest.raises(ExplorerError, match="parameters; the limit is 10"):

@@ -13,7 +13,7 @@ from explorer.ball.local import one_region_radii
 from explorer.plane.partition import decision_boundary
 from explorer.plane.regions import enumerate_regions
 from explorer.studies import measures as measures_module
-from explorer.studies.executor import SerialExecutor
+from explorer.executor import SerialExecutor
 from explorer.studies.run import COLUMNS, plan_study, run_study
 from explorer.studies.spec import parse_study
 from explorer.studies.tasks import study_points

@@ -1,9 +1,10 @@
-"""Executors: scheduler strings, the serial executor's order, failures and retries, one BLAS thread per task."""
+"""Executors: scheduler strings, the serial executor's order, failures and retries, one BLAS thread per task, the
+concurrent.futures-style pool (on Dask: tests/count/test_distributed.py)."""
 
 import pytest
 
 from explorer.errors import ExplorerError
-from explorer.studies.executor import SerialExecutor, describe_scheduler, open_executor, run_task
+from explorer.executor import SerialExecutor, describe_scheduler, open_executor, run_task
 
 _CALLS = []
 
@@ -82,3 +83,16 @@ def test_serial_retries_then_reports_failure_on_one_line():
 def test_tasks_run_with_one_blas_thread():
     threads, where, seconds = run_task(_blas_threads)
     assert threads <= {1} and where == "this process" and seconds >= 0
+
+
+def _power(x, *, exponent):
+    return x ** exponent
+
+
+def test_the_serial_pool_is_concurrent_futures_style_and_leaves_this_process_alone():
+    pool = SerialExecutor().as_pool(setup=_always_fails)       # setup runs in Dask workers only
+    assert pool.n_workers == 1 and pool.submit(_power, 3, exponent=2).result() == 9
+    assert pool.submit(_blas_threads).result() <= {1}
+    failed = pool.submit(_always_fails)
+    with pytest.raises(ValueError, match="no\nway"):
+        failed.result()

@@ -1,12 +1,15 @@
-"""Where a study's tasks run: in this process, on a Dask LocalCluster, or on an existing Dask cluster.
+"""Where tasks run: in this process, on a Dask LocalCluster, or on an existing Dask cluster.
 
-One small interface serves every task kind (training runs and measurements today; parts of one exact count
-or MIPBound trials can be submitted the same way)::
+One small interface serves every task kind (a study's training runs and measurements, the cells of one exact
+count in :mod:`explorer.count.distributed`)::
 
     with open_executor("local:2") as ex:            # "serial", "local", "local:N" or "tcp://HOST:PORT"
         ex.submit(fn, *args, tag=anything)          # fn: a top-level function of plain values
         for done in ex.outcomes():                  # completion order; tasks submitted meanwhile are included
             done.tag, done.value, done.error, done.worker, done.seconds
+
+and :meth:`Executor.as_pool` gives the same workers as a concurrent.futures-style pool (``submit(fn, *args,
+**kwargs).result()``), which is what MIPBound's trials need.
 
 Every task runs with one BLAS thread (threadpoolctl).  On Dask, a task that raises is retried ``retries``
 times, and a task whose worker dies is rescheduled on another worker (Dask gives up after the scheduler's
@@ -16,6 +19,7 @@ workers that left during the run.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -23,9 +27,10 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import ExplorerError
+from .errors import ExplorerError
 
-__all__ = ["Outcome", "Executor", "SerialExecutor", "DaskExecutor", "open_executor", "describe_scheduler"]
+__all__ = ["Outcome", "Executor", "SerialExecutor", "DaskExecutor", "TaskPool", "open_executor", "describe_scheduler",
+           "run_task"]
 
 _TCP = re.compile(r"^tcp://[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 MAX_LOCAL_WORKERS = 256
@@ -63,6 +68,10 @@ class Executor:
         """Notable things that happened to the workers (none for the serial executor)."""
         return ()
 
+    def as_pool(self, *, setup=None) -> "TaskPool":
+        """The same workers as a concurrent.futures-style pool (see :class:`TaskPool`)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release workers and connections."""
 
@@ -94,6 +103,9 @@ class SerialExecutor(Executor):
                 except Exception as exc:  # a task's failure is reported, not raised (as on Dask)
                     if attempt == self.retries:
                         yield Outcome(tag, None, _one_line(exc), "this process", 0.0)
+
+    def as_pool(self, *, setup=None) -> "TaskPool":
+        return TaskPool(_run_now, n_workers=1)
 
 
 class DaskExecutor(Executor):
@@ -137,6 +149,14 @@ class DaskExecutor(Executor):
     def events(self) -> tuple[str, ...]:
         return tuple(self._lost)
 
+    def as_pool(self, *, setup=None) -> "TaskPool":
+        def submit(fn, *args, **kwargs):
+            future = self.client.submit(run_task, _set_up_and_call, setup, fn, kwargs, *args, retries=self.retries,
+                                        pure=False)
+            return _DaskFuture(future)
+
+        return TaskPool(submit, n_workers=self.n_workers)
+
     def close(self) -> None:
         self.client.close()
         if self.cluster is not None:
@@ -154,6 +174,20 @@ class DaskExecutor(Executor):
         for address in sorted(self._known - now):
             self._lost.append(f"worker {address} left during the run; its unfinished tasks were rescheduled")
         self._known = (self._known & now) | now
+
+
+class TaskPool:
+    """A concurrent.futures-style view of an executor's workers, for code written against ``submit``/``result``.
+
+    ``submit(fn, *args, **kwargs)`` returns a future whose ``result()`` is ``fn(*args, **kwargs)`` or raises
+    its error (on Dask after the executor's retries); ``n_workers`` is the number of workers.  Tasks run with
+    one BLAS thread.  With ``setup`` (a top-level function of no arguments, given to :meth:`Executor.as_pool`),
+    every Dask worker process calls ``setup()`` once before its first task from the pool, e.g. to fix a
+    solver's thread count; the serial executor runs tasks in the calling process and leaves its settings alone.
+    """
+
+    def __init__(self, submit, *, n_workers: int) -> None:
+        self.submit, self.n_workers = submit, n_workers
 
 
 def open_executor(scheduler: str | None = None, *, retries: int = 2, timeout: float = 10.0) -> Executor:
@@ -221,6 +255,45 @@ def run_task(fn, *args):
     with threadpool_limits(limits=1):
         value = fn(*args)
     return value, _worker_address(), time.perf_counter() - start
+
+
+class _Finished:
+    """A task already run in this process, behind a future's ``result()``."""
+
+    def __init__(self, value, error: BaseException | None) -> None:
+        self.value, self.error = value, error
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _run_now(fn, *args, **kwargs) -> _Finished:
+    try:
+        return _Finished(run_task(functools.partial(fn, **kwargs), *args)[0], None)
+    except Exception as exc:  # noqa: BLE001  (raised again by result(), as a pool's future would)
+        return _Finished(None, exc)
+
+
+class _DaskFuture:
+    """A Dask future of :func:`run_task` whose ``result()`` is the task's value."""
+
+    def __init__(self, future) -> None:
+        self.future = future
+
+    def result(self):
+        return self.future.result()[0]
+
+
+_SET_UP: set = set()        # setup functions this worker process has run
+
+
+def _set_up_and_call(setup, fn, kwargs: dict, *args):
+    if setup is not None and setup not in _SET_UP:
+        setup()
+        _SET_UP.add(setup)
+    return fn(*args, **kwargs)
 
 
 def _worker_address() -> str:
