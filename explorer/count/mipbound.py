@@ -31,6 +31,7 @@ two, with the guarantee of the one that wins.
 
 from __future__ import annotations
 
+import atexit
 import math
 import multiprocessing
 import os
@@ -416,10 +417,24 @@ def _executor(workers: int) -> ProcessPoolExecutor:
             context.set_forkserver_preload([f"{__package__}.warm"])
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=pin_one_thread)
         started: list = []                         # start the workers now, without waiting for the server
-        threading.Thread(target=lambda: started.extend(pool.submit(os.getpid) for _ in range(workers)),
-                         daemon=True).start()
+        starter = threading.Thread(target=lambda: started.extend(pool.submit(os.getpid) for _ in range(workers)),
+                                   daemon=True)
+        starter.start()
         _EXECUTOR.append((workers, pool, started))
+        # before concurrent.futures shuts its pools down at exit (it registers the same way, earlier)
+        getattr(threading, "_register_atexit", atexit.register)(_await_start, starter, started)
     return _EXECUTOR[0][1]
+
+
+def _await_start(starter: threading.Thread, started: list) -> None:
+    """At exit, let workers still starting finish their start (a worker that starts after this process has
+    gone prints a traceback), for at most 30 s each."""
+    starter.join(timeout=30)
+    for future in list(started):
+        try:
+            future.result(timeout=30)
+        except Exception:                          # noqa: BLE001 — exiting anyway: nothing to report
+            return
 
 
 def _ready(executor, workers: int) -> Callable[[], bool]:
