@@ -34,6 +34,8 @@ __all__ = ["StrataOutcome", "strata_bound", "plan_level", "TRIAL_CHOICES"]
 TRIAL_CHOICES = (3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)   # t the planner may pick
 _PILOT = 1_000_000             # spawn key of the pilot's and the planner's streams: disjoint from trials 0..t-1
 _SPLIT_SHARE, _PILOT_SHARE, _PLAN_SHARE = 0.15, 0.08, 1.0
+_CELL_STRATA = 8               # the planner's cells hold at least this many strata on average (fewer: mostly
+                               # empty or one-stratum cells, whose k-th largest count is 0)
 _QUANTILE = 0.25               # the planner maximises this quantile of the simulated bound, not its mean
 _alpha = functools.lru_cache(maxsize=4096)(alpha_for)
 
@@ -138,7 +140,7 @@ def plan_level(*, strata: int, hashed: int, sizes: np.ndarray, cost: float, budg
     sizes = sizes if sizes.size else np.ones(1)
     rng = np.random.default_rng(seed)
     choices = (trials,) if trials else TRIAL_CHOICES
-    top = max(1, min(hashed, int(np.log2(max(strata, 2)))))            # cells of at least one stratum on average
+    top = max(1, min(hashed, int(np.log2(max(strata / _CELL_STRATA, 2)))))     # cells of ≥ 8 strata on average
     best = (-1.0, top, min(choices), min(choices))
     for r in range(1, top + 1):
         q = 2.0 ** -r
