@@ -31,13 +31,8 @@ two, with the guarantee of the one that wins.
 
 from __future__ import annotations
 
-import atexit
 import math
-import multiprocessing
-import os
-import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -46,8 +41,9 @@ import numpy as np
 from ..errors import ExplorerError
 from .confidence import alpha_for, all_feasible_confidence, binomial_tail, majority_error, majority_k
 from .milp import ReluMilp, as_box, build_milp
+from .pool import ready, submitter
 from .strata_bound import strata_bound
-from .trial import TrialSettings, pin_one_thread, run_trial, sample_pool, subdivide, trial_problem
+from .trial import TrialSettings, run_trial, sample_pool, subdivide, trial_problem
 from ..net import Network
 
 __all__ = ["LABEL", "RULES", "MODES", "MipBoundOptions", "MipBoundResult", "mipbound", "alpha_for",
@@ -57,7 +53,6 @@ LABEL = "MIPBound-style lower bound (after Serra & Ramalingam 2020)"
 RULES = ("auto", "all", "majority")
 MODES = ("auto", "strata", "count", "nested")
 _PILOT = 1_000_000          # spawn keys of pilot trials: disjoint from the t trials' keys 0..t-1
-_EXECUTOR: list = []        # one process pool per process, created on first use
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,7 +212,7 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
     if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
         raise ExplorerError(f"the time limit must be a positive number of seconds; got {time_limit!r}.")
     box = as_box(box, net.n_inputs)
-    submit = _submitter(executor, opts.workers)
+    submit = submitter(executor, opts.workers)
     workers = max(1, getattr(executor, "n_workers", opts.workers))
     model = build_milp(net, box) if model is None else model
     if model.n_binaries == 0:                      # every unit is stable: the box is one region
@@ -230,7 +225,7 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
                                  confidence=opts.confidence, rule=opts.rule, delta=opts.delta, trials=opts.trials,
                                  target=opts.strata_target, submit=submit, workers=workers,
                                  local=executor is None and opts.workers <= 1,
-                                 ready=_ready(executor, opts.workers), progress=report)
+                                 ready=ready(executor, opts.workers), progress=report)
         except ExplorerError:
             if opts.mode == "strata":
                 raise
@@ -385,61 +380,3 @@ def _parse_length(xor_length):
     if k < 1:
         raise ExplorerError(f"the XOR length must be 'dense' or a positive integer; got {xor_length!r}.")
     return k
-
-
-class _Done:
-    """A finished result with the ``result()`` of a future (in-process runs)."""
-
-    def __init__(self, value) -> None:
-        self.value = value
-
-    def result(self):
-        return self.value
-
-
-def _submitter(executor, workers: int):
-    if executor is not None:
-        return executor.submit
-    if workers <= 1:
-        return lambda fn, *args, **kwargs: _Done(fn(*args, **kwargs))
-    return _executor(workers).submit
-
-
-def _executor(workers: int) -> ProcessPoolExecutor:
-    """The process pool of this process, started at once and kept (forkserver: workers never inherit HiGHS or
-    Streamlit state; the server preloads the walk's compiled kernels, so every worker starts warm)."""
-    if not _EXECUTOR or _EXECUTOR[0][0] != workers:
-        if _EXECUTOR:
-            _EXECUTOR.pop()[1].shutdown()
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        context = multiprocessing.get_context(method)
-        if method == "forkserver":
-            context.set_forkserver_preload([f"{__package__}.warm"])
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=pin_one_thread)
-        started: list = []                         # start the workers now, without waiting for the server
-        starter = threading.Thread(target=lambda: started.extend(pool.submit(os.getpid) for _ in range(workers)),
-                                   daemon=True)
-        starter.start()
-        _EXECUTOR.append((workers, pool, started))
-        # before concurrent.futures shuts its pools down at exit (it registers the same way, earlier)
-        getattr(threading, "_register_atexit", atexit.register)(_await_start, starter, started)
-    return _EXECUTOR[0][1]
-
-
-def _await_start(starter: threading.Thread, started: list) -> None:
-    """At exit, let workers still starting finish their start (a worker that starts after this process has
-    gone prints a traceback), for at most 30 s each."""
-    starter.join(timeout=30)
-    for future in list(started):
-        try:
-            future.result(timeout=30)
-        except Exception:                          # noqa: BLE001 — exiting anyway: nothing to report
-            return
-
-
-def _ready(executor, workers: int) -> Callable[[], bool]:
-    """Whether the workers have started (always, for an executor passed in or work in this process)."""
-    if executor is not None or workers <= 1:
-        return lambda: True
-    started = _EXECUTOR[0][2]
-    return lambda: len(started) == workers and all(f.done() for f in started)
