@@ -118,7 +118,7 @@ def real_table(nets: list, rows: dict) -> None:
         load_mip = os.getloadavg()[0]
         runs = [mipbound(net, box, time_limit=T, seed=seed, model=model) for seed in range(SEEDS)]
         mb = runs[0]
-        ub = min(u.value for u in upper_bounds(net, stats=layer_stats(net, box)))
+        ub = min(u.value for u in upper_bounds(net, stats=layer_stats(net, box)) if u.value is not None)
         exact = f"{ex.n_regions:,}" if ex.is_exact else f"> {ex.n_regions:,}"
         ratios = [r.lower_bound / ex.n_regions for r in runs]
         ratio = f"{ratios[0]:.3f}" if ex.is_exact else f"< {ratios[0]:.2f}"

@@ -11,11 +11,13 @@ not public.
 Three trial modes (:mod:`explorer.count.trial` and :func:`explorer.count.strata.count_strata` run the work as
 plain data, the seam for any executor):
 
-* ``"strata"`` (default; :mod:`explorer.count.strata_bound`): the XORs act on the first hidden layer's
-  binaries, so a cell is a set of whole subtrees of the exact counter's subdivision, counted by its
-  compiled walk at the exact counter's speed on every worker.  The bound is then on N itself (the
-  regions ``count_exact`` counts), and every region counted is also certain.  "auto" falls back to the
-  MILP modes below when no first-layer unit crosses the box or the walk refuses the network.
+* ``"strata"`` (default; :mod:`explorer.count.strata_bound`): the XORs act on *strata labels*, not on
+  the MILP's binaries.  The exact counter's subdivision tree is split, largest subtree first, into strata (whole
+  subtrees, N = d₀ + Σ n_s); each stratum gets a random binary label, a cell is the set of strata whose
+  labels satisfy the trial's XORs, and it is counted by the compiled walk at the exact counter's speed on
+  every worker.  Same Markov/binomial argument, so the bound is on N itself (the regions ``count_exact``
+  counts), and every region counted is also certain.  "auto" falls back to the MILP modes below when the
+  walk refuses the network (a decision float64 cannot certify).
 * ``"count"``: a pilot estimates N and fixes a level r (independent of the trials'
   randomness); each trial draws r dense XORs and counts the witnesses of its one cell — every GF(2)
   solution checked by LP when the cell's solution space is small enough, otherwise FIND with no-good

@@ -2,7 +2,7 @@
 counted by its compiled walk, and the parity cells of trials.
 
 The exact counter (:mod:`explorer.count.exact`) splits the box one crossing unit at a time.  Splitting
-breadth-first gives the **strata**: tree cells S_1..S_m, plus d₀ regions completed on the way.  Every
+largest subtree first gives the **strata**: tree cells S_1..S_m, plus d₀ regions completed on the way.  Every
 region counted by ``count_exact`` lies below exactly one stratum (or among the d₀), so
 N = d₀ + Σ_s n_s with n_s the regions below S_s.  Each stratum gets a **label** ℓ_s ∈ {0,1}^J, the
 binary digits of its place in a random order (fixed before any trial draws its parities).  A parity
@@ -15,8 +15,9 @@ like :func:`explorer.count.trial.run_trial`): any executor can run them.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import time
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from ..net import Network
 from .milp import as_box
 from .sampling import uniform_points
 from .subdivision import Subdivision
+from .walk import ENTER, SCAN
 
 __all__ = ["Strata", "StrataCount", "split_strata", "count_strata", "draw_cells", "order_labels"]
 
@@ -68,8 +70,10 @@ class StrataCount:
 
 def split_strata(net: Network, box, cells=None, *, target: int = 1024, time_limit: float = 10.0, least: int = 16,
                  n_samples: int = 4096, seed: int = 0) -> Strata:
-    """Split ``cells`` (default: the whole box, with ``n_samples`` uniform points) breadth-first until there
-    are ``target`` strata or ``time_limit`` seconds pass (never before ``least`` strata exist).
+    """Split ``cells`` (default: the whole box, with ``n_samples`` uniform points) until there are ``target``
+    strata or ``time_limit`` seconds pass (never before ``least`` strata exist), always splitting the stratum
+    whose subtree looks largest (earliest layer, most units left to cut: the order of :func:`_size_key`), so
+    that strata come out of similar size.
 
     Raises
     ------
@@ -83,14 +87,32 @@ def split_strata(net: Network, box, cells=None, *, target: int = 1024, time_limi
     problem = Subdivision(net, box)
     if cells is None:
         cells = [problem.root(uniform_points(problem.box, n_samples=n_samples, seed=seed))]
-    queue, finished = deque(cells), 0
-    while queue and len(queue) < target:
-        if time.perf_counter() - start > time_limit and len(queue) >= least:
-            return Strata(cells=tuple(queue), finished=finished, complete=False, seconds=time.perf_counter() - start)
-        children, regions = problem.split(queue.popleft())
+    widths, made = net.hidden_widths, itertools.count()
+    heap = [(_size_key(cell, widths), next(made), cell) for cell in cells]
+    heapq.heapify(heap)
+    finished = 0
+    while heap and len(heap) < target:
+        if time.perf_counter() - start > time_limit and len(heap) >= least:
+            break
+        children, regions = problem.split(heapq.heappop(heap)[2])
         finished += len(regions.patterns)
-        queue.extend(children)
-    return Strata(cells=tuple(queue), finished=finished, complete=True, seconds=time.perf_counter() - start)
+        for child in children:
+            heapq.heappush(heap, (_size_key(child, widths), next(made), child))
+    cells = tuple(entry[2] for entry in sorted(heap, key=lambda entry: entry[1]))
+    return Strata(cells=cells, finished=finished, complete=not heap or len(heap) >= target,
+                  seconds=time.perf_counter() - start)
+
+
+def _size_key(cell, widths) -> tuple[int, int]:
+    """Sort key of a cell's expected subtree size, largest first: an earlier layer, then more units of its
+    layer still to cut (the units it has yet to scan count as crossing)."""
+    if cell.stage == ENTER:
+        left = widths[cell.layer]
+    elif cell.stage == SCAN:
+        left = widths[cell.layer] - cell.position + cell.cut.size
+    else:
+        left = cell.cut.size - cell.position
+    return cell.layer, -left
 
 
 def count_strata(net: Network, box, cells, *, time_limit: float, progress=None, stop=None) -> StrataCount:

@@ -33,7 +33,7 @@ __all__ = ["StrataOutcome", "strata_bound", "plan_level", "TRIAL_CHOICES"]
 
 TRIAL_CHOICES = (3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)   # t the planner may pick
 _PILOT = 1_000_000             # spawn key of the pilot's and the planner's streams: disjoint from trials 0..t-1
-_SPLIT_SHARE, _PILOT_SHARE, _PLAN_SHARE = 0.15, 0.08, 1.0
+_SPLIT_SHARE, _PILOT_SHARE, _PLAN_SHARE = 0.15, 0.08, 0.5    # of the time limit; of the workers' time left
 _CELL_STRATA = 8               # the planner's cells hold at least this many strata on average (fewer: mostly
                                # empty or one-stratum cells, whose k-th largest count is 0)
 _QUANTILE = 0.25               # the planner maximises this quantile of the simulated bound, not its mean
