@@ -54,6 +54,7 @@ __all__ = ["LABEL", "RULES", "MODES", "MipBoundOptions", "MipBoundResult", "mipb
 LABEL = "MIPBound-style lower bound (after Serra & Ramalingam 2020)"
 RULES = ("auto", "all", "majority")
 MODES = ("auto", "strata", "count", "nested")
+_LOCAL_BELOW = 1.0          # strata mode: time limits (s) below this stay in this process (round trips cost more)
 _PILOT = 1_000_000          # spawn keys of pilot trials: disjoint from the t trials' keys 0..t-1
 
 
@@ -226,7 +227,7 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
             found = strata_bound(net, box, time_limit=time_limit - (time.perf_counter() - start), seed=seed,
                                  confidence=opts.confidence, rule=opts.rule, delta=opts.delta, trials=opts.trials,
                                  target=opts.strata_target, submit=submit, workers=workers,
-                                 local=executor is None and opts.workers <= 1,
+                                 local=executor is None and (opts.workers <= 1 or time_limit < _LOCAL_BELOW),
                                  ready=ready(executor, opts.workers), progress=report)
         except ExplorerError:
             if opts.mode == "strata":

@@ -89,7 +89,9 @@ def strata_bound(net: Network, box, *, time_limit: float, seed: int, confidence:
     if not ready() and not local:                 # the workers are late: go on with the pilot until they start
         counter.run(pilot[~counter.exact[pilot]], left(), (0.1, 0.2), "pilot strata", here=True, stop=ready)
     sampled = counter.exact | (counter.seconds > 0)
-    sizes = counter.counts[counter.exact] if counter.exact.any() else counter.counts[sampled]
+    # sizes of the sampled strata: exact, or extrapolated from the share walked (the large strata are the ones
+    # the pilot leaves unfinished; leaving them out would hide the tail that makes cells uneven)
+    sizes = np.where(counter.exact, counter.counts, counter.counts / np.maximum(counter.done, 1e-3))[sampled]
     cost = counter.seconds[sampled].sum() / max(float(counter.done[sampled].sum()), 1e-3)
     r, t, k = plan_level(strata=m, hashed=labels.shape[1], sizes=sizes, cost=cost,
                          budget=_PLAN_SHARE * workers * max(left(), 0.0), done=int(counter.exact.sum()),
