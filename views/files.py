@@ -53,22 +53,25 @@ def load_upload(data: bytes, filename: str, *, layers: bytes | None = None) -> N
             st.session_state["load_warning"] = (
                 f"{filename} is not the network the link names (its fingerprint is {fingerprint(ckpt.net)}, the "
                 f"link's is {wanted}): it is shown, but it is not the network the link was made from.")
-        problem = recipe_problem(provenance, groups=("data",))
+        problem = recipe_problem(provenance) or recipe_problem(provenance, groups=("data",))
         if problem:
             st.session_state["load_warning"] = (
-                f"{filename} records how it was made, but one field is not usable ({problem}): its data "
-                "settings are ignored.")
-        show_network(ckpt.net, f"uploaded: {filename}", provenance, ckpt.box, keep_view=same)
+                f"{filename} records how it was made, but one field is not usable ({problem}): the settings "
+                "it records are not used.")
+        show_network(ckpt.net, f"uploaded: {filename}", provenance, ckpt.box, keep_view=same,
+                     keep_data=bool(problem))
         if same:
             st.session_state["load_info"] = f"{filename} is the network the link names: shown with the link's view."
     except ExplorerError as exc:
         st.session_state["load_error"] = str(exc)
 
 
-def show_network(net: Network, source: str, provenance: dict, box, *, keep_view: bool = False) -> None:
+def show_network(net: Network, source: str, provenance: dict, box, *, keep_view: bool = False,
+                 keep_data: bool = False) -> None:
     """Put a loaded network on screen (a 2-D slice when it has more than 2 inputs), named for links.
 
     keep_view : keep the map's domain and the data settings (the link's view) instead of the file's
+    keep_data : keep the data settings (the file's record of them is not usable)
     """
     n0 = net.n_inputs
     if n0 < 2:
@@ -80,7 +83,8 @@ def show_network(net: Network, source: str, provenance: dict, box, *, keep_view:
         if not keep_view:
             if box is not None:
                 st.session_state.update(SETTING["domain"].session(np.asarray(box).reshape(-1).tolist()))
-            apply_fields(made_with(provenance, groups=("data",)))
+            if not keep_data:
+                apply_fields(made_with(provenance, groups=("data",)))
         return
     name = provenance.get("file", "the network")
     if _open_on_images(replace(shown, full_net=net), name):
@@ -108,7 +112,7 @@ def open_link(value: str) -> None:
         show_network(net, f"from the link: network {fp} ({net.architecture})",
                      {"file": "the link's network", "fingerprint": fp}, None, keep_view=True)
     except ExplorerError as exc:
-        st.session_state["load_error"] = str(exc)
+        st.session_state.setdefault("url_warnings", []).append(f"the network it carries cannot be shown: {exc}")
 
 
 def _load(data: bytes, filename: str, activation: str | None, layers: bytes | None):

@@ -175,7 +175,8 @@ class LiveRun:
     (:meth:`drawn`) and a chunk takes at least FRAME_SECONDS, so a run shows about FRAMES_PER_RUN frames
     however fast it trains, and drawing never competes with training for the interpreter.  A played chunk ends
     after FRAME_MAX_SECONDS, so a slow run shows a frame at least that often.  Pause takes effect before the next
-    epoch.  With a ``budget`` (seconds), playing pauses once the run has trained that long (``over_budget``).
+    epoch.  With a ``budget`` (seconds), playing pauses once the run has trained that long after building its network
+    (``over_budget``).
 
     Attributes (read from the script thread)
     ----------------------------------------
@@ -188,7 +189,7 @@ class LiveRun:
     def __init__(self, dataset: Dataset, config: TrainConfig, *, play: bool, animate: bool = True,
                  budget: float | None = None) -> None:
         self.dataset, self.config, self.animate, self.budget = dataset, config, animate, budget
-        self.over_budget = False
+        self.over_budget, self._built = False, 0.0
         self.chunk = max(1, math.ceil(config.epochs / FRAMES_PER_RUN))
         self.frame: Frame | None = None
         self.state, self.error = "starting", ""
@@ -261,6 +262,7 @@ class LiveRun:
                 self._trainer = trainer = Trainer(self.dataset, self.config)
                 self._publish(trainer)
             self._rest()
+            self._built = self.seconds  # the budget counts training, not building (or importing torch)
             while not self._stop.is_set() and not trainer.done:
                 if not self._playing and self._steps == 0:
                     self.state = "paused"
@@ -293,7 +295,7 @@ class LiveRun:
 
     def _spent(self) -> bool:
         """Pause a played run once it has trained for its budget (once: Play then goes on without one)."""
-        if self.budget is None or self.seconds < self.budget:
+        if self.budget is None or self.seconds - self._built < self.budget:
             return False
         self._playing, self.over_budget, self.budget = False, True, None
         return True

@@ -21,7 +21,8 @@ from .context import OnScreen, training_summary
 from .jobs import LiveRun
 from .state import train_config
 
-__all__ = ["KEY", "POLL_SECONDS", "LINK_SECONDS", "current", "playing", "busy", "start", "adopt", "controls", "status", "warm_up"]
+__all__ = ["KEY", "POLL_SECONDS", "LINK_SECONDS", "current", "playing", "busy", "start", "adopt", "controls", "status",
+           "warm_up"]
 
 KEY = "live_run"
 POLL_SECONDS = 0.35  # the page asks for a new frame this often while a run plays

@@ -92,9 +92,9 @@ def read_link(text: str) -> tuple[str, Network | None]:
         raise ExplorerError(f"has widths {widths_text[:40]!r}; they must be 2–{_MAX_LAYERS + 1} numbers like 2-16-1")
     widths = [int(p) for p in parts]
     n_parameters = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
-    if min(widths) < 1 or n_parameters > MAX_LINK_PARAMETERS:
-        raise ExplorerError(f"has widths {widths_text!r}: a link carries 1 to {MAX_LINK_PARAMETERS} parameters "
-                            f"in layers of at least one unit")
+    if widths[0] < 2 or min(widths) < 1 or n_parameters > MAX_LINK_PARAMETERS:
+        raise ExplorerError(f"has widths {widths_text!r}: a link carries up to {MAX_LINK_PARAMETERS} parameters "
+                            f"of a network with at least 2 inputs and one unit per layer")
     if not _B64.fullmatch(weights) or len(weights) != -(-8 * n_parameters * 4 // 3):
         raise ExplorerError(f"does not hold the {n_parameters} weights of a {widths_text} network")
     try:

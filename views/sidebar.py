@@ -44,7 +44,7 @@ def render() -> None:
             st.warning(f"Link: {warning}")
         wanted = st.session_state.get("link_wanted")
         if wanted:
-            st.info(f"This link shows an uploaded network (fingerprint {wanted}) too large to travel in a link: "
+            st.info(f"This link shows an uploaded network (fingerprint {wanted}) whose weights it does not carry: "
                     "upload its file under Load and save to see it. Until then the map shows the example network.")
         shown = session.on_screen()
         st.markdown(f"**{shown.original.architecture}** · {shown.source}")

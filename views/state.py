@@ -31,8 +31,8 @@ from .codec import DEFAULT, Box, Choice, Flag, LayerSet, LearningRate, Number, P
 from .netlink import NetLink
 
 __all__ = ["SETTINGS", "SETTING", "AppState", "to_query", "from_query", "dataset_kwargs", "train_config",
-           "needs_training", "made_with", "recipe_problem", "session_defaults", "session_values", "state_values", "TABS",
-           "TAB_LABELS", "LEARNING_RATES", "COMPARISON", "ALIASES", "MAX_PINNED", "MAX_REGIONS", "MULTICLASS",
+           "needs_training", "made_with", "recipe_problem", "session_defaults", "session_values", "state_values",
+           "TABS", "TAB_LABELS", "LEARNING_RATES", "COMPARISON", "ALIASES", "MAX_PINNED", "MAX_REGIONS", "MULTICLASS",
            "HIGHER_DATA", "HIGHER_DATA_LABELS", "SLICE_CERTIFIERS"]
 
 LEARNING_RATES = (1e-5, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # TF Playground's choices
