@@ -4,7 +4,8 @@ Outputs: for 2 classes the network has **one logit** f(x) (class 1 iff f(x) > 0,
 binary cross-entropy on the logit), so the decision boundary is the zero set of the output affine map
 in each region; for K > 2 classes it has K logits (class = argmax, cross-entropy).  :func:`predict`
 applies this rule.  Training runs in float32 on one thread with seeded initialisation and shuffling,
-so a configuration and a dataset determine the weights bit for bit.
+so on one machine (one torch build and CPU) a configuration and a dataset determine the weights bit for
+bit; another CPU or torch build may round differently, so a link reproduces the recipe, not every last bit.
 """
 
 from __future__ import annotations
