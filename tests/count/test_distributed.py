@@ -150,6 +150,17 @@ def test_mipbound_on_the_cluster_gives_the_local_process_pools_result(cluster):
     assert set(cluster.client.run(_setups_here).values()) == {1}                    # setup once per worker
 
 
+def test_strata_mode_on_the_cluster_counts_every_stratum(cluster):
+    """MIPBound's default (strata) mode sends its splits and counts to the Dask pool; with time to spare its
+    certain part is the exact count."""
+    pool = cluster.as_pool(setup=pin_one_thread)
+    net = HELD_OUT[1]
+    res = mipbound(net, BOX, time_limit=20, seed=3, options=MipBoundOptions(strata_target=32, trials=4),
+                   executor=pool)
+    assert res.mode == "strata" and res.status == "complete" and res.strata >= 16 and res.trials == 4
+    assert res.certain_lower_bound == 6341
+
+
 def test_count_scheduler_option_uses_the_cluster(cluster, tmp_path, capfd):
     from explorer.__main__ import main
     from explorer.io import save_checkpoint
