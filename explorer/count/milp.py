@@ -23,7 +23,7 @@ import highspy
 import numpy as np
 
 from ..errors import ExplorerError
-from ..net import Network
+from ..net import Network, as_box  # as_box: re-exported for the counting modules
 from ..tolerance import INT_TOL, MARGIN_TOL as TOL
 
 __all__ = ["TOL", "MARGINS", "TIGHTENINGS", "as_box", "UnitBounds", "unit_bounds", "ReluMilp", "build_milp"]
@@ -33,20 +33,6 @@ __all__ = ["TOL", "MARGINS", "TIGHTENINGS", "as_box", "UnitBounds", "unit_bounds
 MARGINS = ("both", "active", "none")
 TIGHTENINGS = ("none", "lp", "milp")
 _INF = highspy.kHighsInf
-
-
-def as_box(box, n_inputs: int) -> np.ndarray:
-    """The box [ℓ, u] ⊂ ℝ^{n0} as a (n0, 2) array from (LO, HI), 2·n0 numbers or an (n0, 2) array."""
-    arr = np.asarray(box, dtype=np.float64)
-    if arr.size == 2 and n_inputs != 1:
-        arr = np.tile(arr.reshape(1, 2), (n_inputs, 1))
-    if arr.size != 2 * n_inputs:
-        raise ExplorerError(f"the box needs LO HI or {2 * n_inputs} numbers (LO HI per input) for a "
-                            f"{n_inputs}-input network; got {arr.size}.")
-    arr = arr.reshape(n_inputs, 2)
-    if not np.isfinite(arr).all() or not (arr[:, 0] < arr[:, 1]).all():
-        raise ExplorerError(f"every box interval must be finite with LO < HI; got {arr.tolist()}.")
-    return arr
 
 
 @dataclass(frozen=True)
