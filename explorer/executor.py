@@ -124,7 +124,7 @@ class DaskExecutor(Executor):
         self._lost: list[str] = []
         self._tags: dict = {}
         self._pending = as_completed([], with_results=False)
-        self._checked = time.monotonic()
+        self._checked, self._closed = time.monotonic(), False
 
     def submit(self, fn, *args, tag=None, key: str | None = None) -> None:
         future = self.client.submit(run_task, fn, *args, key=key, retries=self.retries, pure=False)
@@ -149,7 +149,8 @@ class DaskExecutor(Executor):
         self._watch_workers(force=True)
 
     def events(self) -> tuple[str, ...]:
-        self._watch_workers(force=True)
+        if not self._closed:                    # after close(), what was noted while open
+            self._watch_workers(force=True)
         return tuple(self._lost)
 
     def as_pool(self, *, setup=None) -> "TaskPool":
@@ -161,6 +162,7 @@ class DaskExecutor(Executor):
         return TaskPool(submit, n_workers=self.n_workers)
 
     def close(self) -> None:
+        self._closed = True
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()

@@ -111,3 +111,4 @@ def test_no_worker_seems_to_leave_while_the_client_refreshes_its_cached_schedule
                 assert ex.events() == ()
             assert sorted(o.value for o in ex.outcomes()) == sorted(x * x for x in range(150))
             assert ex.events() == ()
+        assert ex.events() == ()                                # and after closing, what was noted while open
