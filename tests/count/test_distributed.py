@@ -191,4 +191,5 @@ def test_a_killed_worker_is_replaced_and_its_task_rerun(cluster, serial_counts):
     result = count_distributed(LARGER, BOX, executor=cluster, slice_seconds=0.1, progress=kill_one_worker)
     assert killed and result.count.status == "exact"
     assert as_set(result.count.patterns) == as_set(serial_counts[id(LARGER)].patterns)
-    assert any(killed[0] in event and "left during the run" in event for event in result.events)
+    assert len(result.events) == 1 and killed[0] in result.events[0] and "left during the run" in result.events[0]
+    assert "its process exited or was killed" in result.events[0]                 # and why
