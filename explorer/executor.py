@@ -14,7 +14,9 @@ and :meth:`Executor.as_pool` gives the same workers as a concurrent.futures-styl
 Every task runs with one BLAS thread (threadpoolctl).  On Dask, a task that raises is retried ``retries``
 times, and a task whose worker dies is rescheduled on another worker (Dask gives up after the scheduler's
 ``allowed-failures``); the outcome then carries the error instead of a value, and :meth:`events` lists the
-workers that left during the run.
+workers that left during the run with the scheduler's record of why (a killed process, a memory restart, missed
+heartbeats).  The workers present are asked of the scheduler each time, never read from the client's cached
+scheduler info (see :func:`worker_addresses`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from .errors import ExplorerError
 
 __all__ = ["Outcome", "Executor", "SerialExecutor", "DaskExecutor", "TaskPool", "open_executor", "describe_scheduler",
-           "run_task"]
+           "run_task", "worker_addresses"]
 
 _TCP = re.compile(r"^tcp://[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 MAX_LOCAL_WORKERS = 256
@@ -115,14 +117,14 @@ class DaskExecutor(Executor):
         from distributed import as_completed
 
         self.client, self.cluster, self.retries = client, cluster, retries
-        workers = client.scheduler_info(n_workers=-1)["workers"]
+        workers = worker_addresses(client)
         self.n_workers = len(workers)
         self.description = description or f"Dask at {client.scheduler.address} ({self.n_workers} workers)"
         self._known = set(workers)
         self._lost: list[str] = []
         self._tags: dict = {}
         self._pending = as_completed([], with_results=False)
-        self._checked = time.monotonic()
+        self._checked, self._closed = time.monotonic(), False
 
     def submit(self, fn, *args, tag=None, key: str | None = None) -> None:
         future = self.client.submit(run_task, fn, *args, key=key, retries=self.retries, pure=False)
@@ -147,6 +149,8 @@ class DaskExecutor(Executor):
         self._watch_workers(force=True)
 
     def events(self) -> tuple[str, ...]:
+        if not self._closed:                    # after close(), what was noted while open
+            self._watch_workers(force=True)
         return tuple(self._lost)
 
     def as_pool(self, *, setup=None) -> "TaskPool":
@@ -158,22 +162,24 @@ class DaskExecutor(Executor):
         return TaskPool(submit, n_workers=self.n_workers)
 
     def close(self) -> None:
+        self._closed = True
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
 
     def _watch_workers(self, *, force: bool = False) -> None:
-        """Note workers that left (at most once a second: the query is a round trip to the scheduler)."""
+        """Note workers that left, and why (at most once a second: the query is a round trip to the scheduler)."""
         if not force and time.monotonic() - self._checked < 1.0:
             return
         self._checked = time.monotonic()
         try:
-            now = set(self.client.scheduler_info(n_workers=-1)["workers"])
+            now = worker_addresses(self.client)
         except OSError:
             return
         for address in sorted(self._known - now):
-            self._lost.append(f"worker {address} left during the run; its unfinished tasks were rescheduled")
-        self._known = (self._known & now) | now
+            self._lost.append(f"worker {address} left during the run ({_why_it_left(self.client, address)}); its "
+                              "unfinished tasks were rescheduled")
+        self._known = now
 
 
 class TaskPool:
@@ -224,7 +230,7 @@ def open_executor(scheduler: str | None = None, *, retries: int = 2, timeout: fl
     except (OSError, TimeoutError) as exc:
         raise ExplorerError(f"no Dask scheduler answered at {scheduler} ({_one_line(exc)}); start one with "
                             "`dask scheduler` and workers with `dask worker`, or use --scheduler local:N.") from None
-    if not client.scheduler_info(n_workers=-1)["workers"]:
+    if not worker_addresses(client):
         client.close()
         raise ExplorerError(f"the Dask scheduler at {scheduler} has no workers; start some with "
                             f"`dask worker {scheduler} --nthreads 1`.")
@@ -245,6 +251,16 @@ def describe_scheduler(scheduler: str | None) -> tuple[str, int]:
     if _TCP.match(scheduler):
         return "remote", 0
     raise ExplorerError(f"unknown scheduler {scheduler!r}; use serial, local, local:N or tcp://HOST:PORT.")
+
+
+def worker_addresses(client) -> set[str]:
+    """The addresses of the workers the scheduler knows now, asked of the scheduler itself.
+
+    Not ``client.scheduler_info()``: that returns the client's cached copy, which the client's periodic refresh
+    (every ``distributed.client.scheduler-info-interval``) replaces with one that lists no workers, so that a
+    call racing with a refresh would see every worker gone.
+    """
+    return set(client.sync(client.scheduler.identity)["workers"])
 
 
 def run_task(fn, *args):
@@ -303,6 +319,31 @@ def _worker_address() -> str:
         return get_worker().address
     except (ImportError, ValueError):
         return "this process"
+
+
+_STIMULI = {"handle-worker-cleanup": "its connection to the scheduler closed",
+            "worker-send-comm-fail": "the scheduler could not reach it",
+            "check-worker-ttl": "it sent no heartbeat within the scheduler's worker-ttl",
+            "retire-workers": "the cluster retired it", "restart": "the cluster restarted it"}
+
+
+def _why_it_left(client, address: str) -> str:
+    """The scheduler's record of why a worker left: a memory restart by its nanny, the reason the worker gave
+    when closing, or how the scheduler noticed (a closed connection means the process exited or was killed)."""
+    try:
+        memory = [m for _, m in client.get_events("worker-restart-memory") if isinstance(m, dict) and
+                  m.get("worker") == address]
+        own = [m for _, m in client.get_events(address) if isinstance(m, dict)]
+    except OSError:
+        return "no reason recorded"
+    if memory:
+        return f"its nanny restarted it at {memory[-1].get('rss', 0) / 2 ** 30:.1f} GiB, past its memory limit"
+    closing = [str(m.get("reason")) for m in own if m.get("action") == "closing-worker"]
+    stimulus = next((str(m.get("stimulus_id", "")) for m in reversed(own) if m.get("action") == "remove-worker"), "")
+    how = next((text for prefix, text in _STIMULI.items() if stimulus.startswith(prefix)), "no reason recorded")
+    if closing:
+        return f"{how}; the worker said: {closing[-1]}"
+    return how + (": its process exited or was killed" if stimulus.startswith("handle-worker-cleanup") else "")
 
 
 def _one_line(exc: BaseException | None) -> str:

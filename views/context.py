@@ -39,6 +39,7 @@ class OnScreen:
     anchors : (3, 2) plane coordinates of the slice's points p0, p1, p2, or None
     train_result : the training run of this session that made it, or None
     train_dataset : the data of that run, or None
+    link : what a link must say to show it, when no setting remakes it (an upload): views.netlink's text
     """
 
     net: Network
@@ -49,6 +50,7 @@ class OnScreen:
     anchors: np.ndarray | None = None
     train_result: TrainResult | None = None
     train_dataset: Dataset | None = None
+    link: str = ""
 
     @property
     def original(self) -> Network:

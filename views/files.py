@@ -21,10 +21,11 @@ from explorer.plane.regions import plane_through
 from . import slice as data_slice
 from .context import HASH_FUNCS, OnScreen
 from .higher import SOURCES, VIEWS
+from .netlink import fingerprint, link_text, read_link
 from .session import apply_fields, on_screen, set_on_screen
-from .state import SETTING, TAB_LABELS, made_with
+from .state import SETTING, TAB_LABELS, made_with, recipe_problem
 
-__all__ = ["load_upload", "controls"]
+__all__ = ["load_upload", "show_network", "open_link", "controls"]
 
 IMAGE_SHAPES = ((1, 8, 8),)  # input shapes tried for a TorchScript file that does not record its own
 _STATE_DICT_ACTIVATIONS = ("auto", "relu", "leaky_relu:0.01", "leaky_relu:0.1", "leaky_relu:0.2")
@@ -37,36 +38,81 @@ def load_upload(data: bytes, filename: str, *, layers: bytes | None = None) -> N
     TorchScript/ONNX file).  Networks with more than 2 inputs are shown as the 2-D slice through three points:
     three test images of the matching data for a network on images (then the Higher dimensions tab opens on
     that slice), else p0 = the centre of their box or the origin, p1 = p0 + e1, p2 = p0 + e2, which the
-    Load section lets the user change.
+    Load section lets the user change.  When a link asked for a file, the file is compared with the network
+    it names: the same network keeps the link's view; another one is shown with a warning.
     """
-    st.session_state.pop("load_error", None)
-    st.session_state.pop("load_info", None)
+    for key in ("load_error", "load_info", "load_warning"):
+        st.session_state.pop(key, None)
     choice = st.session_state.get("load_activation", "auto")
     try:
         ckpt, guessed = _load(data, filename, None if choice == "auto" else choice, layers)
         provenance = {**ckpt.provenance, "file": filename, **guessed}
-        net, n0 = ckpt.net, ckpt.net.n_inputs
-        if n0 < 2:
-            raise ExplorerError(f"{filename} takes {n0} input; the region map needs 2 inputs (or more, "
-                                "through a 2-D slice).")
-        shown = OnScreen(net, f"uploaded: {filename}", provenance, ckpt.box)
-        if n0 == 2:
-            set_on_screen(shown)
-            if ckpt.box is not None:
-                st.session_state.update(SETTING["domain"].session(ckpt.box.reshape(-1).tolist()))
-            apply_fields(made_with(provenance, groups=("data",)))
-            return
-        if _open_on_images(replace(shown, full_net=net), filename):
-            return
-        centre = ckpt.box.mean(axis=1) if ckpt.box is not None else np.zeros(n0)
-        eye = np.eye(n0)
-        points = (centre, centre + eye[0], centre + eye[1])
-        _set_slice(replace(shown, full_net=net), points)
-        st.session_state["load_info"] = (
-            f"{filename} takes {n0} inputs, so the map shows the 2-D slice through p0, p1, p2 "
-            f"({', '.join(_fmt(p) for p in points)}); change the points under Load and save.")
+        wanted = st.session_state.get("link_wanted")
+        same = wanted is not None and fingerprint(ckpt.net) == wanted
+        if wanted is not None and not same:
+            st.session_state["load_warning"] = (
+                f"{filename} is not the network the link names (its fingerprint is {fingerprint(ckpt.net)}, the "
+                f"link's is {wanted}): it is shown, but it is not the network the link was made from.")
+        problem = recipe_problem(provenance) or recipe_problem(provenance, groups=("data",))
+        if problem:
+            st.session_state["load_warning"] = (
+                f"{filename} records how it was made, but one field is not usable ({problem}): the settings "
+                "it records are not used.")
+        show_network(ckpt.net, f"uploaded: {filename}", provenance, ckpt.box, keep_view=same,
+                     keep_data=bool(problem))
+        if same:
+            st.session_state["load_info"] = f"{filename} is the network the link names: shown with the link's view."
     except ExplorerError as exc:
         st.session_state["load_error"] = str(exc)
+
+
+def show_network(net: Network, source: str, provenance: dict, box, *, keep_view: bool = False,
+                 keep_data: bool = False) -> None:
+    """Put a loaded network on screen (a 2-D slice when it has more than 2 inputs), named for links.
+
+    keep_view : keep the map's domain and the data settings (the link's view) instead of the file's
+    keep_data : keep the data settings (the file's record of them is not usable)
+    """
+    n0 = net.n_inputs
+    if n0 < 2:
+        raise ExplorerError(f"{provenance.get('file', 'the network')} takes {n0} input; the region map needs "
+                            "2 inputs (or more, through a 2-D slice).")
+    shown = OnScreen(net, source, provenance, box, link=link_text(net))
+    if n0 == 2:
+        set_on_screen(shown)
+        if not keep_view:
+            if box is not None:
+                st.session_state.update(SETTING["domain"].session(np.asarray(box).reshape(-1).tolist()))
+            if not keep_data:
+                apply_fields(made_with(provenance, groups=("data",)))
+        return
+    name = provenance.get("file", "the network")
+    if _open_on_images(replace(shown, full_net=net), name):
+        return
+    centre = box.mean(axis=1) if box is not None else np.zeros(n0)
+    eye = np.eye(n0)
+    points = (centre, centre + eye[0], centre + eye[1])
+    _set_slice(replace(shown, full_net=net), points)
+    st.session_state["load_info"] = (
+        f"{name} takes {n0} inputs, so the map shows the 2-D slice through p0, p1, p2 "
+        f"({', '.join(_fmt(p) for p in points)}); change the points under Load and save.")
+
+
+def open_link(value: str) -> None:
+    """Show the network a link names: from its weights when it carries them (checked by its fingerprint),
+    else nothing changes and the page asks for its file (``link_wanted``: the fingerprint a file must have)."""
+    try:
+        fp, net = read_link(value)
+    except ExplorerError:
+        return  # from_query has already refused the value with a warning
+    if net is None:
+        st.session_state["link_wanted"] = fp
+        return
+    try:
+        show_network(net, f"from the link: network {fp} ({net.architecture})",
+                     {"file": "the link's network", "fingerprint": fp}, None, keep_view=True)
+    except ExplorerError as exc:
+        st.session_state.setdefault("url_warnings", []).append(f"the network it carries cannot be shown: {exc}")
 
 
 def _load(data: bytes, filename: str, activation: str | None, layers: bytes | None):
@@ -143,6 +189,8 @@ def controls() -> None:
                  help="Only state_dicts lack it; other formats record their own.")
     if "load_error" in st.session_state:
         st.error(st.session_state["load_error"])
+    if "load_warning" in st.session_state:
+        st.warning(st.session_state["load_warning"])
     if "load_info" in st.session_state:
         st.info(st.session_state["load_info"])
     shown = on_screen()

@@ -31,6 +31,7 @@ __all__ = ["Job", "show_job", "start_training", "adopt_training", "Frame", "Live
 FRAMES_PER_RUN = 40  # a played run advances in about this many chunks of epochs, one frame each
 FRAME_SECONDS = 0.3  # while animating, a chunk takes at least this long, so every frame can be seen
 FRAME_WAIT = 1.0  # while animating, the next chunk waits at most this long for the page to draw the last frame
+FRAME_MAX_SECONDS = 1.0  # while playing, a chunk ends after this long, so a slow run still shows its progress
 
 
 class Job:
@@ -172,18 +173,23 @@ class LiveRun:
     The thread trains one chunk of ``chunk`` epochs at a time and publishes a :class:`Frame` after each;
     while playing with ``animate`` it then waits (up to FRAME_WAIT) until the page has drawn that frame
     (:meth:`drawn`) and a chunk takes at least FRAME_SECONDS, so a run shows about FRAMES_PER_RUN frames
-    however fast it trains, and drawing never competes with training for the interpreter.  Pause takes effect
-    before the next epoch.
+    however fast it trains, and drawing never competes with training for the interpreter.  A played chunk ends
+    after FRAME_MAX_SECONDS, so a slow run shows a frame at least that often.  Pause takes effect before the next
+    epoch.  With a ``budget`` (seconds), playing pauses once the run has trained that long after building its network
+    (``over_budget``).
 
     Attributes (read from the script thread)
     ----------------------------------------
     frame : the latest Frame (None until the network is built);  state : "starting", "playing", "paused",
     "done" or "failed";  error : message of a failure;  seconds : wall time spent training so far, start-up
-    (building the network, importing torch) included, pauses excluded
+    (building the network, importing torch) included, pauses excluded;  over_budget : True once the budget
+    paused the run (the page sets it back once it has said so)
     """
 
-    def __init__(self, dataset: Dataset, config: TrainConfig, *, play: bool, animate: bool = True) -> None:
-        self.dataset, self.config, self.animate = dataset, config, animate
+    def __init__(self, dataset: Dataset, config: TrainConfig, *, play: bool, animate: bool = True,
+                 budget: float | None = None) -> None:
+        self.dataset, self.config, self.animate, self.budget = dataset, config, animate, budget
+        self.over_budget, self._built = False, 0.0
         self.chunk = max(1, math.ceil(config.epochs / FRAMES_PER_RUN))
         self.frame: Frame | None = None
         self.state, self.error = "starting", ""
@@ -256,6 +262,7 @@ class LiveRun:
                 self._trainer = trainer = Trainer(self.dataset, self.config)
                 self._publish(trainer)
             self._rest()
+            self._built = self.seconds  # the budget counts training, not building (or importing torch)
             while not self._stop.is_set() and not trainer.done:
                 if not self._playing and self._steps == 0:
                     self.state = "paused"
@@ -267,8 +274,9 @@ class LiveRun:
                 self._steps = max(0, self._steps - 1) if stepping else self._steps
                 self._began = began = time.perf_counter()
                 with self._lock:
-                    trainer.run(self.chunk, should_stop=lambda: self._stop.is_set() or (
-                        not stepping and not self._playing))
+                    trainer.run(self.chunk, should_stop=lambda: self._stop.is_set() or (not stepping and (
+                        not self._playing or time.perf_counter() - began > FRAME_MAX_SECONDS
+                        or self._spent())))
                     self._drawn.clear()
                     self._publish(trainer)
                     self._training = False
@@ -284,6 +292,13 @@ class LiveRun:
         finally:
             self._training = False
             self._rest()
+
+    def _spent(self) -> bool:
+        """Pause a played run once it has trained for its budget (once: Play then goes on without one)."""
+        if self.budget is None or self.seconds - self._built < self.budget:
+            return False
+        self._playing, self.over_budget, self.budget = False, True, None
+        return True
 
     def _rest(self) -> None:
         """End a busy spell: add its time to the total."""

@@ -21,10 +21,12 @@ from .context import OnScreen, training_summary
 from .jobs import LiveRun
 from .state import train_config
 
-__all__ = ["KEY", "POLL_SECONDS", "current", "playing", "busy", "start", "adopt", "controls", "status", "warm_up"]
+__all__ = ["KEY", "POLL_SECONDS", "LINK_SECONDS", "current", "playing", "busy", "start", "adopt", "controls", "status",
+           "warm_up"]
 
 KEY = "live_run"
 POLL_SECONDS = 0.35  # the page asks for a new frame this often while a run plays
+LINK_SECONDS = 30.0  # a run a link starts plays this long on its own, then pauses until the user presses Play
 
 
 def current() -> LiveRun | None:
@@ -44,10 +46,11 @@ def busy() -> bool:
     return run is not None and run.busy
 
 
-def start(*, play: bool = True, animate: bool | None = None) -> None:
+def start(*, play: bool = True, animate: bool | None = None, budget: float | None = None) -> None:
     """A new run from the data and training settings (the old one is dropped); errors become a message.
 
     animate : pace the run to be watched (default: the session's "Animate training" setting)
+    budget : seconds the run may play before it pauses and says so (None: until it ends)
     """
     st.session_state.pop("train_message", None)
     try:
@@ -60,7 +63,7 @@ def start(*, play: bool = True, animate: bool | None = None) -> None:
     if old is not None:
         old.close()
     animate = bool(st.session_state["s_animate"]) if animate is None else animate
-    st.session_state[KEY] = LiveRun(dataset, config, play=play, animate=animate)
+    st.session_state[KEY] = LiveRun(dataset, config, play=play, animate=animate, budget=budget)
     st.session_state.pop("live_adopted", None)
 
 
@@ -85,6 +88,11 @@ def adopt() -> None:
     acc = next((a for a in result.history["test_acc"][-1:] + result.history["train_acc"][-1:] if a is not None), None)
     st.session_state["train_message"] = ("ok", training_summary(result) + ("" if acc is None else
                                                                            f" · accuracy {acc:.0%}"))
+    if run.over_budget and not run.finished:
+        run.over_budget = False  # said once
+        st.session_state["train_message"] = ("info", (
+            f"The link's training paused after {run.seconds:.0f} s at epoch {epoch} of {run.config.epochs} (a link "
+            f"trains for at most {LINK_SECONDS:.0f} s on its own): press Play to go on, or change the settings."))
 
 
 def controls(*, where=None) -> bool:

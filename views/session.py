@@ -5,7 +5,8 @@ the table: ``"s_" + name`` for most, ``s_layers`` / ``s_units_i`` for hidden, ``
 ``pinned``); the tab and the preset are read from the tabs and the Teach tab's widgets.  The network on screen
 is an :class:`~views.context.OnScreen` under ``"on_screen"``.  A session starts on the shipped example, then
 on the state of the URL's query parameters; every run writes the view back into the URL, so a link
-reproduces it (a link whose data or training settings differ from the example's retrains deterministically).
+reproduces it (a link whose data or training settings differ from the example's retrains deterministically;
+a link made after an upload names that network instead: :mod:`views.netlink`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def init() -> None:
         state, warnings = from_query(params)
         apply_state(state)
         ss["url_warnings"], ss["url_train"] = warnings, needs_training(state)
+        if state.net:
+            ss["url_net"] = state.net  # shown (or asked for) by views.files.open_link
 
 
 def on_screen() -> OnScreen:
@@ -55,8 +58,9 @@ def on_screen() -> OnScreen:
 
 
 def set_on_screen(shown: OnScreen) -> None:
-    """Put a network on screen."""
+    """Put a network on screen (the network a link asked a file for is no longer awaited)."""
     st.session_state["on_screen"] = shown
+    st.session_state.pop("link_wanted", None)
 
 
 def apply_fields(values: dict) -> None:
@@ -93,12 +97,16 @@ def app_state() -> AppState:
     """The shareable state of the session: the view's settings and the settings that made the network.
 
     For a network trained here (or the example) the data and training fields are those it was made with,
-    so a link reproduces the network on screen, not sliders moved since.
+    so a link reproduces the network on screen, not sliders moved since.  An uploaded network is named by
+    ``net`` (its fingerprint, and its weights when small), as is the one a link asked a file for while the
+    page waits for it.
     """
     values = state_values(st.session_state)
     shown = on_screen()
-    if shown.full_net is None:
+    wanted = st.session_state.get("link_wanted", "")
+    if shown.full_net is None and not wanted:
         values |= made_with(shown.provenance or {})
+    values["net"] = shown.link or wanted
     values["tab"] = {v: k for k, v in TAB_LABELS.items()}.get(st.session_state.get("app_tab"), "explore")
     values["preset"] = _preset()
     return from_query(values)[0]

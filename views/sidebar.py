@@ -24,8 +24,10 @@ def context() -> ViewContext:
     """Start or continue the session (example, link, finished training) and build the context every tab
     receives, from the settings in session state; call :func:`render` afterwards to draw the controls."""
     session.init()
+    if "url_net" in st.session_state:
+        files.open_link(st.session_state.pop("url_net"))
     if st.session_state.pop("url_train", False):
-        live.start(play=True, animate=False)  # a link reproduces its network as fast as it can
+        live.start(play=True, animate=False, budget=live.LINK_SECONDS)  # a link retrains its network, bounded
     live.adopt()
     net = session.on_screen().net
     st.session_state["s_show_layers"] = [l for l in st.session_state["s_show_layers"] if l < len(net.hidden_widths)]
@@ -40,6 +42,10 @@ def render() -> None:
     with st.sidebar:
         for warning in st.session_state.pop("url_warnings", []):
             st.warning(f"Link: {warning}")
+        wanted = st.session_state.get("link_wanted")
+        if wanted:
+            st.info(f"This link shows an uploaded network (fingerprint {wanted}) whose weights it does not carry: "
+                    "upload its file under Load and save to see it. Until then the map shows the example network.")
         shown = session.on_screen()
         st.markdown(f"**{shown.original.architecture}** · {shown.source}")
         with st.expander("Network and training", expanded=True):
@@ -48,7 +54,7 @@ def render() -> None:
             _data_controls(classroom)
         with st.expander("View", expanded=not classroom):
             _view_controls(shown, classroom)
-        with st.expander("Load and save", expanded=False):
+        with st.expander("Load and save", expanded=bool(wanted) or "load_warning" in st.session_state):
             files.controls()
         control("classroom")
 
@@ -95,7 +101,7 @@ def _training_controls(classroom: bool) -> None:
               help="Same as ▶ Play above the map: train with these settings and watch the map change.")
     message = st.session_state.get("train_message")
     if message:
-        (st.error if message[0] == "error" else st.success)(message[1])
+        {"error": st.error, "info": st.info}.get(message[0], st.success)(message[1])
 
 
 # ---- view -----------------------------------------------------------------------------------------

@@ -28,10 +28,11 @@ from explorer.train.fit import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, OPTIMIZ
 from explorer.train.presets import parse_spec
 
 from .codec import DEFAULT, Box, Choice, Flag, LayerSet, LearningRate, Number, Points, Spec, Widths
+from .netlink import NetLink
 
 __all__ = ["SETTINGS", "SETTING", "AppState", "to_query", "from_query", "dataset_kwargs", "train_config",
-           "needs_training", "made_with", "session_defaults", "session_values", "state_values", "TABS",
-           "TAB_LABELS", "LEARNING_RATES", "COMPARISON", "ALIASES", "MAX_PINNED", "MAX_REGIONS", "MULTICLASS",
+           "needs_training", "made_with", "recipe_problem", "session_defaults", "session_values", "state_values",
+           "TABS", "TAB_LABELS", "LEARNING_RATES", "COMPARISON", "ALIASES", "MAX_PINNED", "MAX_REGIONS", "MULTICLASS",
            "HIGHER_DATA", "HIGHER_DATA_LABELS", "SLICE_CERTIFIERS"]
 
 LEARNING_RATES = (1e-5, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # TF Playground's choices
@@ -111,6 +112,8 @@ SETTINGS = (
     Spec(name="preset", default="", parser=_preset, blank=("", COMPARISON), key=None,
          label="Classic construction (a preset spec such as 'sawtooth:4', or init_vs_trained)"),
     Choice(name="tab", default=TABS[0], choices=TABS, labels=TAB_LABELS, key=None, label="Tab"),
+    # the network, when no setting remakes it (an upload): its fingerprint, and its weights when small
+    NetLink(name="net", default="", group="network", key=None, label="Uploaded network"),
     # the session's own settings (not in links)
     Number(name="max_regions", default=MAX_REGIONS, shared=False, lo=1_000, hi=1_000_000, integer=True,
            step=10_000, widget="number", label="Region budget", help="Enumeration stops beyond this many regions."),
@@ -219,33 +222,56 @@ def train_config(state: AppState, *, snapshot_every: int = 0) -> TrainConfig:
 
 
 def needs_training(state: AppState) -> bool:
-    """True if the state's data or training settings differ from the defaults (the shipped example's)."""
-    return any(getattr(state, s.name) != s.default for s in _SHARED if s.group in ("data", "training")
-               and (s.name != "alpha" or state.activation == "leaky_relu"))
+    """True if the state's data or training settings differ from the defaults (the shipped example's) and it
+    names no uploaded network (whose link shows that network, never one trained from the settings)."""
+    return not state.net and any(
+        getattr(state, s.name) != s.default for s in _SHARED if s.group in ("data", "training")
+        and (s.name != "alpha" or state.activation == "leaky_relu"))
 
 
 def made_with(provenance: dict, *, groups: tuple[str, ...] = ("data", "training")) -> dict:
     """The settings {name: value} of ``groups`` that a provenance records (as training_provenance writes it).
 
-    Empty unless the record holds every group asked for, on planar data.  A run stopped after k epochs is
-    recorded with epochs=k: the first k epochs of a run are a run of k epochs, with the same weights.
+    Empty unless the record holds every group asked for, on planar data, with every field valid
+    (:func:`recipe_problem` says what is wrong).  A run stopped after k epochs is recorded with epochs=k: the
+    first k epochs of a run are a run of k epochs, with the same weights.
     """
+    return _recipe(provenance, groups)[0]
+
+
+def recipe_problem(provenance: dict, *, groups: tuple[str, ...] = ("data", "training")) -> str | None:
+    """Why the settings a provenance records cannot be used (one phrase), or None if they can or it has none."""
+    return _recipe(provenance, groups)[1]
+
+
+def _recipe(provenance: dict, groups: tuple[str, ...]) -> tuple[dict, str | None]:
     data, training = provenance.get("dataset"), provenance.get("training")
     if not isinstance(data, dict) or data.get("dim", 2) != 2:
-        return {}
+        return {}, None
     if "training" in groups and not isinstance(training, dict):
-        return {}
-    out = {s.name: data[s.name] for s in _SHARED if s.group == "data" and s.name in data}
-    out["dataset"] = data.get("name", DATASETS[0])
+        return {}, None
+    raw = {s.name: data[s.name] for s in _SHARED if s.group == "data" and s.name in data}
+    raw["dataset"] = data.get("name")
     if "training" in groups:
-        out |= {s.name: training[s.name] for s in _SHARED if s.group == "training" and s.name in training}
-        out["hidden"] = tuple(training.get("hidden", ()))
+        raw |= {s.name: training[s.name] for s in _SHARED if s.group == "training" and s.name in training}
+        raw["hidden"] = training.get("hidden")
         if training.get("activation") != "leaky_relu":
-            out.pop("alpha", None)  # a ReLU run records alpha 0, which is no slope to offer
-        done = (provenance.get("history") or {}).get("epoch") or []
-        if provenance.get("stopped") and done:
-            out["epochs"] = int(done[-1])
-    return out
+            raw.pop("alpha", None)  # a ReLU run records alpha 0, which is no slope to offer
+        done = (provenance.get("history") or {}).get("epoch") if isinstance(provenance.get("history"), dict) else None
+        if provenance.get("stopped") and isinstance(done, list) and done:
+            raw["epochs"] = done[-1]
+    out = {}
+    for name, value in raw.items():
+        setting = SETTING[name]
+        if value is None:
+            return {}, f"{name} is missing"
+        if isinstance(value, str) and setting.type in (int, float):
+            return {}, f"{name}={str(value)[:40]!r} is not a number"
+        value, problem = setting.coerce(value)
+        if problem or value is DEFAULT:
+            return {}, problem or f"{name} is missing"
+        out[name] = value
+    return out, None
 
 
 def session_defaults() -> dict:

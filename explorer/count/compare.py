@@ -138,6 +138,7 @@ class CountComparison:
                 "log2_probabilistic": mb.log2_probabilistic, "confidence": mb.confidence, "mode": mb.mode,
                 "trials": mb.trials, "k": mb.k, "alpha": mb.alpha, "level": mb.level, "cell_count": mb.cell_count,
                 "levels": list(mb.levels), "counts": list(mb.counts), "pool_size": mb.pool_size,
+                "strata": mb.strata, "offset": mb.offset,
                 "solves": mb.solves, "timeouts": mb.timeouts, "epsilon": mb.epsilon, "n_binaries": mb.n_binaries,
                 "status": mb.status, "seconds": mb.seconds, "label": mb.label},
             "bracket": self.bracket.to_json(),

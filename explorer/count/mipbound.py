@@ -8,9 +8,17 @@ independent trials see ≥ s witnesses, N ≥ s·2^(r − α) with confidence P[
 after MBound, Gomes, Sabharwal & Selman 2006).  Our sound formulation; the paper's exact algorithm is
 not public.
 
-Two trial modes (:mod:`explorer.count.trial` runs one trial as plain data, the seam for any executor):
+Three trial modes (:mod:`explorer.count.trial` and :func:`explorer.count.strata.count_strata` run the work as
+plain data, the seam for any executor):
 
-* ``"count"`` (default): a pilot estimates N and fixes a level r (independent of the trials'
+* ``"strata"`` (default; :mod:`explorer.count.strata_bound`): the XORs act on *strata labels*, not on
+  the MILP's binaries.  The exact counter's subdivision tree is split, largest subtree first, into strata (whole
+  subtrees, N = d₀ + Σ n_s); each stratum gets a random binary label, a cell is the set of strata whose
+  labels satisfy the trial's XORs, and it is counted by the compiled walk at the exact counter's speed on
+  every worker.  Same Markov/binomial argument, so the bound is on N itself (the regions ``count_exact``
+  counts), and every region counted is also certain.  "auto" falls back to the MILP modes below when the
+  walk refuses the network (a decision float64 cannot certify).
+* ``"count"``: a pilot estimates N and fixes a level r (independent of the trials'
   randomness); each trial draws r dense XORs and counts the witnesses of its one cell — every GF(2)
   solution checked by LP when the cell's solution space is small enough, otherwise FIND with no-good
   cuts under short balanced XORs.  With c_(k) the k-th largest count, N ≥ c_(k)·2^(r − α): the events
@@ -18,16 +26,15 @@ Two trial modes (:mod:`explorer.count.trial` runs one trial as plain data, the s
 * ``"nested"`` (MBound's 2^r·s variant, spec §4.3 for s = 1): each trial adds XORs while its cell keeps
   s witnesses; with r* the level reached by k trials, N ≥ s·2^(r* − α).
 
-The certain part is the number of distinct patterns proven to be regions (chord samples with a margin,
-LP-confirmed solutions); the headline is the larger of the two, with the guarantee of the one that wins.
+The certain part is the number of distinct patterns proven to be regions (strata counted by the exact walk;
+in the MILP modes chord samples with a margin and LP-confirmed solutions); the headline is the larger of the
+two, with the guarantee of the one that wins.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -36,7 +43,9 @@ import numpy as np
 from ..errors import ExplorerError
 from .confidence import alpha_for, all_feasible_confidence, binomial_tail, majority_error, majority_k
 from .milp import ReluMilp, as_box, build_milp
-from .trial import TrialSettings, pin_one_thread, run_trial, sample_pool, subdivide, trial_problem
+from .pool import ready, submitter
+from .strata_bound import strata_bound
+from .trial import TrialSettings, run_trial, sample_pool, subdivide, trial_problem
 from ..net import Network
 
 __all__ = ["LABEL", "RULES", "MODES", "MipBoundOptions", "MipBoundResult", "mipbound", "alpha_for",
@@ -44,22 +53,25 @@ __all__ = ["LABEL", "RULES", "MODES", "MipBoundOptions", "MipBoundResult", "mipb
 
 LABEL = "MIPBound-style lower bound (after Serra & Ramalingam 2020)"
 RULES = ("auto", "all", "majority")
-MODES = ("auto", "count", "nested")
+MODES = ("auto", "strata", "count", "nested")
+_LOCAL_BELOW = 1.0          # strata mode: time limits (s) below this stay in this process (round trips cost more)
 _PILOT = 1_000_000          # spawn keys of pilot trials: disjoint from the t trials' keys 0..t-1
-_EXECUTOR: list = []        # one process pool per process, created on first use
 
 
 @dataclass(frozen=True, kw_only=True)
 class MipBoundOptions:
     """Options of :func:`mipbound`; the defaults are the ones ``bench/bench_counting.py`` chose.
 
-    trials : t independent trials (None: chosen by the pilot, 10–40 for counting, 10 for nested trials)
+    trials : t independent trials (None: chosen by the pilot: 3–32 for strata, 10–40 for counting, 10 for
+        nested trials)
     confidence : p in (0, 1)
     rule : "auto" (default: k chosen before the trials from the pilot's estimate), "all" (k = t) or
         "majority" (k = ⌈t(1/2 + δ)⌉; nested trials use it under "auto")
     delta : δ of the majority rule
-    mode : "auto" (default: counting when cells can be enumerated, else subdivision and nested trials),
-        "count" or "nested" (see the module docstring)
+    mode : "auto" (default: strata, else counting when cells can be enumerated, else subdivision and nested
+        trials), "strata", "count" or "nested" (see the module docstring)
+    strata_target : strata mode: split the tree into at most about this many strata (more strata give
+        less variable cells; splitting stops at 15 % of the time limit)
     cell_solutions : s of the nested mode
     cell_target : counting mode: the pilot picks the level whose cells hold about this many regions
     xor_length : XORs for FIND searches: "dense" or k ≥ 1 binaries (short XORs are sound, spec §4.1)
@@ -76,6 +88,7 @@ class MipBoundOptions:
     rule: str = "auto"
     delta: float = 0.2
     mode: str = "auto"
+    strata_target: int = 4096
     cell_solutions: int = 1
     cell_target: int = 32
     xor_length: object = 3
@@ -102,7 +115,7 @@ class MipBoundOptions:
         if self.encoding not in ("slack", "parity"):
             raise ExplorerError(f"encoding must be 'slack' or 'parity'; got {self.encoding!r}.")
         object.__setattr__(self, "xor_length", _parse_length(self.xor_length))
-        for key, lo in (("cell_solutions", 1), ("cell_target", 1), ("balance_candidates", 1),
+        for key, lo in (("strata_target", 1), ("cell_solutions", 1), ("cell_target", 1), ("balance_candidates", 1),
                         ("enumerate_limit", 1), ("workers", 1)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < lo:
@@ -120,16 +133,20 @@ class MipBoundResult:
     lower_bound : int — max(certain, probabilistic): the number to show
     source : "certain" or "probabilistic" — which part gave ``lower_bound`` (its guarantee applies)
     certain_lower_bound : int — distinct patterns proven to be regions (always holds)
-    probabilistic_lower_bound : int — ⌈s·2^(r − α)⌉, 0 if no trial found a witness;
-        P[it exceeds |Ω|] ≤ 1 − confidence (Ω ⊆ regions with interior: the patterns LP confirmation accepts)
-    log2_probabilistic : float or None — log2 of s·2^(r − α)
+    probabilistic_lower_bound : int — ⌈offset + s·2^(r − α)⌉, 0 if no trial found a witness;
+        P[it exceeds the count] ≤ 1 − confidence.  Strata mode: the count is N, the exact counter's; the
+        MILP modes: |Ω| ≤ N, Ω = the patterns LP confirmation accepts (regions with interior)
+    log2_probabilistic : float or None — log2 of offset + s·2^(r − α)
     confidence : float
-    mode : "count" or "nested" (the mode used);  trials : t;  k : trials that had to reach (r, s)
+    mode : "strata", "count" or "nested" (the mode used);  trials : t;  k : trials that had to reach (r, s)
     alpha : slack α, the smallest with P[Bin(t, 2^−α) ≥ k] ≤ 1 − confidence
-    level : r — the counted level (count) or r* (nested);  cell_count : s — c_(k) (count) or s (nested)
-    levels, counts : tuple of int (t,) — each trial's level and witnesses
-    pool_size : patterns of the chord pool;  solves, timeouts : FIND solves (all trials) and timeouts
+    level : r — the counted level (strata, count) or r* (nested);  cell_count : s — c_(k) (strata, count) or s
+    levels, counts : tuple of int (t,) — each trial's level and witnesses (strata: regions in its cell)
+    pool_size : patterns of the chord pool (strata mode: 0);  solves, timeouts : FIND solves (strata: LPs of
+        the walk) and timeouts
     epsilon : float — ε of the strict-activity rows;  n_binaries : unstable units
+    strata : strata mode: m, the strata the tree was split into (0 otherwise)
+    offset : strata mode: d₀, regions completed before the strata (known exactly; 0 otherwise)
     status : "complete" or "time limit" (some trial stopped at its share of the time: the bound stays valid)
     seconds : float;  options : MipBoundOptions;  label : str
     """
@@ -156,6 +173,8 @@ class MipBoundResult:
     status: str
     seconds: float
     options: MipBoundOptions
+    strata: int = 0
+    offset: int = 0
     label: str = LABEL
 
     @property
@@ -169,18 +188,23 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
              progress: Callable[[float, str], None] | None = None) -> MipBoundResult:
     """Certain and probabilistic lower bounds on the regions of ``net`` in ``box``, using all of ``time_limit``.
 
-    Phases: a chord pool of certified patterns (``options.pool_share`` of the time at most), a pilot that
-    fixes the level r and the number of trials (count mode), then t trials sharing the rest of the time
-    (after a subdivision of the box for sparse pattern spaces); time the trials leave over goes to the
-    subdivision.  More time gives larger pools, larger counted cells (or deeper levels) and more trials.  ``executor`` is anything with
+    Strata mode (default): split the tree into strata, count a pilot sample, pick the level and the
+    trials, count the trial cells on all workers, then further strata with the time left (see
+    :mod:`explorer.count.strata_bound`).  MILP modes: a chord pool of certified patterns
+    (``options.pool_share`` of the time at most), a pilot that fixes the level r and the number of trials
+    (count mode), then t trials sharing the rest of the time (after a subdivision of the box for sparse
+    pattern spaces); time the trials leave over goes to the subdivision.  More time gives more strata
+    counted, larger counted cells (or deeper levels) and more trials.  ``executor`` is anything with
     ``submit(fn, *args, **kwargs)`` returning a future with ``result()`` (a process pool, a Dask client,
     :meth:`explorer.executor.Executor.as_pool`);
-    the default is this process's pool of ``options.workers`` processes (one HiGHS and BLAS thread each).
+    the default is this process's pool of ``options.workers`` processes (one HiGHS and BLAS thread each),
+    started once and kept warm.
 
     Raises
     ------
     ExplorerError
-        A bad box or time limit (options validate themselves).
+        A bad box or time limit (options validate themselves); in mode "strata", a network the exact walk
+        refuses.
 
     Notes
     -----
@@ -191,16 +215,33 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
     if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
         raise ExplorerError(f"the time limit must be a positive number of seconds; got {time_limit!r}.")
     box = as_box(box, net.n_inputs)
-    model = build_milp(net, box) if model is None else model
-    n = model.n_binaries
-    if n == 0:                                     # every unit is stable: the box is one region
-        return _result(opts, model, start, certain=1, mode=opts.mode, level=0, cell=1, k=0, alpha=0.0, trials=(),
-                       other=(), pool_size=1, exact_one=True)
-    submit = _submitter(executor, opts.workers)
+    submit = submitter(executor, opts.workers)
     workers = max(1, getattr(executor, "n_workers", opts.workers))
-    left = lambda: max(time_limit - (time.perf_counter() - start), 0.05)  # noqa: E731
+    model = build_milp(net, box) if model is None else model
+    if model.n_binaries == 0:                      # every unit is stable: the box is one region
+        return _result(opts, model, start, certain=1, mode=opts.mode, level=0, cell=1, k=0, alpha=0.0, trials=(),
+                       other=(), pool_size=1, log2p=0.0)
     report = progress or (lambda f, m: None)
+    if opts.mode in ("auto", "strata"):
+        try:
+            found = strata_bound(net, box, time_limit=time_limit - (time.perf_counter() - start), seed=seed,
+                                 confidence=opts.confidence, rule=opts.rule, delta=opts.delta, trials=opts.trials,
+                                 target=opts.strata_target, submit=submit, workers=workers,
+                                 local=executor is None and (opts.workers <= 1 or time_limit < _LOCAL_BELOW),
+                                 ready=ready(executor, opts.workers), progress=report)
+        except ExplorerError:
+            if opts.mode == "strata":
+                raise
+            found = None                           # the walk refuses this network: the MILP modes
+        if found is not None and (found.hashed or opts.mode == "strata"):
+            return _strata_result(opts, model, start, found)
+    return _milp_modes(net, box, opts, model, start, time_limit, seed, submit, report, workers)
 
+
+def _milp_modes(net, box, opts, model, start, time_limit, seed, submit, report, workers) -> MipBoundResult:
+    """The count and nested modes on the MILP of spec §2 (see the module docstring)."""
+    n = model.n_binaries
+    left = lambda: max(time_limit - (time.perf_counter() - start), 0.05)  # noqa: E731
     parts = [submit(sample_pool, trial_problem(model), seed=seed, part=i, time_limit=opts.pool_share * left())
              for i in range(workers)]
     pool = np.unique(np.concatenate([p.result().patterns for p in parts]), axis=0)
@@ -233,7 +274,22 @@ def mipbound(net: Network, box, *, time_limit: float = 30.0, seed: int = 0, opti
     else:
         cell, level = plan.settings.cell_solutions, sorted((r.level for r in trials), reverse=True)[plan.k - 1]
     return _result(opts, model, start, certain=max(certain, 1), mode=plan.mode, level=level, cell=cell, k=plan.k,
-                   alpha=alpha, trials=tuple(trials), other=plan.pilots, pool_size=len(pool))
+                   alpha=alpha, trials=tuple(trials), other=plan.pilots, pool_size=len(pool),
+                   log2p=None if cell <= 0 else math.log2(cell) + level - alpha)
+
+
+def _strata_result(opts, model, start, found) -> MipBoundResult:
+    value = found.offset + found.cell * 2.0 ** (found.level - found.alpha)
+    prob = math.ceil(value - 1e-9) if found.cell > 0 else 0
+    certain = max(found.certain, 1)
+    return MipBoundResult(
+        lower_bound=max(prob, certain), source="probabilistic" if prob > certain else "certain",
+        certain_lower_bound=certain, probabilistic_lower_bound=prob,
+        log2_probabilistic=math.log2(value) if found.cell > 0 else None, confidence=opts.confidence, mode="strata",
+        trials=found.trials, k=found.k, alpha=found.alpha, level=found.level, cell_count=found.cell,
+        levels=(found.level,) * found.trials, counts=found.counts, pool_size=0, solves=found.solves, timeouts=0,
+        epsilon=model.epsilon, n_binaries=model.n_binaries, status="complete" if found.complete else "time limit",
+        seconds=time.perf_counter() - start, options=opts, strata=found.strata, offset=found.offset)
 
 
 @dataclass(frozen=True)
@@ -302,15 +358,13 @@ def _count_k(t: int, opts: MipBoundOptions, mu: float) -> int:
     return int(np.argmax(value)) + 1
 
 
-def _result(opts, model, start, *, certain, mode, level, cell, k, alpha, trials, other, pool_size,
-            exact_one=False):
-    log2p = None if cell <= 0 else math.log2(cell) + level - alpha
-    prob = 1 if exact_one else (0 if log2p is None else math.ceil(2.0 ** log2p - 1e-9))
+def _result(opts, model, start, *, certain, mode, level, cell, k, alpha, trials, other, pool_size, log2p):
+    prob = 0 if log2p is None else math.ceil(2.0 ** log2p - 1e-9)
     source = "probabilistic" if prob > certain else "certain"
     every = tuple(trials) + tuple(other)
     return MipBoundResult(
         lower_bound=max(prob, certain), source=source, certain_lower_bound=certain, probabilistic_lower_bound=prob,
-        log2_probabilistic=0.0 if exact_one else log2p, confidence=opts.confidence, mode=mode,
+        log2_probabilistic=log2p, confidence=opts.confidence, mode=mode,
         trials=len(trials), k=k, alpha=alpha, level=level, cell_count=cell, levels=tuple(r.level for r in trials),
         counts=tuple(r.count for r in trials), pool_size=pool_size, solves=sum(r.solves for r in every),
         timeouts=sum(r.timeouts for r in every), epsilon=model.epsilon, n_binaries=model.n_binaries,
@@ -329,32 +383,3 @@ def _parse_length(xor_length):
     if k < 1:
         raise ExplorerError(f"the XOR length must be 'dense' or a positive integer; got {xor_length!r}.")
     return k
-
-
-class _Done:
-    """A finished result with the ``result()`` of a future (in-process runs)."""
-
-    def __init__(self, value) -> None:
-        self.value = value
-
-    def result(self):
-        return self.value
-
-
-def _submitter(executor, workers: int):
-    if executor is not None:
-        return executor.submit
-    if workers <= 1:
-        return lambda fn, *args, **kwargs: _Done(fn(*args, **kwargs))
-    return _executor(workers).submit
-
-
-def _executor(workers: int) -> ProcessPoolExecutor:
-    """The process pool of this process (forkserver: workers never inherit HiGHS or Streamlit state)."""
-    if not _EXECUTOR or _EXECUTOR[0][0] != workers:
-        if _EXECUTOR:
-            _EXECUTOR.pop()[1].shutdown()
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        _EXECUTOR.append((workers, ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                                                       initializer=pin_one_thread)))
-    return _EXECUTOR[0][1]

@@ -150,6 +150,17 @@ def test_mipbound_on_the_cluster_gives_the_local_process_pools_result(cluster):
     assert set(cluster.client.run(_setups_here).values()) == {1}                    # setup once per worker
 
 
+def test_strata_mode_on_the_cluster_counts_every_stratum(cluster):
+    """MIPBound's default (strata) mode sends its splits and counts to the Dask pool; with time to spare its
+    certain part is the exact count."""
+    pool = cluster.as_pool(setup=pin_one_thread)
+    net = HELD_OUT[1]
+    res = mipbound(net, BOX, time_limit=20, seed=3, options=MipBoundOptions(strata_target=32, trials=4),
+                   executor=pool)
+    assert res.mode == "strata" and res.status == "complete" and res.strata >= 16 and res.trials == 4
+    assert res.certain_lower_bound == 6341
+
+
 def test_count_scheduler_option_uses_the_cluster(cluster, tmp_path, capfd):
     from explorer.__main__ import main
     from explorer.io import save_checkpoint
@@ -180,4 +191,5 @@ def test_a_killed_worker_is_replaced_and_its_task_rerun(cluster, serial_counts):
     result = count_distributed(LARGER, BOX, executor=cluster, slice_seconds=0.1, progress=kill_one_worker)
     assert killed and result.count.status == "exact"
     assert as_set(result.count.patterns) == as_set(serial_counts[id(LARGER)].patterns)
-    assert any(killed[0] in event and "left during the run" in event for event in result.events)
+    assert len(result.events) == 1 and killed[0] in result.events[0] and "left during the run" in result.events[0]
+    assert "its process exited or was killed" in result.events[0]                 # and why

@@ -192,7 +192,7 @@ def test_trials_run_on_any_executor_and_match_in_process_results():
     executor = CountingExecutor()
     try:
         remote = executor.submit(run_trial, problem, TrialSettings(), seed=4, index=2, time_limit=20, level=3).result()
-        res = mipbound(net, [-1, 1], time_limit=4, options=MipBoundOptions(trials=4), executor=executor)
+        res = mipbound(net, [-1, 1], time_limit=4, options=MipBoundOptions(trials=4, mode="count"), executor=executor)
     finally:
         executor.pool.shutdown()
     local = run_trial(problem, TrialSettings(), seed=4, index=2, time_limit=20, level=3)

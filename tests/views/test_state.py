@@ -15,6 +15,8 @@ from explorer.net import ACTIVATIONS
 from explorer.plot.figures import COLOR_BY, PALETTES
 from explorer.train.data import DATASETS
 from explorer.train.fit import OPTIMIZERS
+from tests.nets import random_network
+from views.netlink import link_text
 from views.state import COMPARISON, LEARNING_RATES, MAX_PINNED, SETTING, TABS, AppState, from_query, to_query
 
 HIDDEN, DOMAIN = SETTING["hidden"], SETTING["domain"]
@@ -38,6 +40,8 @@ def boxes(draw):
     return (x0, x1, y0, y1)
 
 
+nets = st.one_of(st.just(""), st.text("0123456789abcdef", min_size=16, max_size=16),
+                 st.integers(0, 1000).map(lambda seed: link_text(random_network((4, 3), seed=seed))))
 presets = st.one_of(st.just(""), st.just(COMPARISON), st.integers(1, 64).map(lambda n: f"lines:{n}"),
                     st.integers(1, 10).map(lambda n: f"sawtooth:{n}"), st.integers(1, 6).map(lambda n: f"folded:{n}"))
 
@@ -53,7 +57,7 @@ states = st.builds(
     show_decision=st.booleans(), show_data=st.booleans(), show_test=st.booleans(),
     pinned=st.lists(st.tuples(coords, coords), max_size=MAX_PINNED).map(tuple), radius=floats("radius"),
     norm=st.sampled_from(NORMS), certifier=st.sampled_from(CERTIFIERS), domain=boxes(), classroom=st.booleans(),
-    preset=presets, tab=st.sampled_from(TABS))
+    preset=presets, tab=st.sampled_from(TABS), net=nets)
 
 
 # ---- round trips ---------------------------------------------------------------------------------
@@ -228,3 +232,32 @@ def test_config_mapping():
     config = train_config(state, snapshot_every=5)
     assert (config.alpha, config.seed, config.snapshot_every) == (0.2, 9, 5)
     assert train_config(replace(state, activation="relu")).alpha == 0.0
+
+
+def test_a_link_naming_a_network_never_trains():
+    from views.state import needs_training
+
+    assert needs_training(AppState(hidden=(5,), epochs=10_000))
+    assert not needs_training(AppState(hidden=(5,), epochs=10_000, net="0123456789abcdef"))
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda p: p["dataset"].update(n_points=5000), "n_points='5000' is outside 20–2000"),
+    (lambda p: p["dataset"].update(noise="0.1"), "noise='0.1' is not a number"),
+    (lambda p: p["dataset"].pop("name"), "dataset is missing"),
+    (lambda p: p["training"].update(hidden="x"), "is not a list of layer widths"),
+    (lambda p: p.update(history={"epoch": ["zz"]}, stopped=True), "epochs='zz' is not a number"),
+    (lambda p: p["training"].update(lr=[1]), "lr"),
+])
+def test_a_bad_field_of_a_recorded_recipe_gives_no_settings_and_one_phrase(edit, problem):
+    import copy
+    from pathlib import Path
+
+    from explorer.io import load
+    from views.state import made_with, recipe_problem
+
+    provenance = load(Path(__file__).resolve().parents[2] / "assets" / "moons_2x16.pt").provenance
+    assert made_with(provenance) and recipe_problem(provenance) is None
+    bad = copy.deepcopy(provenance)
+    edit(bad)
+    assert made_with(bad) == {} and problem in recipe_problem(bad)
