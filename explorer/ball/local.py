@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..count.bounds import activation_aware_bound, montufar2017_bound, serra2018_bound, sound_rank, zaslavsky_bound
+from ..count.bounds import (RANK_SECONDS_PER_OP, activation_aware_bound, montufar2017_bound, serra2018_bound,
+                            sound_rank, zaslavsky_bound)
 from ..errors import ExplorerError
 from ..net import Network
 from .certify import Enclosure, certify_chain
@@ -39,9 +40,9 @@ class CertifierBound:
     ----------
     certifier : str
     k : tuple of int (L,), neurons per layer that may cut the ball
-    bound_a : int, the rigorous product bound A (rank caps when Σ n_l ≤ RANK_CAP_UNITS)
-    bound_b : int, the recursion bound B; conditional (rests on an argument not yet reviewed), never headline
-    headline : int, min(A, global_bound)
+    bound_a : int, the product bound A (rank caps when Σ n_l ≤ RANK_CAP_UNITS)
+    bound_b : int, the recursion bound B (proven, local-bounds spec §3; B ≤ A)
+    headline : int, min(A, B, global_bound): the proven local upper bound of this certifier
     status : str, the enclosure's status ("complete" or what a time limit skipped)
     seconds : float, time to compute the enclosure
     """
@@ -66,11 +67,12 @@ class LocalBounds:
     label : str, LOCAL_BOUND_LABEL
     enclosure : Enclosure of that certifier (lower/upper/state per layer)
     k_certified, k_sampled : tuple of int (L,);  k_exact : tuple of int (L,) or None (n0 ≠ 2)
-    bound_a, bound_b : int (B is conditional: ``b_conditional`` is True);  global_bound : int (Theorem 1)
-    headline : int, min(A, global_bound) for ``certifier``
+    bound_a, bound_b : int, the product and recursion bounds (both proven);  global_bound : int (Theorem 1)
+    headline : int, min(A, B, global_bound) for ``certifier``
     upper_bound : int, the tightest sound bound: the least headline over ``per_certifier``
     n_exact : int or None, exact N_B (2-input networks only);  exact_source : how the partition was obtained
-    n_sampled : int, distinct patterns among ``n_samples`` uniform points of the ball plus the centre (≤ N_B)
+    n_sampled : int, distinct patterns among ``n_samples`` uniform points of the ball plus the centre (≤ N_B);
+        ``n_samples`` counts the points drawn (fewer than asked when the time limit cut the sampling)
     d_star : float, ℓp distance from the centre to the boundary of its region (inf if it has none)
     d_star_unit : (layer l* counted from 1, row j* of W^{l*} counted from 0), or None
     per_certifier : tuple of CertifierBound, every certifier from "lipschitz" up to ``certifier``
@@ -90,7 +92,6 @@ class LocalBounds:
     k_exact: tuple | None
     bound_a: int
     bound_b: int
-    b_conditional: bool
     global_bound: int
     headline: int
     upper_bound: int
@@ -118,7 +119,7 @@ class RadiusProfile:
     ----------
     radii : float64 ndarray (K,)
     n_exact : int64 ndarray (K,) or None (n0 ≠ 2)
-    bound_a, bound_b, headline : tuple of int (K,), for ``certifier`` (B conditional)
+    bound_a, bound_b, headline : tuple of int (K,), for ``certifier`` (headline = min(A, B, Theorem 1))
     k_certified : int64 ndarray (K, L)
     d_star : float, the radius up to which N_B = 1
     certifier, norm : str
@@ -146,7 +147,8 @@ def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certif
     """Certified, sampled and (in 2-D) exact counts of the regions inside B_p(center, radius).
 
     N_B ≤ A = ∏_l Σ_{j ≤ δ_l} C(k_l, j), δ_l = min(k_l, κ_l, n0, ρ_1, …, ρ_{l−1}), where k_l counts the
-    neurons of layer l the certifier cannot prove stable on B; the headline is min(A, Theorem 1).
+    neurons of layer l the certifier cannot prove stable on B, and N_B ≤ B ≤ A (the recursion of
+    :func:`bound_b`); the headline is min(A, B, Theorem 1).
 
     Parameters
     ----------
@@ -199,11 +201,10 @@ def local_bounds(net: Network, center, radius: float, *, norm: str = "2", certif
     row = rows[-1]
     return LocalBounds(center=x0, radius=r, norm=p, certifier=row.certifier, label=LOCAL_BOUND_LABEL,
                        enclosure=chain[-1], k_certified=row.k, k_sampled=seen.k, k_exact=k_exact,
-                       bound_a=row.bound_a, bound_b=row.bound_b, b_conditional=True, global_bound=glob,
-                       headline=row.headline, upper_bound=min(b.headline for b in rows), n_exact=n_exact,
-                       exact_source=source, n_sampled=seen.n_patterns, n_samples=n_samples, d_star=d_star,
-                       d_star_unit=unit, per_certifier=rows, status="; ".join(notes) or "complete",
-                       seconds=time.perf_counter() - start)
+                       bound_a=row.bound_a, bound_b=row.bound_b, global_bound=glob, headline=row.headline,
+                       upper_bound=min(b.headline for b in rows), n_exact=n_exact, exact_source=source,
+                       n_sampled=seen.n_patterns, n_samples=seen.n_drawn - 1, d_star=d_star, d_star_unit=unit,
+                       per_certifier=rows, status="; ".join(notes) or "complete", seconds=time.perf_counter() - start)
 
 
 def radius_profile(net: Network, center, radii, *, norm: str = "2", certifier: str = "symbolic",
@@ -281,9 +282,10 @@ def bound_a(n0: int, k: Sequence[int], *, kappa: Sequence[int] | None = None,
 
 def bound_b(n0: int, k: Sequence[int], active: Sequence[int], *, kappa: Sequence[int] | None = None,
             rho: Sequence[int] | None = None, leaky: bool = False) -> int:
-    """Conditional recursion R(l, d) = Σ_{j ≤ min(k_l, d, κ_l)} C(k_l, j)·R(l+1, min(d, |A_l| + k_l − j, ρ_l)).
+    """Recursion R(l, d) = Σ_{j ≤ min(k_l, d, κ_l)} C(k_l, j)·R(l+1, min(d, |A_l| + k_l − j, ρ_l)).
 
-    B = R(1, n0), R(L+1, ·) = 1.  With k_l = n_l, A_l = ∅ and no caps it is Theorem 1 of Serra et al.
+    B = R(1, n0), R(L+1, ·) = 1, bounds N_B (charging lemma, local-bounds spec §3; B ≤ A).  With k_l = n_l,
+    A_l = ∅ and no caps it is Theorem 1 of Serra et al.
     For LeakyReLU nothing switches off, so the dimension passed on is min(d, ρ_l) (then B = A).
 
     Examples
@@ -330,7 +332,7 @@ def _certifier_bound(net: Network, enc: Enclosure, glob: int, *, ranks: dict | N
                       else f"{status}; time limit: rank caps skipped (counts used)")
     A = bound_a(net.n_inputs, k, kappa=kappa, rho=rho)
     B = bound_b(net.n_inputs, k, active, kappa=kappa, rho=rho, leaky=net.alpha > 0)
-    return CertifierBound(certifier=enc.certifier, k=tuple(k), bound_a=A, bound_b=B, headline=min(A, glob),
+    return CertifierBound(certifier=enc.certifier, k=tuple(k), bound_a=A, bound_b=B, headline=min(A, B, glob),
                           status=status, seconds=enc.seconds)
 
 
@@ -338,11 +340,13 @@ def _row_rank(W: np.ndarray, rows: np.ndarray, memo: dict, deadline: float | Non
     """The rank of W[rows] (explorer.count.bounds.sound_rank: exact, from normalised rows), memoised in ``memo``.
 
     A raw matrix_rank calls rows of norms 1e8 and 1e-8 dependent (B = 3 for 4 regions); sound_rank does not.
-    Raises TimeoutError past ``deadline``.
+    Raises TimeoutError when the elimination (about r·c·min(r, c) operations, RANK_SECONDS_PER_OP each) would
+    end past ``deadline``.
     """
     key = (id(W), rows.tobytes())
     if key not in memo:
-        if deadline is not None and time.perf_counter() > deadline:
+        r, c = int(np.count_nonzero(rows)), W.shape[1]
+        if deadline is not None and time.perf_counter() + RANK_SECONDS_PER_OP * r * c * min(r, c) > deadline:
             raise TimeoutError
         memo[key] = sound_rank(W[rows])
     return memo[key]
@@ -367,18 +371,28 @@ def _drop_contradicted(chain: tuple, violation: dict) -> tuple:
 
 
 def _exact(net: Network, x0, r: float, p: str, regions, deadline: float, max_regions) -> tuple:
-    """(k_exact, n_exact, source) from the polygons, or (None, None, why not) past a budget or float64's range."""
+    """(k_exact, n_exact, source) from the polygons, or (None, None, why not) past a budget or float64's range.
+
+    The first layer's cells in a square inside the enumerated domain (the ℓ1 ball, else its bounding square)
+    bound the regions from below: past ``max_regions`` the count is refused before its uninterruptible first split.
+    """
+    if deadline <= time.perf_counter():  # before the imports: loading the region engine takes a second
+        return None, None, "not computed: the time limit was spent on the bounds"
+    from ..plane.arrangement import first_layer_cells
     from ..plane.regions import RegionLimitError
     from .disk import disk_count
 
-    left = deadline - time.perf_counter()
-    if left <= 0:
-        return None, None, "not computed: the time limit was spent on the bounds"
     with np.errstate(over="ignore"):
         if not np.isfinite(np.abs(x0).max() + r):
             return None, None, "not computed: the ball reaches beyond float64's largest numbers (about 1.8e308)"
+    half = r / 2 if p == "1" else r
+    if regions is None and max_regions is not None and net.n_hidden > 0 and first_layer_cells(
+            net, np.stack([x0 - half, x0 + half], axis=1), stop_above=max_regions) > max_regions:
+        return None, None, (f"not computed: the {net.weights[0].shape[0]:,} units of layer 1 alone cut the ball's "
+                            f"square into more than {max_regions:,} regions (the region budget)")
     try:
-        exact = disk_count(net, x0, r, norm=p, regions=regions, time_limit=left, max_regions=max_regions)
+        exact = disk_count(net, x0, r, norm=p, regions=regions, time_limit=max(deadline - time.perf_counter(), 1e-3),
+                           max_regions=max_regions)
     except RegionLimitError as exc:
         return None, None, f"not computed: {exc}"
     return exact.k, exact.n_regions, exact.source

@@ -25,7 +25,10 @@ from .tighten import certified_model
 from ..net import Network
 
 __all__ = ["UpperBound", "LayerStats", "trivial_bound", "zaslavsky_bound", "montufar2017_bound",
-           "serra2018_bound", "activation_aware_bound", "layer_stats", "max_active", "sound_rank", "upper_bounds"]
+           "serra2018_bound", "activation_aware_bound", "layer_stats", "max_active", "sound_rank", "upper_bounds",
+           "RANK_SECONDS_PER_OP"]
+
+RANK_SECONDS_PER_OP = 1e-8  # cost of sound_rank's elimination per operation (5.7 s for 1000 × 1000, 2-core VM)
 
 _PRIME = 2_147_483_629             # < 2^31, so products of residues fit in int64
 _EXACT_RANK_WORK = 3_000_000       # rows²·columns of exact integer elimination; beyond it min(shape) is returned
@@ -134,23 +137,28 @@ def activation_aware_bound(n_inputs: int, unstable, stably_active, *, max_active
     return _dp(int(n_inputs), tuple(zip(u, a, A, kappa, rho, full)), activation)
 
 
-def layer_stats(net: Network, box, *, time_limit: float = 5.0) -> LayerStats:
+def layer_stats(net: Network, box, *, time_limit: float = 5.0, deadline: float | None = None) -> LayerStats:
     """Measure u_l, a_l, A_l, κ_l, ρ_l of ``net`` over ``box`` (A_l: one MILP per layer, ``time_limit`` s).
 
     Stable units and big-Ms come from :func:`explorer.count.tighten.certified_model` (exact
-    rescaling, certified LP tightening), ranks from :func:`sound_rank`: every value is sound.
+    rescaling, certified LP tightening), ranks from :func:`sound_rank`: every value is sound.  Past
+    ``deadline`` (a ``time.perf_counter()`` value) the LP tightening stops, the MILPs get what is left (their
+    dual bounds stay sound) and a rank whose elimination would not end in time is replaced by its matrix's
+    row count (an upper bound): the values stay sound, only looser.
     """
     start = time.perf_counter()
-    model = certified_model(net, box)
+    model = certified_model(net, box, deadline=deadline)
     b, layer_of = model.bounds, net.unit_layers()
     L = len(net.hidden_widths)
     u = np.array([int(b.unstable[layer_of == l].sum()) for l in range(L)])
     a = np.array([int(b.stable_active[layer_of == l].sum()) for l in range(L)])
-    measured = [max_active(model, l, time_limit=time_limit) for l in range(L)]
+    left = (lambda: time_limit) if deadline is None else (
+        lambda: min(time_limit, max(0.05, deadline - time.perf_counter())))
+    measured = [max_active(model, l, time_limit=left()) for l in range(L)]
     ranks = np.zeros((L, 3), dtype=int)                       # κ_l, ρ_l, rank W^l
     for l, W in enumerate(net.weights[:-1]):
         un, live = b.unstable[layer_of == l], ~b.stable_inactive[layer_of == l]
-        ranks[l] = sound_rank(W[un]), sound_rank(W[live]), sound_rank(W)
+        ranks[l] = _rank_by(W[un], deadline), _rank_by(W[live], deadline), _rank_by(W, deadline)
     return LayerStats(unstable=u, stably_active=a, max_active=np.array([m[0] for m in measured], dtype=int),
                       max_active_status=tuple(m[1] for m in measured), unstable_rank=ranks[:, 0],
                       active_rank=ranks[:, 1], full_rank=ranks[:, 2], seconds=time.perf_counter() - start)
@@ -292,6 +300,15 @@ def _integer_rows(M: np.ndarray) -> list:
     shift = np.where(M != 0, exp - 53, np.iinfo(np.int32).max)
     low = shift.min(axis=1)
     return [[int(v) << int(e - lo) if v else 0 for v, e in zip(r, s)] for r, s, lo in zip(ints, shift, low)]
+
+
+def _rank_by(matrix: np.ndarray, deadline: float | None) -> int:
+    """sound_rank(matrix), or its row count (an upper bound) when the elimination (about r·c·min(r, c)
+    operations of RANK_SECONDS_PER_OP) would end past ``deadline``."""
+    r, c = matrix.shape
+    if deadline is not None and time.perf_counter() + RANK_SECONDS_PER_OP * r * c * min(r, c) > deadline:
+        return r
+    return sound_rank(matrix)
 
 
 def _primitive(row: list) -> list:

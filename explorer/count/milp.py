@@ -71,13 +71,15 @@ class UnitBounds:
         return up + 1e-6 * (1 + up), dn + 1e-6 * (1 + dn)
 
 
-def unit_bounds(net: Network, box, *, tighten: str = "lp", time_limit: float = 2.0) -> UnitBounds:
+def unit_bounds(net: Network, box, *, tighten: str = "lp", time_limit: float = 2.0,
+                deadline: float | None = None) -> UnitBounds:
     """Bounds lo ≤ g^l_i(x) ≤ hi over x ∈ box, layer by layer (spec §2.2).
 
     Interval arithmetic gives lo = W⁺L + W⁻U + b, hi = W⁺U + W⁻L + b from the bounds [L, U] of the
     layer input; ``tighten="lp"`` then maximises ±g over the §2.1 rows of the earlier layers with z
     relaxed to [0, 1], ``"milp"`` with z binary (``time_limit`` seconds per solve, dual bound on
-    timeout).  The smaller value is kept and the next layer starts from it.
+    timeout).  The smaller value is kept and the next layer starts from it.  Past ``deadline`` (a
+    ``time.perf_counter()`` value) no further solves start: the remaining units keep their interval bounds.
 
     Raises
     ------
@@ -95,7 +97,8 @@ def unit_bounds(net: Network, box, *, tighten: str = "lp", time_limit: float = 2
         Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
         lo, hi = Wp @ lo_h + Wn @ hi_h + b, Wp @ hi_h + Wn @ lo_h + b
         if l > 0 and tighten != "none":
-            lo, hi, t = layers.tighten(l, lo, hi, integer=tighten == "milp", time_limit=time_limit)
+            lo, hi, t = layers.tighten(l, lo, hi, integer=tighten == "milp", time_limit=time_limit,
+                                       deadline=deadline)
             timeouts += t
         active, inactive = _stability(lo, hi)
         layers.add_layer(l, lo, hi, active, inactive)
@@ -162,7 +165,7 @@ class ReluMilp:
 
 
 def build_milp(net: Network, box, *, bounds: UnitBounds | None = None, tighten: str = "lp",
-               margin: str = "both", epsilon: float | None = None) -> ReluMilp:
+               margin: str = "both", epsilon: float | None = None, deadline: float | None = None) -> ReluMilp:
     """The MILP of ``net`` over ``box``: feasible z ⇔ a box point with s(x) = z, |g| ≥ ε as ``margin`` says.
 
     Parameters
@@ -173,11 +176,13 @@ def build_milp(net: Network, box, *, bounds: UnitBounds | None = None, tighten: 
         count), "active" (program P of 1711.02114: active units only) or "none" (no strict rows).
     epsilon : float, optional
         Default ``max(1e-4, 10·(H_max·1e-6 + 1e-7))`` (the ε rule of §2.3).
+    deadline : float, optional
+        ``time.perf_counter()`` value after which the bound tightening starts no more solves.
     """
     if margin not in MARGINS:
         raise ExplorerError(f"margin must be one of {MARGINS}; got {margin!r}.")
     box = as_box(box, net.n_inputs)
-    bounds = unit_bounds(net, box, tighten=tighten) if bounds is None else bounds
+    bounds = unit_bounds(net, box, tighten=tighten, deadline=deadline) if bounds is None else bounds
     layers = _Layers(net, box)
     layer_of = net.unit_layers()
     for l in range(len(net.hidden_widths)):
@@ -349,8 +354,10 @@ class _Layers:
     def dense_rows(self) -> tuple:
         return _stack(self.row_blocks, self.n_cols)
 
-    def tighten(self, l: int, lo: np.ndarray, hi: np.ndarray, *, integer: bool, time_limit: float):
-        """max/min g^l_i over the rows so far (LP or MILP); keeps the tighter of both bounds."""
+    def tighten(self, l: int, lo: np.ndarray, hi: np.ndarray, *, integer: bool, time_limit: float,
+                deadline: float | None = None):
+        """max/min g^l_i over the rows so far (LP or MILP); keeps the tighter of both bounds (no solve starts
+        past ``deadline``: those units keep the interval bounds)."""
         W, b = self.net.weights[l], self.net.biases[l]
         C, c = W @ self.E, W @ self.e + b            # g^l = C v + c, (n_l, n_cols)
         A, rlo, rup = self.dense_rows()
@@ -361,6 +368,8 @@ class _Layers:
         lo, hi, timeouts = lo.copy(), hi.copy(), 0
         idx = np.arange(self.n_cols, dtype=np.int32)
         for i in np.flatnonzero(~np.logical_or(*_stability(lo, hi))):
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             for sign in (1.0, -1.0):                 # minimise −g (max g), then minimise g
                 solver.changeColsCost(idx.size, idx, -sign * C[i])
                 solver.run()

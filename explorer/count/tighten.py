@@ -26,11 +26,11 @@ __all__ = ["certified_bounds", "certified_model"]
 _INF = highspy.kHighsInf
 
 
-def certified_model(net: Network, box, *, tighten: bool = True) -> ReluMilp:
+def certified_model(net: Network, box, *, tighten: bool = True, deadline: float | None = None) -> ReluMilp:
     """The §2 MILP of ``net`` over ``box`` on the exactly rescaled network, with certified bounds.
 
     Its binaries, stable units and feasible patterns are those of ``net`` (rescaling by powers of
-    two keeps every pattern); its values are in rescaled units.
+    two keeps every pattern); its values are in rescaled units.  ``deadline``: see :func:`certified_bounds`.
     """
     box = as_box(box, net.n_inputs)
     if net.n_hidden == 0:                                        # an affine map: nothing to bound
@@ -38,11 +38,15 @@ def certified_model(net: Network, box, *, tighten: bool = True) -> ReluMilp:
     scaled = rescale(net, box)
     proxy = Network(scaled.weights + (np.zeros((1, net.hidden_widths[-1])),), scaled.biases + (np.zeros(1),),
                     net.activation, net.alpha)
-    return build_milp(proxy, scaled.box, bounds=certified_bounds(proxy, scaled.box, tighten=tighten))
+    return build_milp(proxy, scaled.box, bounds=certified_bounds(proxy, scaled.box, tighten=tighten,
+                                                                  deadline=deadline))
 
 
-def certified_bounds(net: Network, box, *, tighten: bool = True) -> UnitBounds:
+def certified_bounds(net: Network, box, *, tighten: bool = True, deadline: float | None = None) -> UnitBounds:
     """lo ≤ g ≤ hi for every hidden unit over ``box``, each bound proven (interval arithmetic, certified LPs).
+
+    Past ``deadline`` (a ``time.perf_counter()`` value) no LP starts: the remaining units keep their interval
+    bounds, which are proven too.
 
     Stability follows the tolerance policy of :mod:`explorer.count.milp` (|bound| ≥ 1e-9·max(1, |lo|, |hi|)).
     """
@@ -59,7 +63,7 @@ def certified_bounds(net: Network, box, *, tighten: bool = True) -> UnitBounds:
         lo, hi = Wp @ lo_h + Wn @ hi_h + b - slack, Wp @ hi_h + Wn @ lo_h + b + slack
         C, c = W @ cols.E, W @ cols.e + b                       # g^l = C v + c in the columns so far
         if l > 0 and tighten:
-            lo, hi = cols.tighten(C, c, lo, hi)
+            lo, hi = cols.tighten(C, c, lo, hi, deadline)
         tau = 1e-9 * np.maximum(1.0, np.maximum(np.abs(lo), np.abs(hi)))
         active, inactive = lo >= tau, hi <= -tau
         cols.add_layer(C, c, lo, hi, active, inactive, alpha)
@@ -82,8 +86,9 @@ class _Columns:
         self.E, self.e = np.eye(n0), np.zeros(n0)
         self.rows: list = []                                    # (coefficients (n_cols,), lower, upper)
 
-    def tighten(self, C: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-        """Certified max/min of each unstable C_i·v + c_i over the rows: keep the tighter bound."""
+    def tighten(self, C: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.ndarray, deadline: float | None = None):
+        """Certified max/min of each unstable C_i·v + c_i over the rows: keep the tighter bound (no LP starts
+        past ``deadline``)."""
         n = len(self.lower)
         A = np.array([np.pad(r, (0, n - r.size)) for r, _, _ in self.rows]).reshape(-1, n)
         rl, ru = np.array([r[1] for r in self.rows]), np.array([r[2] for r in self.rows])
@@ -98,6 +103,8 @@ class _Columns:
         idx = np.arange(n, dtype=np.int32)
         lo, hi = lo.copy(), hi.copy()
         for i in np.flatnonzero((lo < 0) & (hi > 0)):
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             for sign in (1.0, -1.0):                           # max g (sign +1), then max −g
                 h.changeColsCost(n, idx, -sign * C[i])
                 h.run()

@@ -19,12 +19,12 @@ __all__ = ["radius_profile_figure", "training_figure", "count_chart", "findings_
 
 def radius_profile_figure(profile, *, radius: float | None = None,
                           label: str = "proven upper bound") -> go.Figure:
-    """Exact N_B and the proven local upper bound min(B, Theorem 1) against the radius, on a log count axis.
+    """Exact N_B and the proven local upper bound min(A, B, Theorem 1) against the radius, on a log count axis.
 
-    ``profile`` is an explorer.ball.local.RadiusProfile (B ≤ A always, so min(B, headline) is the tightest).
+    ``profile`` is an explorer.ball.local.RadiusProfile; its ``headline`` is that bound.
     """
     r = np.asarray(profile.radii, dtype=float)
-    upper = np.minimum(np.asarray(profile.bound_b, dtype=float), np.asarray(profile.headline, dtype=float))
+    upper = np.asarray(profile.headline, dtype=float)
     fig = go.Figure()
     fig.add_scatter(x=r, y=upper, name=f"{label} ({profile.certifier})", mode="lines+markers",
                     line=dict(color="#D55E00"))

@@ -48,12 +48,9 @@ def certifier_name(certifier: str) -> str:
 
 
 def proven_local_bound(bounds) -> int:
-    """The least proven upper bound of a LocalBounds: min over its certifiers of min(B, headline).
-
-    B (the recursion bound) is proven (local-bounds spec §3) and never exceeds A; the headline is
-    min(A, Theorem 1), so min(B, headline) is the tightest sound number each certifier gives.
-    """
-    return min(min(row.bound_b, row.headline) for row in bounds.per_certifier)
+    """The proven local upper bound of a LocalBounds: the library's headline ``upper_bound``, the least over its
+    certifiers of min(A, B, Theorem 1) (local-bounds spec §3; B ≤ A, so in practice min(B, Theorem 1))."""
+    return bounds.upper_bound
 
 
 def readable_columns(row: dict, names: dict = FINDINGS_COLUMNS) -> dict:

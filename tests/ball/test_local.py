@@ -156,7 +156,8 @@ def test_L4_bracket_and_monotone_certifiers(net, log_r, norm, c):
     for loose, tight in zip(rows, rows[1:]):  # tighter certifiers never give more
         assert all(t <= s for s, t in zip(loose.k, tight.k)) and tight.bound_a <= loose.bound_a
         assert tight.headline <= loose.headline
-    assert b.upper_bound == rows[-1].headline == min(b.bound_a, global_bound(net))
+    assert b.upper_bound == rows[-1].headline == min(b.bound_a, b.bound_b, global_bound(net))
+    assert all(row.headline == min(row.bound_a, row.bound_b, global_bound(net)) for row in rows)
     assert b.bound_b <= b.bound_a <= 2 ** sum(b.k_certified)
     if net.alpha == 0:
         assert b.bound_b <= global_bound(net)
@@ -321,7 +322,9 @@ def test_cli_local_json(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["exact"] >= out["sampled_lower"] and out["upper_bound"] >= out["exact"]
     assert out["upper_bound"] == min(row["headline"] for row in out["bounds"].values())
-    assert set(out["bounds"]) == set(CERTIFIERS) and out["bounds"]["symbolic"]["B_conditional"] is True
+    assert set(out["bounds"]) == set(CERTIFIERS)
+    assert set(out["bounds"]["symbolic"]) == {"A", "B", "headline", "k", "status", "seconds"}
+    assert all(row["headline"] == min(row["A"], row["B"], out["global_bound"]) for row in out["bounds"].values())
     save_checkpoint(path, random_network([6], n0=4, seed=4, fan_in=True))
     assert main(["local", str(path), "--center", "0", "0", "0", "0", "--radius", "0.3", "--norm", "1",
                  "--certifier", "ibp", "--json"]) == 0
@@ -375,3 +378,15 @@ def test_any_dual_vector_bounds_the_lp_from_below():
         y = y_opt.copy()
         y[i] = 5.0 if not np.isfinite(lo[i]) else -5.0
         assert model._dual_bound(cc, y) <= best + 1e-12
+
+
+def test_exact_count_refused_at_once_when_the_first_layer_alone_exceeds_the_region_budget():
+    """60 tangent lines: 1 + 60 + C(60, 2) = 1,831 cells in the square of half-width 40 (every crossing lies
+    within 1/sin(π/120) ≈ 38.2 of the origin)."""
+    net, cells = tangent_lines(60), 1 + 60 + comb(60, 2)
+    b = local_bounds(net, [0.0, 0.0], 40.0, norm="inf", certifier="ibp", n_samples=100, max_regions=1000)
+    assert b.n_exact is None and "layer 1 alone" in b.exact_source and "1,000 regions" in b.status
+    b = local_bounds(net, [0.0, 0.0], 40.0, norm="inf", certifier="ibp", n_samples=100, max_regions=cells)
+    assert b.n_exact == cells <= b.upper_bound
+    b = local_bounds(net, [0.0, 0.0], 80.0, norm="1", certifier="ibp", n_samples=100, max_regions=1000)
+    assert b.n_exact is None and "layer 1 alone" in b.exact_source           # its inner square of half-width 40

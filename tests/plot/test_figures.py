@@ -205,7 +205,8 @@ def test_radius_profile_figure_uses_a_log_count_axis():
     exact = next(t for t in fig.data if t.name == "exact count")
     upper = next(t for t in fig.data if t.name.startswith("proven upper bound"))
     assert list(exact.y) == [1, 2, 5] and fig.layout.yaxis.type == "log"
-    assert list(upper.y) == [min(b, h) for b, h in zip(prof.bound_b, prof.headline)]
+    assert list(upper.y) == list(prof.headline) == [min(a, b, h) for a, b, h in zip(prof.bound_a, prof.bound_b,
+                                                                                   prof.headline)]
     assert (np.asarray(upper.y) >= np.asarray(exact.y)).all()
 
 

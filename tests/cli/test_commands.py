@@ -14,7 +14,7 @@ from explorer.plane.regions import enumerate_regions
 from tests.nets import random_network
 from tests.oracles import exact_regions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
 
 
