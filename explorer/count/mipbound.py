@@ -146,7 +146,7 @@ class MipBoundResult:
         the walk) and timeouts
     epsilon : float — ε of the strict-activity rows;  n_binaries : unstable units
     strata : strata mode: m, the strata the tree was split into (0 otherwise)
-    offset : strata mode: d₀, regions completed before the strata (known exactly; 0 otherwise)
+    offset : strata mode: d₀ plus the pilot's exactly counted strata (known exactly; 0 otherwise)
     status : "complete" or "time limit" (some trial stopped at its share of the time: the bound stays valid)
     seconds : float;  options : MipBoundOptions;  label : str
     """

@@ -9,6 +9,13 @@ after the fact needs no union bound).  A cell counted only in part (time ran out
 has a smaller c_i, which only lowers the bound.  Every counted region is a region of ``count_exact``:
 the certain part is d₀ plus all regions counted, and it never exceeds the exact count.
 
+The strata P that the pilot (below) counts to the end are fixed before any parity is drawn: the pilot's
+random stream and its timing are independent of the trials' XORs.  Given the pilot's outcome, every other
+stratum still lies in a cell with probability exactly 2^−r and the trials stay independent, so the
+argument above, applied to N − d₀ − Σ_{s∈P} n_s with cells restricted to the strata outside P, gives
+N ≥ d₀ + Σ_{s∈P} n_s + c_(k)·2^(r − α) at the same confidence: the pilot's exact counts join the offset
+(undiscounted by 2^−α) and leave the cells (fewer strata whose luck moves c_(k)).
+
 Time: this process splits the box into a few cells and the workers split those further in parallel
 (they start with the walk's kernels loaded, see :mod:`explorer.count.warm`); a pilot counts a random
 sample of strata (its own random stream, so everything it decides is independent of the trials'
@@ -44,7 +51,7 @@ _alpha = functools.lru_cache(maxsize=4096)(alpha_for)
 class StrataOutcome:
     """What the strata mode found (assembled into a MipBoundResult by :func:`explorer.count.mipbound.mipbound`).
 
-    certain : d₀ + regions counted;  offset : d₀;  strata : m;  hashed : J, binary digits of the labels
+    certain : d₀ + regions counted;  offset : d₀ + Σ_P n_s;  strata : m;  hashed : J, binary digits of the labels
     level : r;  trials : t;  k;  alpha;  cell : c_(k);  counts : tuple (t,) of c_i
     complete : every trial cell was counted to the end;  solves : LPs;  refused : strata that refused
     """
@@ -88,16 +95,18 @@ def strata_bound(net: Network, box, *, time_limit: float, seed: int, confidence:
     counter.run(pilot, max(_PILOT_SHARE * left(), 0.0), (0.1, 0.2), "pilot strata", here=not ready(), stop=ready)
     if not ready() and not local:                 # the workers are late: go on with the pilot until they start
         counter.run(pilot[~counter.exact[pilot]], left(), (0.1, 0.2), "pilot strata", here=True, stop=ready)
+    known = counter.exact.copy()                  # P: counted exactly before any parity is drawn (the offset)
     sampled = counter.exact | (counter.seconds > 0)
     # sizes of the sampled strata: exact, or extrapolated from the share walked (the large strata are the ones
     # the pilot leaves unfinished; leaving them out would hide the tail that makes cells uneven)
     sizes = np.where(counter.exact, counter.counts, counter.counts / np.maximum(counter.done, 1e-3))[sampled]
     cost = counter.seconds[sampled].sum() / max(float(counter.done[sampled].sum()), 1e-3)
-    r, t, k = plan_level(strata=m, hashed=labels.shape[1], sizes=sizes, cost=cost,
-                         budget=_PLAN_SHARE * workers * max(left(), 0.0), done=int(counter.exact.sum()),
+    r, t, k = plan_level(strata=m - int(known.sum()), hashed=labels.shape[1], sizes=sizes, cost=cost,
+                         budget=_PLAN_SHARE * workers * max(left(), 0.0), done=0,
                          confidence=confidence, rule=rule, delta=delta, trials=trials,
                          seed=np.random.SeedSequence(seed, spawn_key=(_PILOT, 1)))
     member, _ = draw_cells(labels, level=r, trials=t, seed=seed)
+    member &= ~known
     union = member.any(axis=0)
     todo = order[union[order] & ~counter.exact[order]]
     counter.run(todo, left() - 0.02 * time_limit, (0.2, 0.9), f"cells of {t} trials at level {r}")
@@ -105,7 +114,8 @@ def strata_bound(net: Network, box, *, time_limit: float, seed: int, confidence:
     if left() > 0.05 * time_limit and rest.size:    # time left over: more certain regions
         counter.run(rest, left() - 0.02 * time_limit, (0.9, 1.0), "further strata")
     counts = member.astype(np.int64) @ counter.counts
-    return StrataOutcome(certain=strata.finished + int(counter.counts.sum()), offset=strata.finished, strata=m,
+    offset = strata.finished + int(counter.counts[known].sum())
+    return StrataOutcome(certain=strata.finished + int(counter.counts.sum()), offset=offset, strata=m,
                          hashed=int(labels.shape[1]), level=r, trials=t, k=k, alpha=_alpha(t, confidence, k),
                          cell=int(np.sort(counts)[::-1][k - 1]), counts=tuple(int(c) for c in counts),
                          complete=bool(counter.exact[union].all()), solves=counter.solves, refused=counter.refused)
