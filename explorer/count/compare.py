@@ -17,10 +17,10 @@ from .bracket import CERTAIN, EXACT, PROVEN_UPPER, Bound, Bracket, best_bracket
 from ..errors import ExplorerError
 from .distributed import count_distributed
 from .exact import ExactCount, count_exact, sample_patterns
-from .milp import as_box, build_milp
+from .milp import build_milp
 from .mipbound import MipBoundOptions, MipBoundResult, mipbound
 from .trial import pin_one_thread
-from ..net import Network
+from ..net import Network, as_box
 
 __all__ = ["CountEntry", "CountComparison", "compare_counts", "sampled_lower_bound"]
 

@@ -28,9 +28,8 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ..executor import Executor, Outcome, open_executor
-from ..net import Network
+from ..net import Network, as_box
 from .exact import ExactCount, Frontier, check_budgets, region_cap, split_tree
-from .milp import as_box
 from .subdivision import CellCount, Subdivision
 
 __all__ = ["DistributedCount", "count_distributed", "count_bundle", "LABEL"]

@@ -36,8 +36,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ExplorerError
-from ..net import Network
-from .milp import TOL, Confirmer, add_no_good, as_box, build_milp, find, new_solver, unit_bounds
+from ..net import Network, as_box
+from .milp import TOL, Confirmer, add_no_good, build_milp, find, new_solver, unit_bounds
 from .sampling import chord_points, sample_patterns, uniform_points
 from .subdivision import Cell, Subdivision
 

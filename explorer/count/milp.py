@@ -23,10 +23,10 @@ import highspy
 import numpy as np
 
 from ..errors import ExplorerError
-from ..net import Network, as_box  # as_box: re-exported for the counting modules
+from ..net import Network, as_box
 from ..tolerance import INT_TOL, MARGIN_TOL as TOL
 
-__all__ = ["TOL", "MARGINS", "TIGHTENINGS", "as_box", "UnitBounds", "unit_bounds", "ReluMilp", "build_milp"]
+__all__ = ["TOL", "MARGINS", "TIGHTENINGS", "UnitBounds", "unit_bounds", "ReluMilp", "build_milp"]
 # Solver plumbing (Find, new_solver, find, start_values, set_start, add_no_good, Confirmer) is internal to
 # explorer.count: the counting modules import it by name; it is not part of the library's API.
 

@@ -42,11 +42,11 @@ import numpy as np
 
 from ..errors import ExplorerError
 from .confidence import alpha_for, all_feasible_confidence, binomial_tail, majority_error, majority_k
-from .milp import ReluMilp, as_box, build_milp
+from .milp import ReluMilp, build_milp
 from .pool import ready, submitter
 from .strata_bound import strata_bound
 from .trial import TrialSettings, run_trial, sample_pool, subdivide, trial_problem
-from ..net import Network
+from ..net import Network, as_box
 
 __all__ = ["LABEL", "RULES", "MODES", "MipBoundOptions", "MipBoundResult", "mipbound", "alpha_for",
            "binomial_tail", "all_feasible_confidence", "majority_error", "majority_k"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .milp import as_box
-from ..net import Network
+from ..net import Network, as_box
 from .chords import chord_midpoints
 
 __all__ = ["uniform_points", "sample_patterns", "chord_points"]

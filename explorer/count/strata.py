@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ExplorerError
-from ..net import Network
-from .milp import as_box
+from ..net import Network, as_box
 from .sampling import uniform_points
 from .subdivision import Subdivision
 from .walk import ENTER, SCAN

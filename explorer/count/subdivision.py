@@ -20,8 +20,8 @@ import highspy
 import numpy as np
 
 from ..errors import ExplorerError
-from ..net import Network
-from .milp import TOL, as_box
+from ..net import Network, as_box
+from .milp import TOL
 from .scaling import rescale
 from .simplex import dual_bound, point_margin
 from .tighten import certified_bounds

@@ -16,8 +16,8 @@ import time
 import highspy
 import numpy as np
 
-from ..net import Network
-from .milp import ReluMilp, UnitBounds, as_box, build_milp
+from ..net import Network, as_box
+from .milp import ReluMilp, UnitBounds, build_milp
 from .scaling import rescale
 from .simplex import UNIT_ROUND
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from explorer.count.milp import TOL, as_box, unit_bounds
+from explorer.count.milp import TOL, unit_bounds
 from explorer.count.sampling import sample_patterns
-from explorer.net import Network
+from explorer.net import Network, as_box
 
 __all__ = ["reference_count"]
 

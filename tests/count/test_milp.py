@@ -5,7 +5,8 @@ import pytest
 
 from explorer.count.bounds import max_active
 from explorer.errors import ExplorerError
-from explorer.count.milp import (Confirmer, add_no_good, as_box, build_milp, find, new_solver, set_start,
+from explorer.net import as_box
+from explorer.count.milp import (Confirmer, add_no_good, build_milp, find, new_solver, set_start,
                            start_values, unit_bounds)
 from tests.nets import random_network as random_net
 from tests.nets import N1, N2, N3
