@@ -5,13 +5,12 @@ Run:  .venv/bin/python bench/bench_counting.py [--quick]      (tables 1–2: syn
 
 Tables 3–5 (issue 15): MLPs trained on all of scikit-learn's digits (8×8 pixels / 16 → [0, 1], Adam, 400
 full-batch steps, seed 0) and on two held-out sets (breast_cancer, wine; min-max to [0, 1]), counted on
-[0, 1]^n0.  Each row measures the exact count and its time t_exact (capped at 300 s: "> N"), then runs
-MIPBound with its default options (strata mode) and time limit T = t_exact/10 in the same run, three
-times (seeds 0–2), and reports seed 0's certain part, probabilistic part (confidence 0.95), headline and
-ratio to the exact count, the smallest ratio of the three seeds, the proven upper bound, and the load
-average next to the times (2 cores shared with other jobs).  MIPBound's process pool is started once per
-process and kept (as in the app's server); the bench starts it before the first row, so no row pays for
-it.  Table 5 compares the modes on the largest digits net at the same T.
+[0, 1]^n0.  Each row runs as a user would: the net saved as a checkpoint, then ``python -m explorer count
+--exact`` (capped at 300 s: "> N") and ``count --mipbound --time-limit T --seed s`` as fresh processes, T =
+a tenth of the exact count's seconds in the same run, seeds 0–2 (default options: strata mode, 2 workers
+forked warm by the command).  It reports seed 0's certain part, probabilistic part (confidence 0.95),
+headline and ratio to the exact count, the smallest ratio of the three seeds, the proven upper bound, and
+the load average next to the times (2 cores shared with other jobs).  Table 5 compares the modes on the largest digits net at the same T.
 
 Family: MLPs trained with explorer.train.fit on make_dataset("blobs", dim=d, n_classes=3) for input
 dimensions 2–10 and two or three hidden layers of 8–16 units, counted on the dataset's box [-3, 3]^d.
@@ -23,8 +22,11 @@ enumerators (LP subdivision vs MILP with no-good cuts) and justifies the default
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from explorer.count.bounds import layer_stats, upper_bounds  # noqa: E402
+from explorer.io.files import checkpoint_bytes  # noqa: E402
 from explorer.plot.text import format_count  # noqa: E402
 from explorer.count.compare import sampled_lower_bound  # noqa: E402
 from explorer.train.data import make_dataset  # noqa: E402
@@ -111,6 +114,8 @@ def real_net(name: str, hidden: tuple):
 
 
 def real_table(nets: list, rows: dict) -> None:
+    """Each row as a user runs it: the net saved as a checkpoint, ``count --exact`` and then ``count --mipbound
+    --time-limit T --seed s`` as fresh processes of the CLI, T = a tenth of the exact count's seconds."""
     head = (f"{'data':>13} {'net':>15} {'unst':>4} {'exact':>9} {'t_exact':>7} {'load':>4} {'T':>5} {'certain':>8} "
             f"{'probabil.':>9} {'headline':>9} {'ratio':>6} {'min3':>5} {'r/t/k':>8} {'t_MIP':>5} {'load':>4} "
             f"{'upper':>10}")
@@ -118,26 +123,39 @@ def real_table(nets: list, rows: dict) -> None:
     print("-" * len(head))
     for name, hidden in nets:
         net, box = real_net(name, hidden)
-        load_exact = os.getloadavg()[0]
-        ex = count_exact(net, box, time_limit=EXACT_CAP)
-        T = min(ex.seconds, EXACT_CAP) / 10
-        model = build_milp(net, box)
-        load_mip = os.getloadavg()[0]
-        runs = [mipbound(net, box, time_limit=T, seed=seed, model=model) for seed in range(SEEDS)]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "net.pt"
+            path.write_bytes(checkpoint_bytes(net, box=box))
+            load_exact = os.getloadavg()[0]
+            ex = cli_count(path, "--exact", "--time-limit", f"{EXACT_CAP:g}", "--max-regions", "100000000")
+            T = min(ex["exact_seconds"], EXACT_CAP) / 10
+            load_mip = os.getloadavg()[0]
+            runs = [cli_count(path, "--mipbound", "--time-limit", f"{T:.3f}", "--seed", str(seed))["mipbound"]
+                    for seed in range(SEEDS)]
         mb = runs[0]
+        found = ex["exact_found"]
         ub = min(u.value for u in upper_bounds(net, stats=layer_stats(net, box)) if u.value is not None)
-        exact = f"{ex.n_regions:,}" if ex.is_exact else f"> {ex.n_regions:,}"
-        ratios = [r.lower_bound / ex.n_regions for r in runs]
-        ratio = f"{ratios[0]:.3f}" if ex.is_exact else f"< {ratios[0]:.2f}"
-        plan = f"{mb.level}/{mb.trials}/{mb.k}" if mb.mode == "strata" else mb.mode
-        print(f"{name:>13} {net.architecture:>15} {model.n_binaries:>4} {exact:>9} {ex.seconds:>7.1f} {load_exact:>4.1f} "
-              f"{T:>5.2f} {mb.certain_lower_bound:>8,} {mb.probabilistic_lower_bound:>9,} {mb.lower_bound:>9,} "
-              f"{ratio:>6} {min(ratios):>5.3f} {plan:>8} {mb.seconds:>5.2f} {load_mip:>4.1f} {format_count(ub):>10}",
-              flush=True)
-        rows[f"{name}:{net.architecture}"] = {"exact": ex.n_regions, "exact_status": ex.status,
-                                             "t_exact": ex.seconds, "T": T, "ratios": ratios,
-                                             "certain": [r.certain_lower_bound for r in runs],
-                                             "probabilistic": [r.probabilistic_lower_bound for r in runs]}
+        exact = f"{found:,}" if ex["exact"] is not None else f"> {found:,}"
+        ratios = [r["lower_bound"] / found for r in runs]
+        ratio = f"{ratios[0]:.3f}" if ex["exact"] is not None else f"< {ratios[0]:.2f}"
+        plan = f"{mb['level']}/{mb['trials']}/{mb['k']}" if mb["mode"] == "strata" else mb["mode"]
+        print(f"{name:>13} {net.architecture:>15} {mb['n_binaries']:>4} {exact:>9} {ex['exact_seconds']:>7.1f} "
+              f"{load_exact:>4.1f} {T:>5.2f} {mb['certain_lower_bound']:>8,} {mb['probabilistic_lower_bound']:>9,} "
+              f"{mb['lower_bound']:>9,} {ratio:>6} {min(ratios):>5.3f} {plan:>8} {mb['seconds']:>5.2f} "
+              f"{load_mip:>4.1f} {format_count(ub):>10}", flush=True)
+        rows[f"{name}:{net.architecture}"] = {"exact": found, "exact_status": ex["exact_status"],
+                                             "t_exact": ex["exact_seconds"], "T": T, "ratios": ratios,
+                                             "certain": [r["certain_lower_bound"] for r in runs],
+                                             "probabilistic": [r["probabilistic_lower_bound"] for r in runs]}
+
+
+def cli_count(path: Path, *args: str) -> dict:
+    """``python -m explorer count PATH ARGS --json`` in a fresh process: its JSON document."""
+    done = subprocess.run([sys.executable, "-m", "explorer", "count", str(path), *args, "--json"],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, check=False)
+    if done.returncode not in (0, 3):
+        raise SystemExit(f"count {' '.join(args)} failed: {done.stderr.strip()}")
+    return json.loads(done.stdout)
 
 
 def mode_table(name: str, hidden: tuple, rows: dict) -> None:
@@ -157,12 +175,7 @@ def mode_table(name: str, hidden: tuple, rows: dict) -> None:
 
 
 def real_tables(quick: bool) -> None:
-    import json
-
     rows: dict = {}
-    net, box = real_net("wine", (4,))
-    mipbound(net, box, time_limit=1.0)                  # starts MIPBound's process pool (kept for every row)
-    time.sleep(3.0)
     print(f"Table 3: digits (n0 = 64, box [0, 1]^64), MIPBound defaults with T = t_exact/10 (exact capped at "
           f"{EXACT_CAP:g} s); ratio = seed 0's headline / exact, min3 = smallest ratio of seeds 0–{SEEDS - 1}, "
           f"r/t/k = the strata mode's level, trials and k, upper = the smallest proven upper bound\n"
@@ -171,7 +184,10 @@ def real_tables(quick: bool) -> None:
     real_table(DIGITS_NETS[:2] if quick else DIGITS_NETS, rows)
     print("\nTable 4: held-out real data (min-max to [0, 1]^n0), same protocol\n")
     real_table(HELD_OUT[:1] if quick else HELD_OUT, rows)
-    print("\nTable 5: modes, same T\n")
+    print("\nTable 5: modes, same T (in this process, its pool of workers started once and kept, as in the app)\n")
+    net, box = real_net("wine", (4,))
+    mipbound(net, box, time_limit=1.0)                  # starts MIPBound's process pool (kept for every row)
+    time.sleep(3.0)
     mode_table("digits", (10, 10) if quick else (12, 12), rows)
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)

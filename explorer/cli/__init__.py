@@ -23,11 +23,12 @@ from .parsing import HelpShown, Parser
 __all__ = ["main", "build_parser"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one command (``argv`` defaults to ``sys.argv[1:]``); returns the exit status."""
+def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
+    """Run one command (``argv`` defaults to ``sys.argv[1:]``); returns the exit status.  ``own_process``: this
+    process exists for this command alone (``python -m explorer``), so MIPBound may fork its workers from it."""
     with ProtectedStdout() as out, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # library warnings would break the one-line promise on stderr
-        return _run(sys.argv[1:] if argv is None else list(argv), out.document)
+        return _run(sys.argv[1:] if argv is None else list(argv), out.document, own_process)
 
 
 def build_parser(help_stream=None) -> Parser:
@@ -44,9 +45,10 @@ def build_parser(help_stream=None) -> Parser:
     return parser
 
 
-def _run(argv: list[str], document) -> int:
+def _run(argv: list[str], document, own_process: bool) -> int:
     try:
         args = build_parser(document).parse_args(argv)
+        args.own_process = own_process
     except HelpShown:
         return EXIT_OK
     except ExplorerError as exc:

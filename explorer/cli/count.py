@@ -38,6 +38,8 @@ def add_count(sub) -> None:
                    default=0.95)
     p.add_argument("--xor-length", type=_xor_length, default=3,
                    help="XORs of MIPBound's MILP searches: 'dense' or an integer k from 1 to 1,000 (default 3)")
+    p.add_argument("--seed", type=count(lo=0, hi=2**32 - 1, what="a seed"), default=0,
+                   help="seed of MIPBound's random choices and of the sampled lower bound (default 0)")
     p.add_argument("--upper", action="store_true")
     p.add_argument("--scheduler", default=None, metavar="WHERE",
                    help="run the exact count and MIPBound as Dask tasks: local:N (a LocalCluster of N workers), "
@@ -64,10 +66,15 @@ def run_count(args: argparse.Namespace) -> Outcome:
     options = MipBoundOptions(trials=args.trials, confidence=args.confidence, xor_length=args.xor_length)
     checkpoint = load_checkpoint(args)
     box = box_of(args, checkpoint)
+    if mipbound and args.scheduler is None and args.own_process:  # before any HiGHS solve: workers fork from here
+        from ..count.pool import start_fresh
+
+        start_fresh(options.workers)
     with _executor(args.scheduler) as executor:
         result = compare_counts(checkpoint.net, box, exact=args.exact or everything,
                                 run_mipbound=mipbound, upper=args.upper or everything,
                                 options=options, time_limit=args.time_limit, max_regions=args.max_regions,
+                                seed=args.seed,
                                 executor=executor)
     notes = []
     if result.exact is not None and not result.exact.is_exact:

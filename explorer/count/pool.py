@@ -2,6 +2,11 @@
 
 Work goes out as ``submit(fn, *args, **kwargs)`` returning a future with ``result()`` (a process pool, a
 Dask client, :meth:`explorer.executor.Executor.as_pool`); with one worker and no executor it runs here.
+
+A long-lived process (the app's server) starts its pool from a forkserver, so workers never inherit HiGHS's
+threads.  A one-shot command calls :func:`start_fresh` before anything runs HiGHS: it loads the walk's
+compiled kernels here and forks the workers from this process, so they are warm within milliseconds
+instead of a second spent inside the command's time limit.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Callable
 
 from .trial import pin_one_thread
 
-__all__ = ["submitter", "ready"]
+__all__ = ["submitter", "ready", "start_fresh"]
 
 _POOL: list = []            # (workers, pool, started futures): one process pool per process, created on first use
 
@@ -47,6 +52,24 @@ def ready(executor, workers: int) -> Callable[[], bool]:
     _process_pool(workers)
     started = _POOL[0][2]
     return lambda: len(started) == workers and all(f.done() for f in started)
+
+
+def start_fresh(workers: int) -> None:
+    """Start the pool of ``workers`` processes now, forked from this process after it loads the walk's kernels.
+
+    Only for a process that has not run HiGHS (whose scheduler threads a forked child would inherit as
+    dead threads): a command line, before its first solve.  Without fork (not Linux) it starts the
+    forkserver pool instead."""
+    if workers <= 1 or _POOL:
+        return
+    if "fork" not in multiprocessing.get_all_start_methods():
+        _process_pool(workers)
+        return
+    from . import warm  # noqa: F401  (loads the kernels in this process: every child inherits them)
+
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=pin_one_thread)
+    started = [pool.submit(os.getpid) for _ in range(workers)]      # forks every worker now, from this thread
+    _POOL.append((workers, pool, started))
 
 
 def _process_pool(workers: int) -> ProcessPoolExecutor:

@@ -28,7 +28,8 @@ from .sampling import uniform_points
 from .subdivision import Subdivision
 from .walk import ENTER, SCAN
 
-__all__ = ["Strata", "StrataCount", "split_strata", "count_strata", "draw_cells", "order_labels"]
+__all__ = ["Strata", "StrataCount", "split_strata", "count_strata", "draw_cells", "order_labels", "rank_strata",
+           "size_classes"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,8 +72,9 @@ def split_strata(net: Network, box, cells=None, *, target: int = 1024, time_limi
                  n_samples: int = 4096, seed: int = 0) -> Strata:
     """Split ``cells`` (default: the whole box, with ``n_samples`` uniform points) until there are ``target``
     strata or ``time_limit`` seconds pass (never before ``least`` strata exist), always splitting the stratum
-    whose subtree looks largest (earliest layer, most units left to cut: the order of :func:`_size_key`), so
-    that strata come out of similar size.
+    whose subtree looks largest, so that strata come out of similar size: first any stratum holding more
+    than 4× its share of the known points (a large piece of the box, most points first), then by the
+    order of :func:`_size_key` (earliest layer, most units left to cut).
 
     Raises
     ------
@@ -87,17 +89,22 @@ def split_strata(net: Network, box, cells=None, *, target: int = 1024, time_limi
     if cells is None:
         cells = [problem.root(uniform_points(problem.box, n_samples=n_samples, seed=seed))]
     widths, made = net.hidden_widths, itertools.count()
-    heap = [(_size_key(cell, widths), next(made), cell) for cell in cells]
+    crowded = max(8.0, 4.0 * sum(len(cell.points) for cell in cells) / max(target, 1))
+
+    def key(cell) -> tuple:
+        return (-len(cell.points) if len(cell.points) >= crowded else 0, *_size_key(cell, widths), next(made))
+
+    heap = [(key(cell), cell) for cell in cells]
     heapq.heapify(heap)
     finished = 0
     while heap and len(heap) < target:
         if time.perf_counter() - start > time_limit and len(heap) >= least:
             break
-        children, regions = problem.split(heapq.heappop(heap)[2])
+        children, regions = problem.split(heapq.heappop(heap)[1])
         finished += len(regions.patterns)
         for child in children:
-            heapq.heappush(heap, (_size_key(child, widths), next(made), child))
-    cells = tuple(entry[2] for entry in sorted(heap, key=lambda entry: entry[1]))
+            heapq.heappush(heap, (key(child), child))
+    cells = tuple(entry[1] for entry in sorted(heap, key=lambda entry: entry[0][-1]))
     return Strata(cells=cells, finished=finished, complete=not heap or len(heap) >= target,
                   seconds=time.perf_counter() - start)
 
@@ -142,29 +149,33 @@ def count_strata(net: Network, box, cells, *, time_limit: float, progress=None, 
     return StrataCount(counts=counts, exact=exact, seconds=seconds, done=done, refused=refused, n_solves=solves)
 
 
-def draw_cells(labels: np.ndarray, *, level: int, trials: int, seed: int) -> tuple[np.ndarray, tuple]:
+def draw_cells(labels: np.ndarray, *, level: int, trials: int, seed: int, low: int | None = None
+               ) -> tuple[np.ndarray, tuple]:
     """The parity cells of ``trials`` trials at ``level``: membership bool (t, m) and each trial's XORs.
 
     ``labels`` (m, J) are the strata's labels.  Trial i draws from ``SeedSequence(seed, spawn_key=(i,))``
     (the stream of :func:`explorer.count.trial.trial_rng`) r = min(``level``, J) XORs ⊕_{v∈S} ℓ_v = b:
-    S dense (each digit with probability 1/2), redrawn while it is empty or a sum of the supports drawn
-    before (a dependent XOR would empty the cell or leave it unchanged), then b uniform and independent
-    of S and of the past.  Whatever the supports, Aℓ_s = b has probability exactly 2^−r for each fixed
-    label, so each stratum, and with it each region, lies in the cell with probability 2^−r; independent
-    rows make strata with distinct labels pairwise independent.
+    S dense over the ``low`` least significant digits (default all J; each digit with probability 1/2),
+    redrawn while it is empty or a sum of the supports drawn before (a dependent XOR would empty the cell
+    or leave it unchanged), then b uniform and independent of S and of the past.  Whatever the supports,
+    Aℓ_s = b has probability exactly 2^−r for each fixed label, so each stratum, and with it each region,
+    lies in the cell with probability 2^−r.  With ``low`` = r the r rows are a basis of the low digits:
+    the cell is every place ≡ w (mod 2^r) for one uniform w, so it takes one stratum from each block of
+    2^r consecutive places (systematic sampling of the order behind the labels).
     """
     from .trial import trial_rng
 
     labels = np.asarray(labels, bool)
     m, j = labels.shape
     level = min(int(level), j)
+    digits = j if low is None else max(level, min(int(low), j))
     member = np.ones((trials, m), bool)
     parities = []
     for i in range(trials):
         rng, xors, basis = trial_rng(seed, i), [], {}
         for _ in range(level):
             while True:
-                S = np.flatnonzero(rng.random(j) < 0.5)
+                S = np.flatnonzero(rng.random(digits) < 0.5)
                 if _reduce(basis, S):
                     break
             b = int(rng.integers(2))
@@ -172,6 +183,23 @@ def draw_cells(labels: np.ndarray, *, level: int, trials: int, seed: int) -> tup
             xors.append((tuple(int(v) for v in S), b))
         parities.append(tuple(xors))
     return member, tuple(parities)
+
+
+def size_classes(cells, widths) -> np.ndarray:
+    """Class of each stratum's expected subtree size, smallest first for the largest subtrees: layer·4096 −
+    units left to cut (the order of :func:`_size_key`)."""
+    keys = np.array([_size_key(cell, widths) for cell in cells], dtype=np.int64).reshape(-1, 2)
+    return keys[:, 0] * 4096 + keys[:, 1]
+
+
+def rank_strata(classes: np.ndarray, order: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The places behind the labels: the strata outside ``known`` by size class (:func:`size_classes`, largest
+    expected subtrees first), ties in the random ``order``, then the ``known`` strata.  Systematic cells
+    (``draw_cells(..., low=r)``) of this order take the same share of every size class, so their counts
+    vary less than those of random subsets."""
+    place = np.empty(len(order), np.int64)
+    place[order] = np.arange(len(order))
+    return np.lexsort((place, np.asarray(classes), np.asarray(known, bool)))
 
 
 def order_labels(order: np.ndarray) -> np.ndarray:

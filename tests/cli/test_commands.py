@@ -123,3 +123,21 @@ def test_every_subcommand_reads_the_box_the_same_way(tmp_path, capsys):
         assert main(["regions", path, "--box", *bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0]
+
+
+def test_count_mipbound_in_its_own_process_forks_warm_workers_and_stays_below_the_exact_count():
+    """``count --mipbound`` as its own process forks its two workers with the compiled kernels loaded: within a
+    2 s limit the strata mode answers, its certain part inside the exact count, seeds change the draw."""
+    exact = json.loads(run("count", str(ASSETS / "clusters_8d.pt"), "--exact", "--box", "-0.5", "0.5",
+                           "--json").stdout)["exact"]
+    payloads = []
+    for seed in ("0", "1"):
+        out = run("count", str(ASSETS / "clusters_8d.pt"), "--mipbound", "--box", "-0.5", "0.5", "--time-limit", "2",
+                  "--seed", seed, "--json")
+        assert out.returncode == 0, out.stderr
+        payloads.append(json.loads(out.stdout)["mipbound"])
+    for mb in payloads:
+        assert mb["mode"] == "strata" and mb["seconds"] < 2.5
+        assert 1 <= mb["certain_lower_bound"] <= exact and mb["lower_bound"] >= mb["certain_lower_bound"]
+        assert mb["strata"] > 16                       # the workers split and counted: not the one-process fallback
+    assert payloads[0]["counts"] != payloads[1]["counts"] or payloads[0]["level"] != payloads[1]["level"]

@@ -12,8 +12,8 @@ from scipy.stats import binomtest
 from explorer.count.confidence import alpha_for, majority_k
 from explorer.count.exact import count_exact
 from explorer.count.mipbound import MipBoundOptions, mipbound
-from explorer.count.strata import count_strata, draw_cells, order_labels, split_strata
-from explorer.count.strata_bound import _PILOT, plan_level
+from explorer.count.strata import count_strata, draw_cells, order_labels, rank_strata, size_classes, split_strata
+from explorer.count.strata_bound import _PILOT, heavy_strata, plan_level
 from tests.count.test_mipbound import CountingExecutor
 from tests.nets import random_network
 
@@ -81,6 +81,35 @@ def test_cells_hold_each_stratum_with_probability_two_to_minus_r():
     assert (member.sum(axis=1) == 8).all()
 
 
+def test_heavy_strata_are_crowded_cells_most_points_first():
+    """Heavy: at least 8 sample points and 4× the mean per stratum, most points first."""
+    def cells(*points):
+        return [type("Cell", (), {"points": np.zeros((n, 2))})() for n in points]
+
+    assert heavy_strata(cells(*[0] * 14, 30, 100, 9, 60)).tolist() == [15, 17]     # 4 × 199/18 = 44.2
+    assert heavy_strata(cells(*[0] * 9, 7)).size == 0                              # above 4× the mean, below 8
+
+
+def test_systematic_cells_take_one_stratum_per_block():
+    """With supports on the low r digits, a level-r cell is every place ≡ w (mod 2^r): exactly one stratum of
+    each block of 2^r places, w uniform over 2,000 trials, each stratum in the cell at rate 2^−r."""
+    m, r = 100, 3
+    labels = order_labels(np.arange(m))
+    member, _ = draw_cells(labels, level=r, trials=2000, seed=9, low=r)
+    places = [np.flatnonzero(row) for row in member]
+    assert all(len(p) in (12, 13) and len(set(p % 8)) == 1 and (np.diff(p) == 8).all() for p in places)
+    offsets = np.bincount([p[0] for p in places], minlength=8)
+    assert binomtest(int(offsets.min()), 2000, 1 / 8).pvalue > 1e-3 and offsets.sum() == 2000
+    assert np.abs(member.mean(axis=0) - 1 / 8).max() < 5 * math.sqrt(1 / 8 * 7 / 8 / 2000)
+
+
+def test_ranked_places_put_large_classes_first_and_known_last():
+    classes = np.array([3, 0, 3, 1, 0, 2])
+    known = np.array([False, False, True, False, False, False])
+    places = rank_strata(classes, np.array([5, 4, 3, 2, 1, 0]), known)
+    assert places.tolist() == [4, 1, 3, 5, 0, 2]     # class 0 (random order: 4 before 1), 1, 2, 3; known last
+
+
 def _gf2_rank(A):
     rows = [int("".join(map(str, r)), 2) for r in A]
     rank = 0
@@ -101,12 +130,12 @@ def test_error_rate_within_confidence(index):
     (largest cell, α = 0)."""
     p, t, groups = 0.95, 10, 1000
     strata, counts, n = oracle(index, 64)
-    labels = order_labels(np.random.default_rng(3).permutation(len(counts)))
+    labels = order_labels(np.argsort(-counts, kind="stable"))       # sorted by size: systematic cells' worst order
     known = np.random.default_rng(4).random(len(counts)) < 0.25     # a pilot's exact strata: fixed before the XORs
     wrong, no_slack = {"all": 0, "majority": 0, "k=3": 0, "pilot in offset": 0}, 0
     for level in (2, 4):
         for g in range(groups // 2):
-            member, _ = draw_cells(labels, level=level, trials=t, seed=1000 * index + g)
+            member, _ = draw_cells(labels, level=level, trials=t, seed=1000 * index + g, low=level if g % 2 else None)
             ranked = np.sort(member.astype(np.int64) @ counts)[::-1]
             for rule, k in (("all", t), ("majority", majority_k(t, 0.2)), ("k=3", 3)):
                 wrong[rule] += strata.finished + ranked[k - 1] * 2.0 ** (level - alpha_for(t, p, k)) > n
@@ -124,13 +153,18 @@ def test_pipeline_counts_the_oracle_cells():
     draws, and both parts follow from them."""
     index, seed, target = 0, 3, 64
     net = NETS[index]
-    strata, counts, n = oracle(index, target)
+    strata = split_strata(net, BOX, target=target, time_limit=60, seed=seed)   # the seed's samples steer the split
+    counts = count_strata(net, BOX, strata.cells, time_limit=60).counts
+    n = strata.finished + int(counts.sum())
     res = mipbound(net, BOX, time_limit=20, seed=seed, options=MipBoundOptions(workers=1, strata_target=target))
     assert res.mode == "strata" and res.status == "complete" and res.strata == len(counts)
     order = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_PILOT,))).permutation(len(counts))
-    member, _ = draw_cells(order_labels(order), level=res.level, trials=res.trials, seed=seed)
-    pilot = order[:8]                                    # time to spare: the pilot counts its 64/8 strata exactly
-    member[:, pilot] = False                             # ... and they join the offset instead of the cells
+    heavy = heavy_strata(strata.cells)                   # time to spare: the heavy strata, then 64/8 random ones,
+    pilot = np.concatenate([heavy, order[~np.isin(order, heavy)][:8]])    # are counted exactly
+    known = np.isin(np.arange(len(counts)), pilot)       # ... and they join the offset instead of the cells
+    places = rank_strata(size_classes(strata.cells, net.hidden_widths), order, known)
+    member, _ = draw_cells(order_labels(places), level=res.level, trials=res.trials, seed=seed, low=res.level)
+    member[:, pilot] = False
     assert res.offset == strata.finished + counts[pilot].sum()
     assert res.counts == tuple(int(c) for c in member.astype(np.int64) @ counts)
     assert res.cell_count == sorted(res.counts, reverse=True)[res.k - 1]
@@ -164,8 +198,10 @@ def test_anytime_small_budgets_stay_valid(time_limit):
 
 
 def test_plan_fits_the_budget_and_follows_the_rule():
-    sizes = np.random.default_rng(0).exponential(50, 200)
-    kwargs = dict(strata=4000, hashed=12, sizes=sizes, cost=0.01, done=0, confidence=0.95, delta=0.2, trials=None)
+    rng = np.random.default_rng(0)
+    sizes, classes = rng.exponential(50, 200), rng.integers(3, size=200)
+    kwargs = dict(classes=np.sort(rng.integers(3, size=4000)), sizes=sizes * (1 + classes), size_classes=classes,
+                  cost=0.01, confidence=0.95, delta=0.2, trials=None)
     r, t, k = plan_level(budget=4.0, rule="auto", **kwargs)
     assert 4000 * (1 - (1 - 2.0 ** -r) ** t) * 0.01 <= 4.0 * 1.5 and 1 <= k <= t
     assert plan_level(budget=4.0, rule="all", **kwargs)[2] == plan_level(budget=4.0, rule="all", **kwargs)[1]
