@@ -88,7 +88,7 @@ class MipBoundOptions:
     rule: str = "auto"
     delta: float = 0.2
     mode: str = "auto"
-    strata_target: int = 4096
+    strata_target: int = 16384
     cell_solutions: int = 1
     cell_target: int = 32
     xor_length: object = 3

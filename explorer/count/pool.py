@@ -69,6 +69,8 @@ def start_fresh(workers: int) -> None:
 
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=pin_one_thread)
     started = [pool.submit(os.getpid) for _ in range(workers)]      # forks every worker now, from this thread
+    for future in started:                                           # ready in milliseconds: nothing to load
+        future.result()
     _POOL.append((workers, pool, started))
 
 
