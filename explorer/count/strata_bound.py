@@ -29,7 +29,8 @@ Time: this process splits the box into a few cells and the workers split those f
 (they start with the walk's kernels loaded, see :mod:`explorer.count.warm` and
 :func:`explorer.count.pool.start_fresh`); a pilot counts a random sample of strata (its own random
 stream, so everything it decides is independent of the trials' parities) to measure seconds and regions
-per stratum; :func:`plan_level` then picks r, t and k; the union of the trial cells is counted in random
+per stratum, after the heavy strata (:func:`heavy_strata`, chosen by the split's sample points alone) are
+counted exactly, like the pilot's, into the offset; :func:`plan_level` then picks r, t and k; the union of the trial cells is counted in random
 order by all workers (so a cut-off leaves every cell counted in about the same share); time left over
 counts further strata for the certain part.
 """
