@@ -10,7 +10,8 @@ full-batch steps, seed 0) and on three held-out sets (breast_cancer, wine, iris;
 a tenth of the exact count's seconds in the same run, seeds 0–2 (default options: strata mode, 2 workers
 forked warm by the command).  It reports seed 0's certain part, probabilistic part (confidence 0.95),
 headline and ratio to the exact count, the smallest ratio of the three seeds, the proven upper bound, and
-the load average next to the times (2 cores shared with other jobs).  Table 5 compares the modes on the largest digits net at the same T.
+the load average next to the times (2 cores shared with other jobs).  Table 5 compares the modes on the
+largest digits net at the same T.
 
 Family: MLPs trained with explorer.train.fit on make_dataset("blobs", dim=d, n_classes=3) for input
 dimensions 2–10 and two or three hidden layers of 8–16 units, counted on the dataset's box [-3, 3]^d.

@@ -119,8 +119,9 @@ def add_budgets(p: argparse.ArgumentParser, *, seconds: float, regions: int | No
                 regions_help: str = "most regions to enumerate") -> None:
     """--time-limit, --max-regions (when ``regions`` is given) and --max-memory, with their defaults."""
     p.add_argument("--time-limit", type=number(lo=0, lo_open=True, hi=MAX_TIME_LIMIT, what="a time limit in seconds"),
-                   default=seconds, metavar="SECONDS", help=f"seconds for the whole request, counted once the model is read (and MIPBound's workers "
-                        f"are up) (default {seconds:g})")
+                   default=seconds, metavar="SECONDS",
+                   help=f"seconds for the whole request, counted once the model is read (and MIPBound's workers are "
+                        f"up) (default {seconds:g})")
     if regions is not None:
         p.add_argument("--max-regions", type=count(lo=1, hi=MAX_REGIONS_CAP), default=regions, metavar="N",
                        help=f"{regions_help} (default {regions:,})")

@@ -27,12 +27,12 @@ the pilot, never on the parities.
 
 Time: this process splits the box into a few cells and the workers split those further in parallel
 (they start with the walk's kernels loaded, see :mod:`explorer.count.warm` and
-:func:`explorer.count.pool.start_fresh`); a pilot counts a random sample of strata (its own random
+:func:`explorer.count.pool.start_fresh`).  The heavy strata (:func:`heavy_strata`, chosen by the split's
+sample points alone) are counted first; a pilot then counts a random sample of strata (its own random
 stream, so everything it decides is independent of the trials' parities) to measure seconds and regions
-per stratum, after the heavy strata (:func:`heavy_strata`, chosen by the split's sample points alone) are
-counted exactly, like the pilot's, into the offset; :func:`plan_level` then picks r, t and k; the union of the trial cells is counted in random
-order by all workers (so a cut-off leaves every cell counted in about the same share); time left over
-counts further strata for the certain part.
+per stratum; both belong to P when they finish.  :func:`plan_level` then picks r, t and k; the union of
+the trial cells is counted in random order by all workers (so a cut-off leaves every cell counted in
+about the same share); time left over counts further strata for the certain part.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ __all__ = ["StrataOutcome", "strata_bound", "plan_level", "heavy_strata", "TRIAL
 TRIAL_CHOICES = (3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)   # t the planner may pick
 _PILOT = 1_000_000             # spawn key of the pilot's and the planner's streams: disjoint from trials 0..t-1
 _SPLIT_SHARE, _HEAVY_SHARE, _PILOT_SHARE, _PLAN_SHARE = 0.15, 0.25, 0.08, 0.6   # of the time limit; of the time left
-_HEAVY_POINTS = 8               # a stratum holding this many of the split's uniform samples, and 4× their mean, is heavy
+_HEAVY_POINTS = 8               # heavy: a stratum with this many of the split's uniform samples and 4× their mean
 _CELL_STRATA = 8               # the planner's cells hold at least this many strata on average (fewer: mostly
                                # empty or one-stratum cells, whose k-th largest count is 0)
 _QUANTILE = 0.25               # the planner maximises this quantile of the simulated bound, not its mean
