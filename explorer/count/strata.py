@@ -29,7 +29,7 @@ from .subdivision import Subdivision
 from .walk import ENTER, SCAN
 
 __all__ = ["Strata", "StrataCount", "split_strata", "count_strata", "draw_cells", "order_labels", "rank_strata",
-           "size_classes"]
+           "size_classes", "crowded_floor"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,7 +89,7 @@ def split_strata(net: Network, box, cells=None, *, target: int = 1024, time_limi
     if cells is None:
         cells = [problem.root(uniform_points(problem.box, n_samples=n_samples, seed=seed))]
     widths, made = net.hidden_widths, itertools.count()
-    crowded = max(8.0, 4.0 * sum(len(cell.points) for cell in cells) / max(target, 1))
+    crowded = crowded_floor(sum(len(cell.points) for cell in cells), target)
 
     def key(cell) -> tuple:
         return (-len(cell.points) if len(cell.points) >= crowded else 0, *_size_key(cell, widths), next(made))
@@ -107,6 +107,14 @@ def split_strata(net: Network, box, cells=None, *, target: int = 1024, time_limi
     cells = tuple(entry[1] for entry in sorted(heap, key=lambda entry: entry[0][-1]))
     return Strata(cells=cells, finished=finished, complete=not heap or len(heap) >= target,
                   seconds=time.perf_counter() - start)
+
+
+def crowded_floor(points: int, strata: int) -> float:
+    """Sample points from which a stratum counts as crowded among ``strata`` sharing ``points``: at least
+    8, and 4× the mean.  A crowded stratum is a large piece of the box, which holds far more than its
+    share of the regions: :func:`split_strata` splits it first, MIPBound's strata mode counts what is
+    left crowded exactly."""
+    return max(8.0, 4.0 * points / max(strata, 1))
 
 
 def _size_key(cell, widths) -> tuple[int, int]:

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..net import Network
 from .confidence import alpha_for, majority_k
-from .strata import (Strata, count_strata, draw_cells, order_labels, rank_strata, size_classes,
+from .strata import (Strata, count_strata, crowded_floor, draw_cells, order_labels, rank_strata, size_classes,
                      split_strata)
 
 __all__ = ["StrataOutcome", "strata_bound", "plan_level", "heavy_strata", "TRIAL_CHOICES"]
@@ -53,7 +53,6 @@ __all__ = ["StrataOutcome", "strata_bound", "plan_level", "heavy_strata", "TRIAL
 TRIAL_CHOICES = (3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)   # t the planner may pick
 _PILOT = 1_000_000             # spawn key of the pilot's and the planner's streams: disjoint from trials 0..t-1
 _SPLIT_SHARE, _HEAVY_SHARE, _PILOT_SHARE, _PLAN_SHARE = 0.15, 0.25, 0.08, 0.6   # of the time limit; of the time left
-_HEAVY_POINTS = 8               # heavy: a stratum with this many of the split's uniform samples and 4× their mean
 _CELL_STRATA = 8               # the planner's cells hold at least this many strata on average (fewer: mostly
                                # empty or one-stratum cells, whose k-th largest count is 0)
 _QUANTILE = 0.25               # the planner maximises this quantile of the simulated bound, not its mean
@@ -113,7 +112,7 @@ def strata_bound(net: Network, box, *, time_limit: float, seed: int, confidence:
     known = counter.exact.copy()                  # P: counted exactly before any parity is drawn (the offset)
     sampled = np.zeros(m, bool)                   # the planner's sample of sizes: the random pilot only
     sampled[pilot] = counter.exact[pilot] | (counter.seconds[pilot] > 0)
-    # sizes of the sampled strata: exact, or extrapolated from the share walked (the large strata are the ones
+    # stratum sizes: exact, or extrapolated from the share walked (the large strata are the ones
     # the pilot leaves unfinished; leaving them out would hide the tail that makes cells uneven)
     sizes = np.where(counter.exact, counter.counts, counter.counts / np.maximum(counter.done, 1e-3))
     cost = counter.seconds[sampled].sum() / max(float(counter.done[sampled].sum()), 1e-3)
@@ -141,13 +140,12 @@ def strata_bound(net: Network, box, *, time_limit: float, seed: int, confidence:
 
 
 def heavy_strata(cells) -> np.ndarray:
-    """Strata that hold many of the split's uniform sample points (at least 8, and 4× the mean per stratum), most
-    first: large cells of the box, which hold far more than their share of the regions (on trained nets,
+    """Strata still crowded after the split (:func:`explorer.count.strata.crowded_floor`), most points first:
+    large cells of the box, which hold far more than their share of the regions (on trained nets,
     the 0.2–4 % of strata picked this way hold 4–66 % of the regions).  Counted first and exactly, they join
     the offset: the choice depends on the split alone, never on the parities."""
     points = np.array([len(cell.points) for cell in cells], dtype=np.int64)
-    floor = max(_HEAVY_POINTS, 4 * points.sum() / max(len(points), 1))
-    heavy = np.flatnonzero(points >= floor)
+    heavy = np.flatnonzero(points >= crowded_floor(int(points.sum()), len(points)))
     return heavy[np.argsort(-points[heavy], kind="stable")]
 
 
